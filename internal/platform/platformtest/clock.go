@@ -1,0 +1,46 @@
+package platformtest
+
+import (
+	"sync"
+	"time"
+)
+
+// Start is the time a fixture's Clock starts at: 2026-03-02 13:02:00 UTC.
+var Start = time.Date(2026, 3, 2, 13, 2, 0, 0, time.UTC)
+
+// Clock is a deterministic clock for tests. Every call of Now returns the
+// current time and then moves it forward by Step, so that successive
+// timestamps differ and durations are predictable.
+type Clock struct {
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
+}
+
+// NewClock returns a Clock at start that advances by step on every Now.
+func NewClock(start time.Time, step time.Duration) *Clock {
+	return &Clock{now: start, step: step}
+}
+
+// Now returns the clock's time and advances it by its step.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.now
+	c.now = c.now.Add(c.step)
+	return t
+}
+
+// Peek returns the clock's time without advancing it.
+func (c *Clock) Peek() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
