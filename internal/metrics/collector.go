@@ -1,0 +1,140 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// Snapshot is the state of the platform as the database tells it: the same
+// on every replica and right after a restart.
+type Snapshot struct {
+	ResourcesByState map[platform.State]int
+	// OldestInState is the age of the oldest resource in each state that has
+	// one (provisioning, awaiting_approval are the ones alerts watch).
+	OldestInState map[platform.State]time.Duration
+	// SelfServiceRate is the percent of the last 30 days' resources created
+	// self-service; HasSelfServiceRate is false when there were none.
+	SelfServiceRate    float64
+	HasSelfServiceRate bool
+	// NPS is the latest closed survey's score; HasNPS is false before the
+	// first survey closes.
+	NPS    float64
+	HasNPS bool
+	Queues []QueueStat
+}
+
+// QueueStat describes one job queue.
+type QueueStat struct {
+	Queue         string
+	Depth         int
+	OldestPending time.Duration
+}
+
+// Source reads a Snapshot from the database.
+type Source interface {
+	Snapshot(ctx context.Context) (Snapshot, error)
+}
+
+// PoolStats are the database connection pool's numbers.
+type PoolStats struct {
+	Acquired, Idle, Total, Max int32
+}
+
+// DBCollector exports the gauges that come from the database, read at
+// scrape time (cached briefly so that concurrent scrapes share one read).
+type DBCollector struct {
+	src     Source
+	pool    func() PoolStats
+	log     *slog.Logger
+	timeout time.Duration
+	ttl     time.Duration
+	now     func() time.Time
+
+	mu     sync.Mutex
+	cached Snapshot
+	at     time.Time
+	ok     bool
+
+	resources, oldest, selfService, nps, queueDepth, queueOldest, poolConns *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*DBCollector)(nil)
+
+// NewDBCollector returns a collector reading from src, and pool stats from
+// pool when it is not nil.
+func NewDBCollector(src Source, pool func() PoolStats, log *slog.Logger) *DBCollector {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DBCollector{
+		src: src, pool: pool, log: log, timeout: 3 * time.Second, ttl: 2 * time.Second, now: time.Now,
+		resources:   prometheus.NewDesc("idpbot_resources", "Resources by state.", []string{"state"}, nil),
+		oldest:      prometheus.NewDesc("idpbot_oldest_resource_in_state_seconds", "Age of the oldest resource in a state.", []string{"state"}, nil),
+		selfService: prometheus.NewDesc("idp_self_service_rate", "Percent of the last 30 days' resources created self-service.", nil, nil),
+		nps:         prometheus.NewDesc("idp_net_promoter_score", "Net promoter score of the latest closed survey (-100 to 100).", nil, nil),
+		queueDepth:  prometheus.NewDesc("idpbot_job_queue_depth", "Jobs waiting to run, by queue.", []string{"queue"}, nil),
+		queueOldest: prometheus.NewDesc("idpbot_job_oldest_pending_seconds", "Age of the oldest job waiting to run, by queue.", []string{"queue"}, nil),
+		poolConns:   prometheus.NewDesc("idpbot_db_pool_connections", "Database pool connections by state.", []string{"state"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *DBCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.resources, c.oldest, c.selfService, c.nps, c.queueDepth, c.queueOldest, c.poolConns} {
+		ch <- d
+	}
+}
+
+func (c *DBCollector) snapshot() (Snapshot, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ok && c.now().Sub(c.at) < c.ttl {
+		return c.cached, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	s, err := c.src.Snapshot(ctx)
+	if err != nil {
+		c.log.Warn("read metrics from the database", "err", err)
+		c.ok = false
+		return Snapshot{}, false
+	}
+	c.cached, c.at, c.ok = s, c.now(), true
+	return s, true
+}
+
+// Collect implements prometheus.Collector.
+func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.pool != nil {
+		p := c.pool()
+		for state, v := range map[string]int32{"acquired": p.Acquired, "idle": p.Idle, "total": p.Total, "max": p.Max} {
+			ch <- prometheus.MustNewConstMetric(c.poolConns, prometheus.GaugeValue, float64(v), state)
+		}
+	}
+	s, ok := c.snapshot()
+	if !ok {
+		return
+	}
+	for _, st := range platform.States {
+		ch <- prometheus.MustNewConstMetric(c.resources, prometheus.GaugeValue, float64(s.ResourcesByState[st]), string(st))
+	}
+	for _, st := range []platform.State{platform.Pending, platform.Provisioning, platform.AwaitingApproval, platform.Deleting} {
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, s.OldestInState[st].Seconds(), string(st))
+	}
+	if s.HasSelfServiceRate {
+		ch <- prometheus.MustNewConstMetric(c.selfService, prometheus.GaugeValue, s.SelfServiceRate)
+	}
+	if s.HasNPS {
+		ch <- prometheus.MustNewConstMetric(c.nps, prometheus.GaugeValue, s.NPS)
+	}
+	for _, q := range s.Queues {
+		ch <- prometheus.MustNewConstMetric(c.queueDepth, prometheus.GaugeValue, float64(q.Depth), q.Queue)
+		ch <- prometheus.MustNewConstMetric(c.queueOldest, prometheus.GaugeValue, q.OldestPending.Seconds(), q.Queue)
+	}
+}

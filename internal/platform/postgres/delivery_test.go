@@ -1,0 +1,172 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
+)
+
+// history creates a resource with a thread's worth of events, the fourth a
+// sealed secret, and returns it with the event IDs in order.
+func history(t *testing.T, s *postgres.Store) (*platform.Resource, []int64) {
+	t.Helper()
+	ctx := context.Background()
+	r := created(t, s, newResource("postgresql-database", "orders-db", "staging"))
+	if _, err := s.Transition(ctx, r.ID, platform.Provisioning, platform.Event{Actor: platform.System, Message: "provisioning started"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventStep, Message: "role created"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventSecret, Sealed: []byte("sealed-bytes")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Transition(ctx, r.ID, platform.Ready, platform.Event{Actor: platform.System, Message: "ready"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	return r, ids
+}
+
+func TestDeliverInOrderAndResume(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	r, ids := history(t, s)
+
+	var (
+		delivered []int64
+		sealed    [][]byte
+		failOn    int64
+	)
+	errChat := errors.New("chat is down")
+	fn := func(ctx context.Context, got *platform.Resource, ev platform.Event) error {
+		if got.ID != r.ID || ev.ResourceID != r.ID {
+			t.Errorf("fn got resource %d, event of %d; want %d", got.ID, ev.ResourceID, r.ID)
+		}
+		if ev.ID == failOn {
+			return errChat
+		}
+		delivered = append(delivered, ev.ID)
+		if ev.Kind == platform.EventSecret {
+			sealed = append(sealed, ev.Sealed)
+		}
+		return nil
+	}
+
+	// Up to the second event only.
+	if err := s.Deliver(ctx, "slack", r.ID, ids[1], fn); err != nil {
+		t.Fatalf("Deliver up to %d = %v", ids[1], err)
+	}
+	if diff := cmp.Diff(ids[:2], delivered); diff != "" {
+		t.Errorf("delivered mismatch (-want +got):\n%s", diff)
+	}
+
+	// The chat fails on the fourth event: the third is delivered, then
+	// Deliver stops with the error.
+	failOn = ids[3]
+	err := s.Deliver(ctx, "slack", r.ID, ids[4], fn)
+	if !errors.Is(err, errChat) {
+		t.Fatalf("Deliver with failing fn = %v, want %v", err, errChat)
+	}
+	if diff := cmp.Diff(ids[:3], delivered); diff != "" {
+		t.Errorf("delivered after failure mismatch (-want +got):\n%s", diff)
+	}
+	evs, _ := s.Events(ctx, r.ID)
+	if string(evs[3].Sealed) != "sealed-bytes" {
+		t.Errorf("undelivered secret's sealed payload = %q, want kept", evs[3].Sealed)
+	}
+
+	// Once the chat is back, the rest is delivered once, in order, and the
+	// delivered secret is erased.
+	failOn = 0
+	if err := s.Deliver(ctx, "slack", r.ID, ids[4], fn); err != nil {
+		t.Fatalf("Deliver after recovery = %v", err)
+	}
+	if diff := cmp.Diff(ids, delivered); diff != "" {
+		t.Errorf("delivered after recovery mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][]byte{[]byte("sealed-bytes")}, sealed); diff != "" {
+		t.Errorf("secret payload given to fn mismatch (-want +got):\n%s", diff)
+	}
+	evs, _ = s.Events(ctx, r.ID)
+	if evs[3].Kind != platform.EventSecret || evs[3].Sealed != nil {
+		t.Errorf("delivered secret event = %+v, want sealed erased", evs[3])
+	}
+
+	// Delivering again, or for an older event, repeats nothing.
+	if err := s.Deliver(ctx, "slack", r.ID, ids[2], fn); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(ctx, "slack", r.ID, ids[4], fn); err != nil {
+		t.Fatal(err)
+	}
+	if len(delivered) != len(ids) {
+		t.Errorf("repeated Deliver delivered again: %v", delivered)
+	}
+
+	// Each platform has its own cursor.
+	var other []int64
+	if err := s.Deliver(ctx, "discord", r.ID, ids[4], func(_ context.Context, _ *platform.Resource, ev platform.Event) error {
+		other = append(other, ev.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids, other); diff != "" {
+		t.Errorf("discord delivered mismatch (-want +got):\n%s", diff)
+	}
+
+	if err := s.Deliver(ctx, "slack", 987654, 1, fn); platform.ErrorCode(err) != platform.NotFound {
+		t.Errorf("Deliver(unknown resource) = %v, want NotFound", err)
+	}
+}
+
+func TestDeliverConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	r, ids := history(t, s)
+
+	// Notification jobs of several events run at once, each delivering up
+	// to its own event: every event is delivered exactly once, in order.
+	var (
+		mu        sync.Mutex
+		delivered []int64
+		wg        sync.WaitGroup
+		errs      = make([]error, len(ids))
+	)
+	for i, upTo := range ids {
+		wg.Go(func() {
+			errs[i] = s.Deliver(ctx, "console", r.ID, upTo, func(_ context.Context, _ *platform.Resource, ev platform.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				delivered = append(delivered, ev.ID)
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Deliver up to %d = %v", ids[i], err)
+		}
+	}
+	if diff := cmp.Diff(ids, delivered); diff != "" {
+		t.Errorf("concurrently delivered mismatch (-want +got):\n%s", diff)
+	}
+}
