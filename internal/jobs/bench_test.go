@@ -1,0 +1,93 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
+)
+
+// discardNotifier accepts every message.
+type discardNotifier struct{}
+
+func (discardNotifier) Notify(context.Context, *platform.Resource, platform.Event) error { return nil }
+func (discardNotifier) Private(context.Context, *platform.Resource, map[string]string) error {
+	return nil
+}
+
+// BenchmarkSubmitToPickup measures Engine.Submit on the real database and
+// the latency from the start of a submission to a worker starting its
+// provisioning job, with production settings (pickup through
+// LISTEN/NOTIFY). "burst" submits back to back, so later jobs queue behind
+// earlier ones; "serial" waits for each pickup before the next submission,
+// as a chat bot's requests usually arrive.
+func BenchmarkSubmitToPickup(b *testing.B) {
+	for _, serial := range []bool{false, true} {
+		name := "burst"
+		if serial {
+			name = "serial"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkSubmitToPickup(b, serial) })
+	}
+}
+
+func benchmarkSubmitToPickup(b *testing.B, serial bool) {
+	type start struct {
+		id int64
+		at time.Time
+	}
+	starts := make(chan start, b.N+1)
+	d := &testDriver{timeout: time.Minute, onStart: func(id int64) { starts <- start{id, time.Now()} }}
+	h := newHarnessOn(b, postgrestest.Pool(b), d, func(c *Config) {
+		c.Notifiers = map[string]Notifier{"console": discardNotifier{}}
+		c.RetryPolicy = nil
+		c.FetchPollInterval = 0
+		c.DefaultTimeout = time.Minute
+		c.RescueAfter = 2 * time.Minute
+	})
+	h.start(b)
+	submitted := make(map[int64]time.Time, b.N)
+	started := make(map[int64]time.Time, b.N)
+	await := func() {
+		select {
+		case s := <-starts:
+			if _, ok := started[s.id]; !ok {
+				started[s.id] = s.at
+			}
+		case <-time.After(time.Minute):
+			b.Fatalf("timed out waiting for pickups: %d of %d", len(started), b.N)
+		}
+	}
+
+	var submitting time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		r := h.submit(b, fmt.Sprintf("db-%d", i))
+		submitting += time.Since(t0)
+		submitted[r.ID] = t0
+		if serial {
+			await()
+		}
+	}
+	b.StopTimer()
+	for len(started) < b.N {
+		await()
+	}
+
+	latencies := make([]time.Duration, 0, b.N)
+	for id, t0 := range submitted {
+		latencies = append(latencies, started[id].Sub(t0))
+	}
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(b.N)/submitting.Seconds(), "submits/s")
+	b.ReportMetric(pct(0.50), "p50-pickup-ms")
+	b.ReportMetric(pct(0.99), "p99-pickup-ms")
+}

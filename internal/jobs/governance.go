@@ -1,0 +1,192 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// SweepInterval is how often the leader runs the governance sweep:
+// approval reminders and expiry, TTL warnings and deprovisioning.
+const SweepInterval = 5 * time.Minute
+
+// SweepArgs asks for one governance sweep (platform.Engine.Sweep).
+type SweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (SweepArgs) Kind() string { return "governance_sweep" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one per interval.
+func (SweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: SweepInterval}}
+}
+
+// SweepWorker runs the governance sweep.
+type SweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	engine *platform.Engine
+	log    *slog.Logger
+}
+
+// NewSweepWorker returns the worker of the governance sweep.
+func NewSweepWorker(engine *platform.Engine, log *slog.Logger) *SweepWorker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SweepWorker{engine: engine, log: log.With("component", "jobs")}
+}
+
+// Work sweeps. Errors of single resources fail the job after the others
+// were handled, so it is retried.
+func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	sw, err := w.engine.Sweep(ctx)
+	if n := len(sw.Reminded) + len(sw.Expired) + len(sw.Warned) + len(sw.Deprovisioned); n > 0 {
+		w.log.InfoContext(ctx, "governance sweep", "reminded", sw.Reminded, "expired", sw.Expired, "warned", sw.Warned, "deprovisioned", sw.Deprovisioned)
+	}
+	return err
+}
+
+// RegisterGovernance adds the post and sweep workers to workers; call it
+// from Config.Register. posters post to each platform's channels.
+func RegisterGovernance(workers *river.Workers, engine *platform.Engine, posters map[string]commands.Poster, log *slog.Logger) {
+	river.AddWorker(workers, NewPostWorker(posters, log))
+	river.AddWorker(workers, NewSweepWorker(engine, log))
+}
+
+// GovernancePeriodic returns the leader's periodic governance sweep, every
+// SweepInterval and once at start; add it to Config.Periodic.
+func GovernancePeriodic() []*river.PeriodicJob {
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+// GovernanceConfig is what a Governance is built from.
+type GovernanceConfig struct {
+	Engine *platform.Engine
+	Pool   *pgxpool.Pool
+	// Schema is the PostgreSQL schema of River's tables, as in Config.
+	Schema string
+	// ApprovalChannels are where approval cards and reminders are posted,
+	// by platform (config channels.approvals). A platform without a
+	// Poster in RegisterGovernance has its posts cancelled.
+	ApprovalChannels map[string]string
+	// SupportChannels are where support tickets are posted, by platform
+	// (config channels.support).
+	SupportChannels map[string]string
+	Logger          *slog.Logger
+}
+
+// Governance enqueues the posts governance calls for, each in the
+// transaction of the change that calls for it: approval cards and
+// reminders in the approvals channels, support tickets in the support
+// channels. It implements commands.TicketStore. It inserts jobs with an
+// insert-only River client of its own, so it can be built before the
+// Runner (and handed to the commands Router).
+type Governance struct {
+	client    *river.Client[pgx.Tx]
+	engine    *platform.Engine
+	pool      *pgxpool.Pool
+	approvals map[string]string
+	support   map[string]string
+	log       *slog.Logger
+}
+
+var _ commands.TicketStore = (*Governance)(nil)
+
+// NewGovernance returns a Governance. It does no I/O.
+func NewGovernance(cfg GovernanceConfig) (*Governance, error) {
+	if cfg.Engine == nil || cfg.Pool == nil {
+		return nil, errors.New("jobs: governance needs Engine and Pool")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger.With("component", "jobs")
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{Logger: log, Schema: cfg.Schema})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: governance: %w", err)
+	}
+	return &Governance{client: client, engine: cfg.Engine, pool: cfg.Pool,
+		approvals: cfg.ApprovalChannels, support: cfg.SupportChannels, log: log}, nil
+}
+
+// Enqueue inserts, in tx, the posts event ev of resource r calls for: an
+// approval card in every approvals channel when r starts waiting for
+// approval, and a reminder card when its approvers are reminded. Chain it
+// after Runner.Enqueue in postgres.StoreOptions.OnEvent.
+func (g *Governance) Enqueue(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
+	var card commands.Reply
+	switch {
+	case ev.Kind == platform.EventTransition && ev.To == platform.AwaitingApproval:
+		card = commands.ApprovalCard(r, g.engine.ApprovalsNeeded(r), "")
+	case ev.Kind == platform.EventReminder:
+		card = commands.ApprovalCard(r, g.engine.ApprovalsNeeded(r), ev.Message)
+	default:
+		return nil
+	}
+	if err := g.post(ctx, tx, g.approvals, card); err != nil {
+		return fmt.Errorf("enqueue approval card of %s: %w", r.Ref(), err)
+	}
+	return nil
+}
+
+// post inserts, in tx, a post of reply to each channel.
+func (g *Governance) post(ctx context.Context, tx pgx.Tx, channels map[string]string, reply commands.Reply) error {
+	var params []river.InsertManyParams
+	for _, p := range slices.Sorted(maps.Keys(channels)) {
+		if channels[p] != "" {
+			params = append(params, river.InsertManyParams{Args: NewPostArgs(p, channels[p], reply)})
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	_, err := g.client.InsertManyTx(ctx, tx, params)
+	return err
+}
+
+// CreateTicket implements commands.TicketStore: it records t and, in the
+// same transaction, enqueues its post to every support channel.
+func (g *Governance) CreateTicket(ctx context.Context, t commands.Ticket) (commands.Ticket, error) {
+	var key *string
+	if t.IdempotencyKey != "" {
+		key = &t.IdempotencyKey
+	}
+	teams := t.Teams
+	if teams == nil {
+		teams = []string{}
+	}
+	err := pgx.BeginFunc(ctx, g.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO support_tickets (category, body, requester_id, requester_name, requester_email, teams, platform, channel, idempotency_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			RETURNING id, created_at`,
+			t.Category, t.Text, t.Requester.ID, t.Requester.Name, t.Requester.Email, teams, t.Platform, t.Channel, key).Scan(&t.ID, &t.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Recorded by an earlier delivery of the same command, whose
+			// transaction also enqueued the posts.
+			return tx.QueryRow(ctx, `SELECT id, created_at FROM support_tickets WHERE idempotency_key = $1`, key).Scan(&t.ID, &t.CreatedAt)
+		}
+		if err != nil {
+			return err
+		}
+		return g.post(ctx, tx, g.support, commands.TicketCard(t))
+	})
+	if err != nil {
+		return commands.Ticket{}, platform.Wrap(platform.Internal, fmt.Errorf("record support ticket: %w", err), "The support ticket could not be recorded.")
+	}
+	return t, nil
+}

@@ -1,0 +1,307 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
+)
+
+var (
+	bob      = platform.Actor{ID: "console:bob", Name: "bob"}
+	approver = platform.Actor{ID: "console:approver", Name: "approver"}
+)
+
+// poster records what it was asked to post, after answering its first
+// `limited` calls with a rate limit.
+type poster struct {
+	mu      sync.Mutex
+	limited int
+	posts   []string
+	replies []commands.Reply
+}
+
+var _ commands.Poster = (*poster)(nil)
+
+func (p *poster) Post(_ context.Context, channel string, reply commands.Reply) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.limited > 0 {
+		p.limited--
+		return "", rateLimited(10 * time.Millisecond)
+	}
+	p.posts = append(p.posts, channel+": "+reply.Title)
+	p.replies = append(p.replies, reply)
+	return fmt.Sprintf("ref-%d", len(p.posts)), nil
+}
+
+func (p *poster) PostInThread(_ context.Context, channel, ref string, reply commands.Reply) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.posts = append(p.posts, channel+" › "+ref+": "+reply.Title)
+	return nil
+}
+
+func (p *poster) snapshot() ([]string, []commands.Reply) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.posts...), append([]commands.Reply(nil), p.replies...)
+}
+
+// clock is a settable clock shared by the engine and the store.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+// govHarness is a real store, engine and runner with the governance
+// workers, posting to a recording poster on platform "console".
+type govHarness struct {
+	*harness
+	gov    *Governance
+	poster *poster
+	clock  *clock
+}
+
+func newGovHarness(t *testing.T) *govHarness {
+	t.Helper()
+	pool := postgrestest.Pool(t)
+	g := &govHarness{harness: &harness{pool: pool, driver: &testDriver{timeout: 5 * time.Second}, notifier: &recorder{}}, poster: &poster{}, clock: &clock{}}
+	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.now, OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
+		if err := g.runner.Enqueue(ctx, tx, r, ev); err != nil {
+			return err
+		}
+		return g.gov.Enqueue(ctx, tx, r, ev)
+	}})
+	cat, err := platform.NewCatalog(&platform.ServiceDefinition{Name: "test-db", Title: "Test database", Type: "database",
+		Fields: []platform.Field{{Name: "size", Kind: platform.KindEnum, Options: []string{"small", "large"}, Default: "small"}}, Provisioners: []platform.Binding{{Driver: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sealer, _ := platform.NewSealer(key)
+	g.engine = platform.NewEngine(platform.EngineConfig{
+		Store: g.store, Catalog: cat, Drivers: map[string]platform.Driver{"test": g.driver}, Sealer: sealer, Now: g.clock.now,
+		Org: &platform.Org{
+			Teams:        []platform.Team{{Name: "payments", Members: []string{bob.ID}}},
+			Environments: []platform.Environment{{Name: "staging"}, {Name: "production", Approvals: 1}},
+			Approvers:    []string{approver.ID},
+		},
+	})
+	g.runner, err = New(Config{
+		Pool: pool, Engine: g.engine, Store: g.store,
+		Notifiers:         map[string]Notifier{"console": g.notifier},
+		Schema:            postgrestest.Schema(pool),
+		DefaultTimeout:    5 * time.Second,
+		RescueAfter:       10 * time.Second,
+		RetryPolicy:       fixedRetry(10 * time.Millisecond),
+		FetchPollInterval: 20 * time.Millisecond,
+		Register: func(w *river.Workers) {
+			RegisterGovernance(w, g.engine, map[string]commands.Poster{"console": g.poster}, nil)
+		},
+		testOnly:               true,
+		leaderElectionDisabled: true,
+		stopTimeout:            2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.gov, err = NewGovernance(GovernanceConfig{Engine: g.engine, Pool: pool, Schema: postgrestest.Schema(pool),
+		ApprovalChannels: map[string]string{"console": "approvals"}, SupportChannels: map[string]string{"console": "support"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.start(t)
+	return g
+}
+
+// waitPosts waits until the poster has n posts and returns them.
+func (g *govHarness) waitPosts(t *testing.T, n int) ([]string, []commands.Reply) {
+	t.Helper()
+	var (
+		posts   []string
+		replies []commands.Reply
+	)
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d posts", n), func() (bool, string) {
+		posts, replies = g.poster.snapshot()
+		return len(posts) >= n, strings.Join(posts, "\n")
+	})
+	return posts, replies
+}
+
+func TestApprovalCardThenApprovedProvisioning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts, replies := g.waitPosts(t, 1)
+	if diff := cmp.Diff([]string{"approvals: Approval needed: orders-db #1, test-db for payments in production"}, posts); diff != "" {
+		t.Fatalf("posts mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(commands.ApprovalActions(r), replies[0].Actions); diff != "" {
+		t.Errorf("card actions mismatch (-want +got):\n%s", diff)
+	}
+	if _, _, err := g.engine.Approve(ctx, approver, r.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	got, evs := g.waitSettled(t, r.ID, platform.Ready)
+	want := []step{
+		{platform.EventTransition, "", platform.AwaitingApproval, "requested by bob; needs 1 approval(s)"},
+		{platform.EventTransition, platform.AwaitingApproval, platform.Provisioning, "approved by approver (1 of 1); provisioning starts"},
+		{platform.EventStep, "", "", "creating database"},
+		{platform.EventTransition, platform.Provisioning, platform.Ready, "ready"},
+		{platform.EventSecret, "", "", ""},
+	}
+	waitFor(t, 5*time.Second, "the secret event", func() (bool, string) {
+		evs, _ = g.store.Events(ctx, r.ID)
+		return len(evs) == len(want), fmt.Sprint(len(evs))
+	})
+	if diff := cmp.Diff(want, steps(evs)); diff != "" {
+		t.Errorf("history mismatch (-want +got):\n%s", diff)
+	}
+	if calls, creations := g.driver.counts(); calls != 1 || creations != 1 || got.State != platform.Ready {
+		t.Errorf("driver calls %d, creations %d, state %s", calls, creations, got.State)
+	}
+	if posts, _ := g.poster.snapshot(); len(posts) != 1 {
+		t.Errorf("approving posted again: %q", posts)
+	}
+}
+
+func TestSweepJobRemindsAndPostsReminder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitPosts(t, 1)
+	g.clock.advance(platform.DefaultRemindAfter + time.Minute)
+	if _, err := g.runner.Client().Insert(ctx, SweepArgs{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	posts, replies := g.waitPosts(t, 2)
+	if !strings.HasPrefix(posts[1], "approvals: Reminder: orders-db #1 (test-db for payments in production) still awaiting approval after 1d") {
+		t.Errorf("reminder post = %q", posts[1])
+	}
+	if len(replies[1].Actions) != 2 {
+		t.Errorf("reminder card actions = %+v", replies[1].Actions)
+	}
+	g.clock.advance(platform.DefaultExpireAfter)
+	if sw, err := g.engine.Sweep(ctx); err != nil || len(sw.Expired) != 1 {
+		t.Fatalf("Sweep = %+v, %v", sw, err)
+	}
+	got, _ := g.waitSettled(t, r.ID, platform.Expired)
+	if got.Reason != "no approval decision within 3d" {
+		t.Errorf("expired reason = %q", got.Reason)
+	}
+	if n := len(GovernancePeriodic()); n != 1 {
+		t.Errorf("GovernancePeriodic = %d jobs", n)
+	}
+}
+
+func TestSupportTicketRecordedAndPosted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	g.poster.mu.Lock()
+	g.poster.limited = 1 // the first post meets a rate limit
+	g.poster.mu.Unlock()
+	in := commands.Ticket{Category: "access", Text: "cannot log in; '); DROP TABLE support_tickets; --", Requester: bob,
+		Platform: "console", Channel: "tty", Teams: []string{"payments"}, IdempotencyKey: "delivery-1"}
+	t1, err := g.gov.CreateTicket(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t1.ID == 0 || t1.CreatedAt.IsZero() {
+		t.Fatalf("CreateTicket = %+v", t1)
+	}
+	again, err := g.gov.CreateTicket(ctx, in)
+	if err != nil || again.ID != t1.ID {
+		t.Fatalf("a redelivered ticket = %+v, %v; want #%d", again, err, t1.ID)
+	}
+	other, err := g.gov.CreateTicket(ctx, commands.Ticket{Category: "bug", Text: "broken", Requester: bob})
+	if err != nil || other.ID == t1.ID {
+		t.Fatalf("another ticket = %+v, %v", other, err)
+	}
+	posts, replies := g.waitPosts(t, 2)
+	time.Sleep(50 * time.Millisecond) // a duplicate post would show by now
+	if posts, _ = g.poster.snapshot(); len(posts) != 2 {
+		t.Errorf("posts = %q, want one per ticket", posts)
+	}
+	want := fmt.Sprintf("support: Support ticket #%d (access) from bob", t1.ID)
+	if !slices.Contains(posts, want) {
+		t.Errorf("posts %q lack %q", posts, want)
+	}
+	for _, rep := range replies {
+		if strings.Contains(rep.Title, "(access)") && rep.Sections[0].Text != in.Text {
+			t.Errorf("ticket body = %q", rep.Sections[0].Text)
+		}
+	}
+	var n int
+	var teams []string
+	if err := g.pool.QueryRow(ctx, `SELECT count(*), (SELECT teams FROM support_tickets WHERE id = $1) FROM support_tickets`, t1.ID).Scan(&n, &teams); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || len(teams) != 1 || teams[0] != "payments" {
+		t.Errorf("support_tickets: %d rows, teams %v", n, teams)
+	}
+}
+
+func TestPostWorkerCancelsUnknownPlatform(t *testing.T) {
+	t.Parallel()
+	w := NewPostWorker(map[string]commands.Poster{}, nil)
+	err := w.Work(context.Background(), &river.Job[PostArgs]{Args: PostArgs{Platform: "irc", Channel: "#ops", Title: "x"}})
+	var cancel *river.JobCancelError
+	if !errors.As(err, &cancel) {
+		t.Errorf("post to a platform without a poster = %v, want a cancel", err)
+	}
+	p := &poster{}
+	w = NewPostWorker(map[string]commands.Poster{"console": p}, nil)
+	reply := commands.Reply{Title: "hello", Sections: []commands.Section{{Text: "body", Fields: []commands.KV{{Key: "k", Value: "v"}}}}, Actions: []commands.Action{{Label: "Go", Command: "status 1"}}}
+	if err := w.Work(context.Background(), &river.Job[PostArgs]{Args: NewPostArgs("console", "general", reply)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Work(context.Background(), &river.Job[PostArgs]{Args: PostArgs{Platform: "console", Channel: "general", ThreadRef: "ref-1", Title: "reply"}}); err != nil {
+		t.Fatal(err)
+	}
+	posts, replies := p.snapshot()
+	if diff := cmp.Diff([]string{"general: hello", "general › ref-1: reply"}, posts); diff != "" {
+		t.Errorf("posts mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(reply, replies[0]); diff != "" {
+		t.Errorf("posted reply mismatch (-want +got):\n%s", diff)
+	}
+}

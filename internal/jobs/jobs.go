@@ -1,0 +1,246 @@
+// Package jobs runs idpbot's durable background work on River: provisioning
+// and deprovisioning resources with their drivers, and delivering each
+// resource's events to the chat thread it was requested from (the outbox).
+// Jobs are enqueued by Runner.Enqueue in the same transaction as the event
+// that calls for them, so a request is never recorded without its job nor a
+// job left for a change that was rolled back.
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+)
+
+// Defaults and limits of a Runner.
+const (
+	// DefaultWorkers is Config.Workers when unset.
+	DefaultWorkers = 10
+	// DefaultTimeout is Config.DefaultTimeout when unset.
+	DefaultTimeout = 2 * time.Minute
+	// NotifyTimeout bounds one delivery job: posting a resource's pending
+	// events to a chat platform.
+	NotifyTimeout = 2 * time.Minute
+	// NotifyWorkers is how many delivery jobs of one platform run at once.
+	// Each holds a pooled connection while it talks to the chat platform.
+	NotifyWorkers = 3
+	// DefaultFetchCooldown is much shorter than River's 100 ms, which also
+	// throttles insert notifications: a job inserted within that window of
+	// the previous one waits for the next poll (1 s), while a person waits
+	// for its first message.
+	DefaultFetchCooldown = 2 * time.Millisecond
+	// StopTimeout is how long Run lets running jobs finish once its context
+	// ends, before it cancels them.
+	StopTimeout = 10 * time.Second
+)
+
+// Config is what a Runner is built from.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Engine *platform.Engine
+	Store  *postgres.Store
+	// Notifiers deliver thread messages, by platform name ("console",
+	// "slack", "discord"). Only these platforms' notification queues are
+	// enqueued and worked by this process.
+	Notifiers map[string]Notifier
+	Logger    *slog.Logger
+	// Workers is how many jobs of the default queue (provisioning,
+	// deprovisioning and registered workers) run at once (default 10).
+	Workers int
+	// RescueAfter is how long a job may run before it is considered lost
+	// with a crashed process and run again (River's RescueStuckJobsAfter).
+	// A job whose own timeout is longer is given that long. It must be at
+	// least DefaultTimeout; an unset DefaultTimeout is lowered to it if
+	// need be (default: DefaultTimeout plus one minute).
+	RescueAfter time.Duration
+	// DefaultTimeout bounds a job attempt whose driver sets no timeout, and
+	// any other job (default 2 minutes).
+	DefaultTimeout time.Duration
+	// Schema is the PostgreSQL schema of River's tables ("" : search_path).
+	Schema string
+	// Register adds other packages' workers (surveys, digests, expiry).
+	Register func(*river.Workers)
+	// Periodic are jobs the elected leader enqueues on a schedule.
+	Periodic []*river.PeriodicJob
+	// Queues adds or overrides queues worked by this process.
+	Queues map[string]river.QueueConfig
+	// RetryPolicy decides when a failed job runs again (nil: River's
+	// exponential backoff, attempt⁴ seconds).
+	RetryPolicy river.ClientRetryPolicy
+	// FetchCooldown is the shortest time between two fetches of a queue,
+	// and between two notifications of new jobs in it (default
+	// DefaultFetchCooldown).
+	FetchCooldown time.Duration
+	// FetchPollInterval is how often queues are polled for jobs whose
+	// retry time has come (0: River's default, 1 s). New jobs are picked
+	// up at once through LISTEN/NOTIFY.
+	FetchPollInterval time.Duration
+	// Metrics, if set, is told about every job run.
+	Metrics JobObserver
+
+	// Test knobs, set only by this package's tests.
+	testOnly               bool
+	leaderElectionDisabled bool
+	stopTimeout            time.Duration
+}
+
+// Runner owns the River client that works idpbot's jobs.
+type Runner struct {
+	client      *river.Client[pgx.Tx]
+	notifiers   map[string]Notifier
+	log         *slog.Logger
+	stopTimeout time.Duration
+}
+
+// New returns a Runner. It does no I/O: nothing runs until Run.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Pool == nil || cfg.Engine == nil || cfg.Store == nil {
+		return nil, errors.New("jobs: Pool, Engine and Store are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = DefaultTimeout
+		if cfg.RescueAfter > 0 {
+			cfg.DefaultTimeout = min(DefaultTimeout, cfg.RescueAfter)
+		}
+	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = cfg.DefaultTimeout + time.Minute
+	}
+	if cfg.RescueAfter < cfg.DefaultTimeout {
+		return nil, fmt.Errorf("jobs: RescueAfter (%s) must be at least DefaultTimeout (%s)", cfg.RescueAfter, cfg.DefaultTimeout)
+	}
+	log := cfg.Logger.With("component", "jobs")
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &provisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
+	river.AddWorker(workers, &deprovisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
+	limits, _ := cfg.Metrics.(RateLimitObserver)
+	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
+	runner := &Runner{}
+	river.AddWorker(workers, &reconcileWorker{pool: cfg.Pool, runner: runner, stale: cfg.RescueAfter + time.Minute, log: log})
+	if cfg.Register != nil {
+		cfg.Register(workers)
+	}
+	periodic := append([]*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(ReconcileInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}, cfg.Periodic...)
+	if cfg.leaderElectionDisabled {
+		periodic = nil // only an elected leader runs periodic jobs
+	}
+
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	for name := range cfg.Notifiers {
+		queues[NotifyQueue(name)] = river.QueueConfig{MaxWorkers: NotifyWorkers}
+	}
+	maps.Copy(queues, cfg.Queues)
+
+	var middleware []rivertype.Middleware
+	if cfg.Metrics != nil {
+		middleware = append(middleware, observe(cfg.Metrics))
+	}
+	if cfg.FetchCooldown <= 0 {
+		cfg.FetchCooldown = DefaultFetchCooldown
+	}
+	if cfg.FetchPollInterval > 0 {
+		cfg.FetchCooldown = min(cfg.FetchCooldown, cfg.FetchPollInterval)
+	}
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
+		FetchCooldown:          cfg.FetchCooldown,
+		FetchPollInterval:      cfg.FetchPollInterval,
+		JobTimeout:             cfg.DefaultTimeout,
+		LeaderElectionDisabled: cfg.leaderElectionDisabled,
+		Logger:                 log,
+		Middleware:             middleware,
+		PeriodicJobs:           periodic,
+		Queues:                 queues,
+		RescueStuckJobsAfter:   cfg.RescueAfter,
+		RetryPolicy:            cfg.RetryPolicy,
+		Schema:                 cfg.Schema,
+		TestOnly:               cfg.testOnly,
+		Workers:                workers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	*runner = Runner{
+		client:      client,
+		notifiers:   cfg.Notifiers,
+		log:         log,
+		stopTimeout: cmp.Or(cfg.stopTimeout, StopTimeout),
+	}
+	return runner, nil
+}
+
+// NotifyQueue is the queue of a platform's notification jobs.
+func NotifyQueue(platformName string) string { return "notify_" + platformName }
+
+// Client returns the River client, for inserting jobs of registered
+// workers.
+func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
+
+// Enqueue inserts, in tx, the jobs that event ev of resource res calls for:
+// provisioning for a new request or an approved one, deprovisioning for a
+// deletion, and a notification for every event of a resource whose
+// platform has a Notifier here. It is the postgres.StoreOptions.OnEvent
+// hook.
+func (r *Runner) Enqueue(ctx context.Context, tx pgx.Tx, res *platform.Resource, ev platform.Event) error {
+	var params []river.InsertManyParams
+	id := res.ID
+	switch {
+	case ev.Kind == platform.EventTransition && ev.To == platform.Pending,
+		ev.From == platform.AwaitingApproval && ev.To == platform.Provisioning:
+		params = append(params, river.InsertManyParams{Args: ProvisionArgs{ResourceID: id}})
+	case ev.To == platform.Deleting:
+		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: id}})
+	}
+	if _, ok := r.notifiers[res.Origin.Platform]; ok {
+		params = append(params, river.InsertManyParams{Args: NotifyArgs{Platform: res.Origin.Platform, ResourceID: id, EventID: ev.ID}})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := r.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue jobs for event %d of resource %d: %w", ev.ID, id, err)
+	}
+	return nil
+}
+
+// Run works jobs until ctx ends, then stops: running jobs get StopTimeout
+// to finish before their contexts are cancelled.
+func (r *Runner) Run(ctx context.Context) error {
+	if err := r.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	<-ctx.Done()
+	soft, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.stopTimeout)
+	defer cancel()
+	if err := r.client.Stop(soft); err == nil {
+		return nil
+	}
+	r.log.Warn("jobs still running after the stop timeout; cancelling them", "timeout", r.stopTimeout)
+	hard, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), r.stopTimeout)
+	defer cancelHard()
+	if err := r.client.StopAndCancel(hard); err != nil {
+		return fmt.Errorf("stop jobs: %w", err)
+	}
+	return nil
+}

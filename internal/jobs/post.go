@@ -1,0 +1,106 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/idpbot/idpbot/internal/commands"
+)
+
+// PostTimeout bounds one post job.
+const PostTimeout = time.Minute
+
+// PostMaxAttempts is how many times a post is tried: like a notification,
+// a chat outage delays a post and does not lose it.
+const PostMaxAttempts = NotifyMaxAttempts
+
+// PostArgs asks for a message to be posted to a chat channel outside any
+// request's thread: an approval card, a reminder, a support ticket. The
+// message is a commands.Reply, Actions included (buttons).
+type PostArgs struct {
+	Platform string `json:"platform"`
+	Channel  string `json:"channel"`
+	// ThreadRef, when set, posts in the thread of that message.
+	ThreadRef string             `json:"thread_ref,omitempty"`
+	Title     string             `json:"title"`
+	Sections  []commands.Section `json:"sections,omitempty"`
+	Actions   []commands.Action  `json:"actions,omitempty"`
+}
+
+// NewPostArgs returns the job that posts reply to channel of a platform.
+func NewPostArgs(platformName, channel string, reply commands.Reply) PostArgs {
+	return PostArgs{Platform: platformName, Channel: channel, Title: reply.Title, Sections: reply.Sections, Actions: reply.Actions}
+}
+
+// Kind implements river.JobArgs.
+func (PostArgs) Kind() string { return "post" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (PostArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: PostMaxAttempts} }
+
+// Reply returns the message to post.
+func (a PostArgs) Reply() commands.Reply {
+	return commands.Reply{Title: a.Title, Sections: a.Sections, Actions: a.Actions}
+}
+
+// PostWorker posts PostArgs through the chat platforms' Posters. Register
+// it with Config.Register (see RegisterGovernance).
+type PostWorker struct {
+	river.WorkerDefaults[PostArgs]
+	posters map[string]commands.Poster
+	log     *slog.Logger
+	// paused holds, per platform, when the chat API allows calls again
+	// after a 429.
+	paused sync.Map // platform → time.Time
+}
+
+// NewPostWorker returns the worker of post jobs, posting through posters
+// by platform name. A job for a platform without a Poster is cancelled.
+func NewPostWorker(posters map[string]commands.Poster, log *slog.Logger) *PostWorker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &PostWorker{posters: posters, log: log.With("component", "jobs")}
+}
+
+// Timeout bounds one post.
+func (w *PostWorker) Timeout(*river.Job[PostArgs]) time.Duration { return PostTimeout }
+
+// Work posts the message. A rate-limited platform snoozes the job (and the
+// other posts to it) for as long as it asked; other failures retry.
+func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
+	a := job.Args
+	p, ok := w.posters[a.Platform]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("no poster for platform %q", a.Platform))
+	}
+	if until, ok := w.paused.Load(a.Platform); ok {
+		if wait := time.Until(until.(time.Time)); wait > 0 {
+			return river.JobSnooze(wait)
+		}
+	}
+	var err error
+	if a.ThreadRef != "" {
+		err = p.PostInThread(ctx, a.Channel, a.ThreadRef, a.Reply())
+	} else {
+		_, err = p.Post(ctx, a.Channel, a.Reply())
+	}
+	var limited RateLimited
+	if errors.As(err, &limited) {
+		wait := max(limited.RetryAfter(), time.Second)
+		w.paused.Store(a.Platform, time.Now().Add(wait))
+		w.log.InfoContext(ctx, "rate limited; post delayed", "platform", a.Platform, "channel", a.Channel, "wait", wait)
+		return river.JobSnooze(wait)
+	}
+	if err != nil {
+		w.log.WarnContext(ctx, "post; will retry", "platform", a.Platform, "channel", a.Channel, "attempt", job.Attempt, "err", err)
+		return fmt.Errorf("post to %s %s: %w", a.Platform, a.Channel, err)
+	}
+	return nil
+}
