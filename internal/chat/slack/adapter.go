@@ -1,0 +1,293 @@
+// Package slack is idpbot's Slack adapter: slash commands and interactions
+// over HTTP (signed requests on /slack/commands and /slack/interactions) or
+// Socket Mode, catalog-driven create modals with inline errors, ephemeral
+// Block Kit replies whose actions are buttons that run a command as the
+// person who clicks, progress threads delivered from the outbox (one root
+// message per request, edited as its state changes, a reply per event,
+// connection details by direct message), and channel posts for jobs
+// (commands.Poster: approval cards, surveys, digests).
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+)
+
+// Platform is the name of this chat platform in actor ids, origins, threads
+// and notifier registrations.
+const Platform = "slack"
+
+// Defaults of Config.
+const (
+	DefaultTimeout     = 10 * time.Second
+	DefaultAckBudget   = 2 * time.Second
+	DefaultIdentityTTL = 10 * time.Minute
+	// slowWork bounds a command that outlived its ack and answers through
+	// response_url.
+	slowWork = 2 * time.Minute
+)
+
+// ThreadStore remembers where a resource's progress thread is;
+// *postgres.Store implements it.
+type ThreadStore interface {
+	Thread(ctx context.Context, resourceID int64, platform string) (postgres.Thread, bool, error)
+	SaveThread(ctx context.Context, resourceID int64, platform string, t postgres.Thread) error
+}
+
+var _ ThreadStore = (*postgres.Store)(nil)
+
+// Metrics is what the adapter reports; *metrics.Metrics implements it.
+type Metrics interface {
+	Ack(platform, kind string, took time.Duration)
+	Command(platform, verb, outcome string, took time.Duration)
+	Error(platform string, code platform.Code)
+	ChatCall(platform, method, status string)
+	RateLimited(platform string, wait time.Duration)
+}
+
+// Config is what an Adapter is built from.
+type Config struct {
+	// BotToken (xoxb-…) calls the Web API. SigningSecret verifies HTTP
+	// requests; AppToken (xapp-…) enables Socket Mode instead.
+	BotToken      string
+	SigningSecret string
+	AppToken      string
+	// APIURL overrides the Web API base URL (tests point it at a fake).
+	APIURL string
+	// HTTPClient calls the Web API; default one with DefaultTimeout.
+	HTTPClient *http.Client
+	Router     *commands.Router
+	Engine     *platform.Engine
+	Threads    ThreadStore
+	// RequestsChannel, when set, receives every root message instead of
+	// the channel the command was typed in.
+	RequestsChannel string
+	Logger          *slog.Logger
+	Now             func() time.Time
+	// Org lists the user groups and email members to resolve; default the
+	// Engine's.
+	Org *platform.Org
+	// Metrics, when set, is told about acks, commands and API calls.
+	Metrics Metrics
+	// AckBudget is how long a command may run before the acknowledgement
+	// leaves without its answer, which then follows through response_url
+	// (Slack allows 3 s). Default DefaultAckBudget.
+	AckBudget time.Duration
+	// IdentityTTL is how long resolved emails and user groups are cached.
+	IdentityTTL time.Duration
+	// EventActions returns the buttons of an event's thread message
+	// (default commands.EventActions: Approve/Reject while a request awaits
+	// approval, Extend before its TTL ends).
+	EventActions func(r *platform.Resource, ev platform.Event) []commands.Action
+}
+
+// Adapter connects Slack to the command router and delivers progress. It is
+// also the jobs notifier and the commands.Poster for platform "slack".
+type Adapter struct {
+	api       *slackapi.Client
+	http      *http.Client
+	router    *commands.Router
+	engine    *platform.Engine
+	threads   ThreadStore
+	requests  string
+	secret    string
+	appToken  string
+	log       *slog.Logger
+	now       func() time.Time
+	metrics   Metrics
+	ackBudget time.Duration
+	who       *identity
+	actions   func(r *platform.Resource, ev platform.Event) []commands.Action
+
+	bg sync.WaitGroup
+
+	mu        sync.Mutex
+	socket    bool // Socket Mode is running
+	connected bool
+	gen       int // connection count of the latest Socket Mode event
+}
+
+// New returns an Adapter. It does no I/O.
+func New(cfg Config) (*Adapter, error) {
+	var problems []string
+	if cfg.BotToken == "" {
+		problems = append(problems, "a bot token (SLACK_BOT_TOKEN, xoxb-…) is required")
+	}
+	if cfg.SigningSecret == "" && cfg.AppToken == "" {
+		problems = append(problems, "a signing secret (SLACK_SIGNING_SECRET) for HTTP mode or an app token (SLACK_APP_TOKEN, xapp-…) for Socket Mode is required")
+	}
+	if cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-") {
+		problems = append(problems, "the app token must be an app-level token (xapp-…) with the connections:write scope")
+	}
+	if cfg.Router == nil || cfg.Engine == nil || cfg.Threads == nil {
+		problems = append(problems, "Router, Engine and Threads are required")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("slack: %s", strings.Join(problems, "; "))
+	}
+	a := &Adapter{
+		router:    cfg.Router,
+		engine:    cfg.Engine,
+		threads:   cfg.Threads,
+		requests:  cfg.RequestsChannel,
+		secret:    cfg.SigningSecret,
+		appToken:  cfg.AppToken,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		metrics:   cfg.Metrics,
+		ackBudget: cfg.AckBudget,
+		actions:   cfg.EventActions,
+	}
+	if a.actions == nil {
+		a.actions = commands.EventActions
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.log = a.log.With("platform", Platform)
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.metrics == nil {
+		a.metrics = nopMetrics{}
+	}
+	if a.ackBudget <= 0 {
+		a.ackBudget = DefaultAckBudget
+	}
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: DefaultTimeout}
+	}
+	transport := base.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	a.http = &http.Client{Timeout: base.Timeout, Jar: base.Jar, CheckRedirect: base.CheckRedirect,
+		Transport: &countingTransport{next: transport, metrics: a.metrics}}
+	opts := []slackapi.Option{slackapi.OptionHTTPClient(a.http)}
+	if cfg.APIURL != "" {
+		u := cfg.APIURL
+		if !strings.HasSuffix(u, "/") {
+			u += "/"
+		}
+		opts = append(opts, slackapi.OptionAPIURL(u))
+	}
+	if cfg.AppToken != "" {
+		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
+	}
+	a.api = slackapi.New(cfg.BotToken, opts...)
+	org := cfg.Org
+	if org == nil {
+		org = cfg.Engine.Org()
+	}
+	ttl := cfg.IdentityTTL
+	if ttl <= 0 {
+		ttl = DefaultIdentityTTL
+	}
+	a.who = newIdentity(a.api, org, ttl, a.now, a.log)
+	return a, nil
+}
+
+// Ready returns nil when the adapter can take requests: always in HTTP
+// mode, and in Socket Mode while connected. It backs /readyz.
+func (a *Adapter) Ready() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.appToken == "" {
+		return nil
+	}
+	if !a.socket {
+		return errors.New("slack socket mode is not running")
+	}
+	if !a.connected {
+		return errors.New("slack socket mode is not connected")
+	}
+	return nil
+}
+
+// Wait blocks until the work the adapter started in the background (answers
+// that outlived their acknowledgement, view updates) is done. Call it on
+// shutdown, after the HTTP server and Socket Mode have stopped.
+func (a *Adapter) Wait() { a.bg.Wait() }
+
+// RateLimitError is returned by Notify, Private, Post, PostInThread and
+// ChannelMembers when Slack answered 429: the job should wait RetryAfter
+// before trying again.
+type RateLimitError struct {
+	Method string
+	After  time.Duration
+	Err    error
+}
+
+// Error implements error.
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("slack %s: rate limited, retry after %s", e.Method, e.After)
+}
+
+// Unwrap returns slack-go's error.
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// RetryAfter is how long to wait before calling again.
+func (e *RateLimitError) RetryAfter() time.Duration { return e.After }
+
+// apiErr classifies an error of a Web API call for the job that made it.
+// (The job, not the adapter, records rate-limit waits in the metrics.)
+func (a *Adapter) apiErr(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slackapi.RateLimitedError
+	if errors.As(err, &rl) {
+		return &RateLimitError{Method: method, After: rl.RetryAfter, Err: err}
+	}
+	return fmt.Errorf("slack %s: %w", method, err)
+}
+
+// slackCode returns the Slack error code of a failed call ("not_in_channel").
+func slackCode(err error) string {
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}
+
+// countingTransport reports every Web API call to the metrics.
+type countingTransport struct {
+	next    http.RoundTripper
+	metrics Metrics
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	if strings.Contains(r.URL.Path, "/response/") || strings.HasPrefix(r.URL.Host, "hooks.") {
+		method = "response_url"
+	}
+	resp, err := t.next.RoundTrip(r)
+	status := "error"
+	if err == nil {
+		status = fmt.Sprint(resp.StatusCode)
+	}
+	t.metrics.ChatCall(Platform, method, status)
+	return resp, err
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Ack(string, string, time.Duration)             {}
+func (nopMetrics) Command(string, string, string, time.Duration) {}
+func (nopMetrics) Error(string, platform.Code)                   {}
+func (nopMetrics) ChatCall(string, string, string)               {}
+func (nopMetrics) RateLimited(string, time.Duration)             {}

@@ -1,0 +1,186 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// ephemeral is a message answering a command, shown only to its author.
+type ephemeral struct {
+	ResponseType string           `json:"response_type"`
+	Text         string           `json:"text"`
+	Blocks       []slackapi.Block `json:"blocks,omitempty"`
+}
+
+func ephemeralOf(m Msg) ephemeral {
+	return ephemeral{ResponseType: "ephemeral", Text: m.Text, Blocks: m.Blocks}
+}
+
+// verbs are the metric labels of commands (a bounded set); anything else
+// is "other".
+var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list": true, "status": true, "delete": true,
+	"extend": true, "audit": true, "support": true, "approve": true, "reject": true}
+
+// slash handles a slash command and returns the payload of its
+// acknowledgement (nil: an empty 200). A command answered by a modal is
+// acknowledged at once and the modal opened right after, as Slack
+// recommends, so the acknowledgement never waits for the Web API. Work
+// that outlives AckBudget continues in the background: the acknowledgement
+// says so, and the answer replaces it through response_url.
+func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
+	var (
+		mu       sync.Mutex
+		acked    bool
+		finished bool
+		result   *Msg
+		done     = make(chan struct{})
+	)
+	a.bg.Go(func() {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
+		defer cancel()
+		msg, open := a.runCommand(wctx, cmd)
+		mu.Lock()
+		late := acked
+		if !late {
+			result, finished = msg, true
+		}
+		mu.Unlock()
+		if !late {
+			close(done)
+		}
+		if open != nil {
+			msg = open(wctx)
+		}
+		switch {
+		case !late && msg != nil && open != nil:
+			a.respond(wctx, cmd.ResponseURL, *msg, false, false) // the modal did not open
+		case late && msg != nil:
+			a.respond(wctx, cmd.ResponseURL, *msg, true, false)
+		case late:
+			a.respond(wctx, cmd.ResponseURL, Msg{}, false, true) // the modal opened: remove "working on it"
+		}
+	})
+	timer := time.NewTimer(a.ackBudget)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		mu.Lock()
+		defer mu.Unlock()
+		if !finished {
+			acked = true
+			return ephemeralOf(Msg{Text: ":hourglass_flowing_sand: Working on it…"})
+		}
+	}
+	if result == nil {
+		return nil
+	}
+	return ephemeralOf(*result)
+}
+
+// runCommand runs one slash command. It returns the reply to show, or a
+// function that opens the modal answering the command and returns what to
+// show if it cannot.
+func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*Msg, func(context.Context) *Msg) {
+	start := time.Now()
+	actor := a.who.actor(ctx, cmd.UserID, cmd.UserName)
+	text := strings.TrimSpace(cmd.Text)
+	words := strings.Fields(text)
+	verb := "help"
+	if len(words) > 0 {
+		verb = strings.ToLower(words[0])
+	}
+	if !verbs[verb] {
+		verb = "other"
+	}
+	opener := func(view slackapi.ModalViewRequest) func(context.Context) *Msg {
+		return func(ctx context.Context) *Msg {
+			if _, err := a.api.OpenViewContext(ctx, cmd.TriggerID, view); err != nil {
+				a.metrics.Command(Platform, verb, "error", time.Since(start))
+				return a.viewFailed(ctx, err)
+			}
+			a.metrics.Command(Platform, verb, "ok", time.Since(start))
+			return nil
+		}
+	}
+	if len(words) == 1 && verb == "create" {
+		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID}))
+	}
+	rep := a.router.Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
+		Interactive: true, IdempotencyKey: "slack:trigger:" + cmd.TriggerID})
+	if rep.Form != nil && rep.Form.Service != nil {
+		view, err := FormModal(rep.Form, Metadata{Channel: cmd.ChannelID})
+		if err != nil {
+			a.metrics.Command(Platform, verb, string(platform.Internal), time.Since(start))
+			m := a.internal(ctx, "render create form", err)
+			return &m, nil
+		}
+		return nil, opener(view)
+	}
+	outcome := "ok"
+	if rep.Err != nil {
+		outcome = string(platform.ErrorCode(rep.Err))
+		a.metrics.Error(Platform, platform.ErrorCode(rep.Err))
+		a.log.InfoContext(ctx, "command refused", "verb", verb, "user", actor.ID, "code", outcome, "ref", rep.ErrRef)
+	}
+	a.metrics.Command(Platform, verb, outcome, time.Since(start))
+	m := a.replyMessage(ctx, rep)
+	return &m, nil
+}
+
+// viewFailed tells the user a modal could not be opened.
+func (a *Adapter) viewFailed(ctx context.Context, err error) *Msg {
+	switch slackCode(err) {
+	case "expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id":
+		a.log.WarnContext(ctx, "slack trigger expired before the form opened", "err", err)
+		return &Msg{Text: ":hourglass: Slack did not let me open the form in time. Please run the command again."}
+	}
+	m := a.internal(ctx, "open modal", err)
+	return &m
+}
+
+// internal logs err with a reference and returns the message that shows
+// the reference to the user.
+func (a *Adapter) internal(ctx context.Context, what string, err error) Msg {
+	ref := commands.NewRef()
+	a.log.ErrorContext(ctx, what, "ref", ref, "err", err)
+	a.metrics.Error(Platform, platform.Internal)
+	return Msg{Text: ":warning: Something went wrong (ref: " + ref + "). The platform team can look it up with this reference."}
+}
+
+// userMessage is the text of err for a person: its message, or a
+// reference for an internal error.
+func (a *Adapter) userMessage(ctx context.Context, what string, err error) string {
+	if platform.ErrorCode(err) == platform.Internal {
+		return a.internal(ctx, what, err).Text
+	}
+	return ":warning: " + escape(platform.ErrorMessage(err))
+}
+
+// respond posts to a response_url: the answer to a command, replacing or
+// deleting the message the command or button belongs to.
+func (a *Adapter) respond(ctx context.Context, url string, m Msg, replace, del bool) {
+	if url == "" {
+		a.log.WarnContext(ctx, "no response_url to answer through")
+		return
+	}
+	msg := &slackapi.WebhookMessage{ResponseType: "ephemeral", Text: m.Text, ReplaceOriginal: replace, DeleteOriginal: del}
+	if len(m.Blocks) > 0 {
+		msg.Blocks = &slackapi.Blocks{BlockSet: m.Blocks}
+	}
+	if err := slackapi.PostWebhookCustomHTTPContext(ctx, url, a.http, msg); err != nil {
+		var rl *slackapi.RateLimitedError
+		if errors.As(err, &rl) {
+			a.metrics.RateLimited(Platform, rl.RetryAfter)
+		}
+		a.log.ErrorContext(ctx, "answer through response_url", "err", err)
+	}
+}
