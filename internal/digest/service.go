@@ -1,0 +1,226 @@
+package digest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/idpbot/idpbot/internal/survey"
+)
+
+// Defaults of Config.
+const (
+	// DefaultSchedule posts the digest every Monday at 09:00 UTC.
+	DefaultSchedule = "CRON_TZ=UTC 0 9 * * 1"
+	// DefaultPeriod is the length of a digest's period.
+	DefaultPeriod = 7 * 24 * time.Hour
+	// ScheduleName is the digest schedule's name in the configuration
+	// (schedules.usage_digest) and in errors.
+	ScheduleName = "usage_digest"
+	// JobTimeout bounds one digest job.
+	JobTimeout = 5 * time.Minute
+)
+
+// Poster posts digests to one chat platform; each chat adapter implements
+// it (rendering with Reply).
+type Poster interface {
+	PostDigest(ctx context.Context, channel string, d Digest) error
+}
+
+// Config is what a Service is built from.
+type Config struct {
+	Pool *pgxpool.Pool
+	// Posters post to each chat platform, by platform name. Digests go only
+	// to platforms with a Poster.
+	Posters map[string]Poster
+	// Channels are the digest channels of each platform (channels.digests).
+	Channels map[string][]string
+	// Schedule is the cron spec (schedules.usage_digest; default
+	// DefaultSchedule).
+	Schedule string
+	// Period is the length of the period a digest covers (default 7 days).
+	Period time.Duration
+	// Location is the time zone dates are shown in (default UTC).
+	Location *time.Location
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service builds digests and posts them on schedule. It is safe for
+// concurrent use.
+type Service struct {
+	pool     *pgxpool.Pool
+	posters  map[string]Poster
+	channels map[string][]string
+	schedule *survey.Schedule
+	period   time.Duration
+	loc      *time.Location
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// New returns a Service. It does no I/O; an invalid or never-firing
+// schedule is an error naming it.
+func New(cfg Config) (*Service, error) {
+	spec := cfg.Schedule
+	if spec == "" {
+		spec = DefaultSchedule
+	}
+	sched, err := survey.ParseSchedule(ScheduleName, spec)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Pool == nil {
+		return nil, errors.New("digest: Pool is required")
+	}
+	if cfg.Period < 0 {
+		return nil, fmt.Errorf("digest: period %s is negative", cfg.Period)
+	}
+	s := &Service{pool: cfg.Pool, posters: cfg.Posters, channels: cfg.Channels, schedule: sched,
+		period: cfg.Period, loc: cfg.Location, now: cfg.Now, log: cfg.Logger}
+	if s.period == 0 {
+		s.period = DefaultPeriod
+	}
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("component", "digest")
+	return s, nil
+}
+
+// Schedule returns the digest schedule.
+func (s *Service) Schedule() *survey.Schedule { return s.schedule }
+
+// Build loads and compares the period of length d ending at to with the one
+// before it; times are shown in the service's time zone.
+func (s *Service) Build(ctx context.Context, to time.Time, d time.Duration) (Digest, error) {
+	to = to.In(s.loc)
+	cur, prev, err := Load(ctx, s.pool, to.Add(-d), to)
+	if err != nil {
+		return Digest{}, err
+	}
+	return Compute(cur, prev), nil
+}
+
+// post builds the digest of the period ending at slot and posts it to
+// every configured channel of every platform with a Poster, each once
+// per slot however many replicas or retries run it (table digest_posts).
+func (s *Service) post(ctx context.Context, slot time.Time) error {
+	targets := 0
+	for p, chs := range s.channels {
+		if _, ok := s.posters[p]; ok {
+			targets += len(chs)
+		}
+	}
+	if targets == 0 {
+		s.log.InfoContext(ctx, "no digest channel configured", "slot", slot)
+		return nil
+	}
+	d, err := s.Build(ctx, slot, s.period)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range sortedKeys(s.channels) {
+		poster, ok := s.posters[p]
+		if !ok {
+			continue
+		}
+		for _, ch := range s.channels[p] {
+			posted, err := s.postOnce(ctx, poster, p, ch, slot, d)
+			switch {
+			case err != nil:
+				s.log.ErrorContext(ctx, "post digest", "platform", p, "channel", ch, "slot", slot, "err", err)
+				errs = append(errs, fmt.Errorf("post digest to %s %s: %w", p, ch, err))
+			case posted:
+				s.log.InfoContext(ctx, "digest posted", "platform", p, "channel", ch, "slot", slot)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// postOnce claims the slot of a channel and posts, in one transaction: a
+// concurrent claim waits for it, and a failed post releases the claim.
+func (s *Service) postOnce(ctx context.Context, poster Poster, platformName, channel string, slot time.Time, d Digest) (posted bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO digest_posts (platform, channel, slot, posted_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, platformName, channel, slot, s.now())
+		if err != nil {
+			return fmt.Errorf("claim digest slot: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		if err := poster.PostDigest(ctx, channel, d); err != nil {
+			return err
+		}
+		posted = true
+		return nil
+	})
+	return posted, err
+}
+
+// PostArgs asks for the digest of a schedule slot to be posted.
+type PostArgs struct {
+	Slot time.Time `json:"slot" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (PostArgs) Kind() string { return "digest_post" }
+
+// AddWorkers registers the digest worker; it fits jobs.Config.Register.
+func AddWorkers(workers *river.Workers, s *Service) {
+	river.AddWorker(workers, &postWorker{svc: s})
+}
+
+// PeriodicJob returns the River periodic job that posts digests, for
+// jobs.Config.Periodic: enqueued by the elected leader, unique per slot.
+func (s *Service) PeriodicJob() *river.PeriodicJob {
+	sched := s.schedule
+	return river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+		return PostArgs{Slot: sched.Slot(time.Now())}, &river.InsertOpts{
+			UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: sched.Period()},
+		}
+	}, &river.PeriodicJobOpts{ID: ScheduleName})
+}
+
+type postWorker struct {
+	river.WorkerDefaults[PostArgs]
+	svc *Service
+}
+
+// Timeout bounds one run.
+func (w *postWorker) Timeout(*river.Job[PostArgs]) time.Duration { return JobTimeout }
+
+// Work posts the slot's digest.
+func (w *postWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
+	slot := job.Args.Slot
+	if slot.IsZero() {
+		slot = job.ScheduledAt
+	}
+	return w.svc.post(ctx, slot.UTC())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
