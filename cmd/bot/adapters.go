@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/idpbot/idpbot/internal/chat/discord"
+	"github.com/idpbot/idpbot/internal/chat/slack"
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/jobs"
+)
+
+// adapterSet is what serve runs for the chat adapters that are configured.
+type adapterSet struct {
+	notifiers map[string]jobs.Notifier
+	posters   map[string]commands.Poster
+	runs      []func(context.Context) error
+}
+
+// channel returns the configured channel of a kind ("requests", "approvals",
+// …) for a platform, or "".
+func (c *Config) channel(kind, platformName string) string {
+	return c.Channels[kind][platformName]
+}
+
+// retry calls f until it succeeds or ctx ends, backing off up to a minute:
+// a chat API that is down at start must not stop the bot.
+func retry(ctx context.Context, a *app, what string, f func(context.Context) error) error {
+	delay := time.Second
+	for {
+		err := f(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		a.log.Warn(what+" failed; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Minute)
+	}
+}
+
+// addDiscord enables the Discord adapter when DISCORD_BOT_TOKEN is set:
+// the HTTP interactions endpoint with DISCORD_PUBLIC_KEY, the gateway
+// without it.
+func addDiscord(a *app, g env, ops *opsServer, set *adapterSet) error {
+	token := g("DISCORD_BOT_TOKEN")
+	if token == "" {
+		return nil
+	}
+	if g("DISCORD_APP_ID") == "" {
+		return userError{"DISCORD_BOT_TOKEN is set but DISCORD_APP_ID is not: both are needed (see README, Connect Discord)."}
+	}
+	d, err := discord.New(discord.Config{
+		BotToken:        token,
+		AppID:           g("DISCORD_APP_ID"),
+		PublicKey:       g("DISCORD_PUBLIC_KEY"),
+		GuildID:         g("DISCORD_GUILD_ID"),
+		APIURL:          g("DISCORD_API_URL"),
+		Router:          a.router,
+		Engine:          a.engine,
+		Threads:         a.store,
+		RequestsChannel: a.cfg.channel("requests", discord.Platform),
+		Logger:          a.log.With("platform", discord.Platform),
+		Metrics:         a.metrics,
+	})
+	if err != nil {
+		return userError{"discord: " + err.Error()}
+	}
+	set.notifiers[discord.Platform] = d
+	set.posters[discord.Platform] = d
+	ops.addCheck(discord.Platform, func(context.Context) error { return d.Ready() })
+	gateway := g("DISCORD_PUBLIC_KEY") == ""
+	if !gateway {
+		ops.mux.Handle(discord.InteractionsPath, d.Handler())
+	}
+	set.runs = append(set.runs, func(ctx context.Context) error {
+		defer d.Wait()
+		if gateway {
+			go func() { _ = retry(ctx, a, "register Discord commands", d.RegisterCommands) }()
+			return retry(ctx, a, "Discord gateway", d.RunGateway)
+		}
+		_ = retry(ctx, a, "register Discord commands", d.RegisterCommands)
+		<-ctx.Done()
+		return nil
+	})
+	return nil
+}
+
+// addSlack enables the Slack adapter when SLACK_BOT_TOKEN is set: Socket
+// Mode with SLACK_APP_TOKEN, the HTTP endpoints with SLACK_SIGNING_SECRET.
+// A catalog entry whose form cannot fit a Slack modal stops startup.
+func addSlack(a *app, g env, ops *opsServer, set *adapterSet) error {
+	token := g("SLACK_BOT_TOKEN")
+	if token == "" {
+		if g("SLACK_APP_TOKEN") != "" || g("SLACK_SIGNING_SECRET") != "" {
+			return userError{"SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not (see README, Connect Slack)."}
+		}
+		return nil
+	}
+	socket := g("SLACK_APP_TOKEN") != ""
+	if !socket && g("SLACK_SIGNING_SECRET") == "" {
+		return userError{"SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN (Socket Mode) is (see README, Connect Slack)."}
+	}
+	var problems []string
+	for _, svc := range a.engine.Catalog().Services() {
+		if err := slack.Fits(svc); err != nil {
+			problems = append(problems, fmt.Sprintf("  %s (%s): %v", svc.Name, svc.Source, err))
+		}
+	}
+	if len(problems) > 0 {
+		return userError{"These catalog entries cannot be shown as a Slack form:\n" + strings.Join(problems, "\n")}
+	}
+	s, err := slack.New(slack.Config{
+		BotToken:        token,
+		SigningSecret:   g("SLACK_SIGNING_SECRET"),
+		AppToken:        g("SLACK_APP_TOKEN"),
+		APIURL:          g("SLACK_API_URL"),
+		Router:          a.router,
+		Engine:          a.engine,
+		Threads:         a.store,
+		RequestsChannel: a.cfg.channel("requests", slack.Platform),
+		Logger:          a.log.With("platform", slack.Platform),
+		Metrics:         a.metrics,
+	})
+	if err != nil {
+		return userError{"slack: " + err.Error()}
+	}
+	set.notifiers[slack.Platform] = s
+	set.posters[slack.Platform] = s
+	ops.addCheck(slack.Platform, func(context.Context) error { return s.Ready() })
+	if g("SLACK_SIGNING_SECRET") != "" {
+		ops.mux.Handle("/slack/", s.Handler())
+	}
+	set.runs = append(set.runs, func(ctx context.Context) error {
+		defer s.Wait()
+		if socket {
+			return retry(ctx, a, "Slack Socket Mode", s.RunSocketMode)
+		}
+		<-ctx.Done()
+		return nil
+	})
+	return nil
+}

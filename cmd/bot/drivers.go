@@ -1,0 +1,162 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	execdriver "github.com/idpbot/idpbot/internal/drivers/exec"
+	"github.com/idpbot/idpbot/internal/drivers/gitops"
+	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
+	pgdriver "github.com/idpbot/idpbot/internal/drivers/postgres"
+	"github.com/idpbot/idpbot/internal/drivers/webhook"
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// DriversConfig holds the provisioner driver targets of the config file. A
+// driver without a section is not configured: the services bound to it
+// show as unavailable, with the reason.
+type DriversConfig struct {
+	Postgres *struct {
+		AdminURL   string   `json:"admin_url"`
+		PublicHost string   `json:"public_host"`
+		Timeout    Duration `json:"timeout"`
+	} `json:"postgres"`
+	Kubernetes *struct {
+		// Targets are clusters by environment name.
+		Targets      map[string]kubernetes.Target `json:"targets"`
+		Timeout      Duration                     `json:"timeout"`
+		PollInterval Duration                     `json:"poll_interval"`
+		FailureGrace Duration                     `json:"failure_grace"`
+	} `json:"kubernetes"`
+	Gitops *struct {
+		Repository   string            `json:"repository"`
+		Branch       string            `json:"branch"`
+		PathTemplate string            `json:"path_template"`
+		AuthorName   string            `json:"author_name"`
+		AuthorEmail  string            `json:"author_email"`
+		HealthURL    string            `json:"health_url"`
+		WorkDir      string            `json:"work_dir"`
+		Timeout      Duration          `json:"timeout"`
+		PollInterval Duration          `json:"poll_interval"`
+		Target       kubernetes.Target `json:"target"`
+		// MergeRequest, when set, proposes each change as a GitHub pull
+		// request or GitLab merge request instead of pushing to Branch.
+		MergeRequest *struct {
+			Provider     string `json:"provider"`
+			APIURL       string `json:"api_url"`
+			Project      string `json:"project"`
+			TargetBranch string `json:"target_branch"`
+			// TokenEnv names the environment variable holding the API
+			// token (default IDPBOT_GITOPS_TOKEN): secrets stay out of
+			// the file.
+			TokenEnv     string `json:"token_env"`
+			WaitForMerge bool   `json:"wait_for_merge"`
+		} `json:"merge_request"`
+	} `json:"gitops"`
+	Webhook *struct {
+		URL             string `json:"url"`
+		StatusURL       string `json:"status_url"`
+		CallbackBaseURL string `json:"callback_base_url"`
+		// SecretEnv names the environment variable holding the HMAC secret
+		// (default IDPBOT_WEBHOOK_SECRET): secrets stay out of the file.
+		SecretEnv      string   `json:"secret_env"`
+		Timeout        Duration `json:"timeout"`
+		PollInterval   Duration `json:"poll_interval"`
+		RequestTimeout Duration `json:"request_timeout"`
+	} `json:"webhook"`
+	Exec *struct {
+		Command   []string `json:"command"`
+		Dir       string   `json:"dir"`
+		Env       []string `json:"env"`
+		Timeout   Duration `json:"timeout"`
+		KillGrace Duration `json:"kill_grace"`
+	} `json:"exec"`
+}
+
+// driverSet is the configured drivers and the HTTP handlers some of them
+// serve (webhook callbacks).
+type driverSet struct {
+	drivers  map[string]platform.Driver
+	handlers map[string]http.Handler
+}
+
+// drivers builds the provisioner drivers the configuration enables. The
+// postgres driver always exists: by default it targets the server of
+// DATABASE_URL.
+func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
+	set := driverSet{drivers: map[string]platform.Driver{}, handlers: map[string]http.Handler{}}
+	c := cfg.Drivers
+	pgcfg := pgdriver.Config{AdminURL: adminURL(cfg, g)}
+	if p := c.Postgres; p != nil {
+		pgcfg.PublicHost, pgcfg.Timeout = p.PublicHost, time.Duration(p.Timeout)
+	}
+	set.drivers["postgres"] = pgdriver.New(pgcfg)
+
+	if k := c.Kubernetes; k != nil {
+		set.drivers["kubernetes"] = kubernetes.New(kubernetes.Config{
+			Targets: k.Targets, Timeout: time.Duration(k.Timeout),
+			PollInterval: time.Duration(k.PollInterval), FailureGrace: time.Duration(k.FailureGrace),
+		})
+	}
+	if gc := c.Gitops; gc != nil {
+		workDir := gc.WorkDir
+		if workDir == "" {
+			workDir = filepath.Join(dataDir(g), "gitops")
+		}
+		var mr *gitops.MergeRequestConfig
+		if m := gc.MergeRequest; m != nil {
+			tokenEnv := m.TokenEnv
+			if tokenEnv == "" {
+				tokenEnv = "IDPBOT_GITOPS_TOKEN"
+			}
+			if g(tokenEnv) == "" {
+				return set, fmt.Errorf("drivers.gitops.merge_request: %s is not set: it holds the %s API token", tokenEnv, m.Provider)
+			}
+			mr = &gitops.MergeRequestConfig{
+				Provider: m.Provider, APIURL: m.APIURL, Project: m.Project, TargetBranch: m.TargetBranch,
+				Token: g(tokenEnv), WaitForMerge: m.WaitForMerge,
+			}
+		}
+		d, err := gitops.New(gitops.Config{
+			Repository: gc.Repository, Branch: gc.Branch, PathTemplate: gc.PathTemplate,
+			AuthorName: gc.AuthorName, AuthorEmail: gc.AuthorEmail, HealthURL: gc.HealthURL,
+			WorkDir: workDir, Timeout: time.Duration(gc.Timeout), PollInterval: time.Duration(gc.PollInterval),
+			Target: gc.Target, MergeRequest: mr,
+		})
+		if err != nil {
+			return set, fmt.Errorf("drivers.gitops: %w", err)
+		}
+		set.drivers["gitops"] = d
+	}
+	if w := c.Webhook; w != nil {
+		secretEnv := w.SecretEnv
+		if secretEnv == "" {
+			secretEnv = "IDPBOT_WEBHOOK_SECRET"
+		}
+		d, err := webhook.New(webhook.Config{
+			URL: w.URL, StatusURL: w.StatusURL, CallbackBaseURL: w.CallbackBaseURL, Secret: g(secretEnv),
+			Timeout: time.Duration(w.Timeout), PollInterval: time.Duration(w.PollInterval),
+			RequestTimeout: time.Duration(w.RequestTimeout),
+		}, pool)
+		if err != nil {
+			return set, fmt.Errorf("drivers.webhook: %w", err)
+		}
+		set.drivers["webhook"] = d
+		set.handlers[webhook.CallbackPath] = d.Handler()
+	}
+	if e := c.Exec; e != nil {
+		d, err := execdriver.New(execdriver.Config{
+			Command: e.Command, Dir: e.Dir, Env: e.Env,
+			Timeout: time.Duration(e.Timeout), KillGrace: time.Duration(e.KillGrace),
+		})
+		if err != nil {
+			return set, fmt.Errorf("drivers.exec: %w", err)
+		}
+		set.drivers["exec"] = d
+	}
+	return set, nil
+}
