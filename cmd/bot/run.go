@@ -514,7 +514,7 @@ func (a *app) startJobs(notifiers map[string]jobs.Notifier, posters map[string]c
 		RescueAfter: time.Duration(a.cfg.Jobs.RescueAfter),
 		Metrics:     a.metrics,
 		Register: func(w *river.Workers) {
-			jobs.RegisterGovernance(w, a.engine, a.posters, a.log)
+			a.gov.Register(w, a.posters)
 			survey.AddWorkers(w, a.survey)
 			digest.AddWorkers(w, a.digest)
 		},

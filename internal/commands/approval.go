@@ -69,6 +69,29 @@ func ApprovalCard(r *platform.Resource, needed int, reminder string) Reply {
 	}
 }
 
+// DecidedCard is what an approval card becomes once its request is
+// decided, ev being the transition out of awaiting_approval: the same
+// request, the decision and who made it, and no buttons.
+func DecidedCard(r *platform.Resource, ev platform.Event) Reply {
+	verdict := "Decided"
+	switch ev.To {
+	case platform.Rejected:
+		verdict = "Rejected"
+	case platform.Expired:
+		verdict = "Expired"
+	case platform.Provisioning, platform.Ready, platform.Failed:
+		verdict = "Approved"
+	}
+	fields := []KV{{Key: "Requested by", Value: r.Requester.Display()}, {Key: "Decision", Value: ev.Message}}
+	if !ev.At.IsZero() {
+		fields = append(fields, KV{Key: "Decided", Value: ev.At.UTC().Format("2006-01-02 15:04 MST")})
+	}
+	return Reply{
+		Title:    fmt.Sprintf("%s: %s %s, %s for %s in %s", verdict, r.Name, r.Ref(), r.Service, r.Team, r.Environment),
+		Sections: []Section{{Fields: fields}, {Text: fmt.Sprintf("The request's thread and /idp audit %d have the whole history.", r.ID)}},
+	}
+}
+
 // approve records the person's approval.
 func (r *Router) approve(ctx context.Context, req Request, a args) Reply {
 	ref, err := oneResource("approve", a)

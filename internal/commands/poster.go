@@ -12,3 +12,12 @@ type Poster interface {
 	// PostInThread posts reply in the thread of the message ref.
 	PostInThread(ctx context.Context, channel, ref string, reply Reply) error
 }
+
+// Editor is a Poster that can also change a message it posted: an approval
+// card shows the decision once the request is decided, its buttons gone.
+type Editor interface {
+	// Edit replaces the message ref in channel with reply; a reply without
+	// Actions removes the message's buttons. A message that no longer
+	// exists is a platform NotFound error.
+	Edit(ctx context.Context, channel, ref string, reply Reply) error
+}

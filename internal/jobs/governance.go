@@ -58,11 +58,17 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	return err
 }
 
-// RegisterGovernance adds the post and sweep workers to workers; call it
-// from Config.Register. posters post to each platform's channels.
-func RegisterGovernance(workers *river.Workers, engine *platform.Engine, posters map[string]commands.Poster, log *slog.Logger) {
-	river.AddWorker(workers, NewPostWorker(posters, log))
-	river.AddWorker(workers, NewSweepWorker(engine, log))
+// Register adds the governance workers to workers (call it from
+// Config.Register): posts through posters, by platform name, approval
+// cards that show the decision once it is made (where the poster is a
+// commands.Editor), and the sweep.
+func (g *Governance) Register(workers *river.Workers, posters map[string]commands.Poster) {
+	book := newCardBook(g.pool, g.engine.Store(), g.schema)
+	post := NewPostWorker(posters, g.log)
+	post.book = book
+	river.AddWorker(workers, post)
+	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: g.log})
+	river.AddWorker(workers, NewSweepWorker(g.engine, g.log))
 }
 
 // GovernancePeriodic returns the leader's periodic governance sweep, every
@@ -81,7 +87,7 @@ type GovernanceConfig struct {
 	Schema string
 	// ApprovalChannels are where approval cards and reminders are posted,
 	// by platform (config channels.approvals). A platform without a
-	// Poster in RegisterGovernance has its posts cancelled.
+	// Poster in Register has its posts cancelled.
 	ApprovalChannels map[string]string
 	// SupportChannels are where support tickets are posted, by platform
 	// (config channels.support).
@@ -99,6 +105,7 @@ type Governance struct {
 	client    *river.Client[pgx.Tx]
 	engine    *platform.Engine
 	pool      *pgxpool.Pool
+	schema    string
 	approvals map[string]string
 	support   map[string]string
 	log       *slog.Logger
@@ -119,14 +126,15 @@ func NewGovernance(cfg GovernanceConfig) (*Governance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: governance: %w", err)
 	}
-	return &Governance{client: client, engine: cfg.Engine, pool: cfg.Pool,
+	return &Governance{client: client, engine: cfg.Engine, pool: cfg.Pool, schema: cfg.Schema,
 		approvals: cfg.ApprovalChannels, support: cfg.SupportChannels, log: log}, nil
 }
 
 // Enqueue inserts, in tx, the posts event ev of resource r calls for: an
 // approval card in every approvals channel when r starts waiting for
-// approval, and a reminder card when its approvers are reminded. Chain it
-// after Runner.Enqueue in postgres.StoreOptions.OnEvent.
+// approval, a reminder card when its approvers are reminded, and, once it
+// is decided, the edit of those cards to show the decision. Chain it after
+// Runner.Enqueue in postgres.StoreOptions.OnEvent.
 func (g *Governance) Enqueue(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
 	var card commands.Reply
 	switch {
@@ -134,21 +142,43 @@ func (g *Governance) Enqueue(ctx context.Context, tx pgx.Tx, r *platform.Resourc
 		card = commands.ApprovalCard(r, g.engine.ApprovalsNeeded(r), "")
 	case ev.Kind == platform.EventReminder:
 		card = commands.ApprovalCard(r, g.engine.ApprovalsNeeded(r), ev.Message)
+	case ev.Kind == platform.EventTransition && ev.From == platform.AwaitingApproval:
+		if !g.posting(g.approvals) {
+			return nil
+		}
+		decided := commands.DecidedCard(r, ev)
+		if _, err := g.client.InsertTx(ctx, tx, CardsDecidedArgs{ResourceID: r.ID, Title: decided.Title, Sections: decided.Sections}, nil); err != nil {
+			return fmt.Errorf("enqueue decided approval cards of %s: %w", r.Ref(), err)
+		}
+		return nil
 	default:
 		return nil
 	}
-	if err := g.post(ctx, tx, g.approvals, card); err != nil {
+	if err := g.post(ctx, tx, g.approvals, r.ID, card); err != nil {
 		return fmt.Errorf("enqueue approval card of %s: %w", r.Ref(), err)
 	}
 	return nil
 }
 
-// post inserts, in tx, a post of reply to each channel.
-func (g *Governance) post(ctx context.Context, tx pgx.Tx, channels map[string]string, reply commands.Reply) error {
+// posting reports whether channels names any channel to post in.
+func (g *Governance) posting(channels map[string]string) bool {
+	for _, c := range channels {
+		if c != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// post inserts, in tx, a post of reply to each channel; resourceID, when
+// not 0, makes it an approval card of that request.
+func (g *Governance) post(ctx context.Context, tx pgx.Tx, channels map[string]string, resourceID int64, reply commands.Reply) error {
 	var params []river.InsertManyParams
 	for _, p := range slices.Sorted(maps.Keys(channels)) {
 		if channels[p] != "" {
-			params = append(params, river.InsertManyParams{Args: NewPostArgs(p, channels[p], reply)})
+			args := NewPostArgs(p, channels[p], reply)
+			args.ResourceID = resourceID
+			params = append(params, river.InsertManyParams{Args: args})
 		}
 	}
 	if len(params) == 0 {
@@ -183,7 +213,7 @@ func (g *Governance) CreateTicket(ctx context.Context, t commands.Ticket) (comma
 		if err != nil {
 			return err
 		}
-		return g.post(ctx, tx, g.support, commands.TicketCard(t))
+		return g.post(ctx, tx, g.support, 0, commands.TicketCard(t))
 	})
 	if err != nil {
 		return commands.Ticket{}, platform.Wrap(platform.Internal, fmt.Errorf("record support ticket: %w", err), "The support ticket could not be recorded.")

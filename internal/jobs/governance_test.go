@@ -33,12 +33,40 @@ type poster struct {
 	limited int
 	posts   []string
 	replies []commands.Reply
+	edits   []string
+	// entered, when set, is closed as Post starts, which then waits for
+	// release.
+	entered, release chan struct{}
 }
 
-var _ commands.Poster = (*poster)(nil)
+var (
+	_ commands.Poster = (*poster)(nil)
+	_ commands.Editor = (*poster)(nil)
+)
+
+// Edit records "channel › ref: title [buttons]".
+func (p *poster) Edit(_ context.Context, channel, ref string, reply commands.Reply) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.edits = append(p.edits, fmt.Sprintf("%s › %s: %s [%d buttons]", channel, ref, reply.Title, len(reply.Actions)))
+	return nil
+}
+
+func (p *poster) editsSnapshot() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.edits...)
+}
 
 func (p *poster) Post(_ context.Context, channel string, reply commands.Reply) (string, error) {
 	p.mu.Lock()
+	if p.entered != nil {
+		close(p.entered)
+		p.entered = nil
+		p.mu.Unlock()
+		<-p.release
+		p.mu.Lock()
+	}
 	defer p.mu.Unlock()
 	if p.limited > 0 {
 		p.limited--
@@ -115,6 +143,11 @@ func newGovHarness(t *testing.T) *govHarness {
 			Approvers:    []string{approver.ID},
 		},
 	})
+	g.gov, err = NewGovernance(GovernanceConfig{Engine: g.engine, Pool: pool, Schema: postgrestest.Schema(pool),
+		ApprovalChannels: map[string]string{"console": "approvals"}, SupportChannels: map[string]string{"console": "support"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	g.runner, err = New(Config{
 		Pool: pool, Engine: g.engine, Store: g.store,
 		Notifiers:         map[string]Notifier{"console": g.notifier},
@@ -124,17 +157,12 @@ func newGovHarness(t *testing.T) *govHarness {
 		RetryPolicy:       fixedRetry(10 * time.Millisecond),
 		FetchPollInterval: 20 * time.Millisecond,
 		Register: func(w *river.Workers) {
-			RegisterGovernance(w, g.engine, map[string]commands.Poster{"console": g.poster}, nil)
+			g.gov.Register(w, map[string]commands.Poster{"console": g.poster})
 		},
 		testOnly:               true,
 		leaderElectionDisabled: true,
 		stopTimeout:            2 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.gov, err = NewGovernance(GovernanceConfig{Engine: g.engine, Pool: pool, Schema: postgrestest.Schema(pool),
-		ApprovalChannels: map[string]string{"console": "approvals"}, SupportChannels: map[string]string{"console": "support"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +224,96 @@ func TestApprovalCardThenApprovedProvisioning(t *testing.T) {
 	if posts, _ := g.poster.snapshot(); len(posts) != 1 {
 		t.Errorf("approving posted again: %q", posts)
 	}
+	g.waitDecided(t, r.ID)
+	if diff := cmp.Diff([]string{"approvals › ref-1: Approved: orders-db #1, test-db for payments in production [0 buttons]"}, g.poster.editsSnapshot()); diff != "" {
+		t.Errorf("card edits mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// waitDecided waits until the job that shows the decision of request id
+// on its approval cards has finished.
+func (g *govHarness) waitDecided(t *testing.T, id int64) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "the decided cards job", func() (bool, string) {
+		var state string
+		err := g.pool.QueryRow(context.Background(), `SELECT state FROM river_job WHERE kind = $1 AND (args->>'resource_id')::bigint = $2`,
+			CardsDecidedArgs{}.Kind(), id).Scan(&state)
+		if err != nil {
+			return false, err.Error()
+		}
+		return state == "completed", state
+	})
+}
+
+// TestDecisionWaitsForCardBeingPosted: a request decided while its card
+// is being posted still gets its card edited: the edit waits for the post.
+func TestDecisionWaitsForCardBeingPosted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	g.poster.mu.Lock()
+	g.poster.entered, g.poster.release = entered, release
+	g.poster.mu.Unlock()
+	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the card was not posted")
+	}
+	if _, err := g.engine.Reject(ctx, approver, r.Ref(), "not this quarter"); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	// The decision's job ran while the card was being posted: it finished
+	// (the fault this test catches) or it waits, snoozed (a snooze leaves
+	// its attempt as it was and moves it later).
+	waitFor(t, 10*time.Second, "the decided cards job to run once", func() (bool, string) {
+		var state string
+		var snoozed bool
+		_ = g.pool.QueryRow(ctx, `SELECT state, scheduled_at > created_at + interval '1 second' FROM river_job WHERE kind = $1`,
+			CardsDecidedArgs{}.Kind()).Scan(&state, &snoozed)
+		return state == "completed" || snoozed, state
+	})
+	close(release)
+	g.waitDecided(t, r.ID)
+	if diff := cmp.Diff([]string{"approvals › ref-1: Rejected: orders-db #1, test-db for payments in production [0 buttons]"}, g.poster.editsSnapshot()); diff != "" {
+		t.Errorf("card edits mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestCardOfDecidedRequestIsNotPosted: a card still waiting to be posted
+// (here behind a rate limit) when its request is decided is not posted at
+// all, and the decision does not wait for ever for it.
+func TestCardOfDecidedRequestIsNotPosted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	g.poster.mu.Lock()
+	g.poster.limited = 1 // the card meets a rate limit: snoozed a second
+	g.poster.mu.Unlock()
+	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the card's rate limit", func() (bool, string) {
+		g.poster.mu.Lock()
+		defer g.poster.mu.Unlock()
+		return g.poster.limited == 0, ""
+	})
+	if _, err := g.engine.Reject(ctx, approver, r.Ref(), "not this quarter"); err != nil {
+		t.Fatal(err)
+	}
+	g.waitDecided(t, r.ID)
+	posts, _ := g.poster.snapshot()
+	if len(posts) != 0 || len(g.poster.editsSnapshot()) != 0 {
+		t.Errorf("a card of a rejected request: posts %q, edits %q", posts, g.poster.editsSnapshot())
+	}
 }
 
 func TestSweepJobRemindsAndPostsReminder(t *testing.T) {
@@ -226,6 +344,14 @@ func TestSweepJobRemindsAndPostsReminder(t *testing.T) {
 	got, _ := g.waitSettled(t, r.ID, platform.Expired)
 	if got.Reason != "no approval decision within 3d" {
 		t.Errorf("expired reason = %q", got.Reason)
+	}
+	g.waitDecided(t, r.ID)
+	want := []string{
+		"approvals › ref-1: Expired: orders-db #1, test-db for payments in production [0 buttons]",
+		"approvals › ref-2: Expired: orders-db #1, test-db for payments in production [0 buttons]",
+	}
+	if diff := cmp.Diff(want, g.poster.editsSnapshot()); diff != "" {
+		t.Errorf("card and reminder edits mismatch (-want +got):\n%s", diff)
 	}
 	if n := len(GovernancePeriodic()); n != 1 {
 		t.Errorf("GovernancePeriodic = %d jobs", n)

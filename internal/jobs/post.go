@@ -27,10 +27,14 @@ type PostArgs struct {
 	Platform string `json:"platform"`
 	Channel  string `json:"channel"`
 	// ThreadRef, when set, posts in the thread of that message.
-	ThreadRef string             `json:"thread_ref,omitempty"`
-	Title     string             `json:"title"`
-	Sections  []commands.Section `json:"sections,omitempty"`
-	Actions   []commands.Action  `json:"actions,omitempty"`
+	ThreadRef string `json:"thread_ref,omitempty"`
+	// ResourceID, when set, makes the post an approval card of that
+	// request: it is not posted once the request is decided, and where it
+	// was posted is recorded so that it can show the decision.
+	ResourceID int64              `json:"resource_id,omitempty"`
+	Title      string             `json:"title"`
+	Sections   []commands.Section `json:"sections,omitempty"`
+	Actions    []commands.Action  `json:"actions,omitempty"`
 }
 
 // NewPostArgs returns the job that posts reply to channel of a platform.
@@ -50,11 +54,13 @@ func (a PostArgs) Reply() commands.Reply {
 }
 
 // PostWorker posts PostArgs through the chat platforms' Posters. Register
-// it with Config.Register (see RegisterGovernance).
+// it with Config.Register (see Governance.Register).
 type PostWorker struct {
 	river.WorkerDefaults[PostArgs]
 	posters map[string]commands.Poster
 	log     *slog.Logger
+	// book records approval cards; nil, they are posted as any post.
+	book *cardBook
 	// paused holds, per platform, when the chat API allows calls again
 	// after a 429.
 	paused sync.Map // platform → time.Time
@@ -85,11 +91,25 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 			return river.JobSnooze(wait)
 		}
 	}
-	var err error
+	isCard := a.ResourceID != 0 && w.book != nil
+	if isCard {
+		awaiting, err := w.book.awaiting(ctx, a.ResourceID)
+		if err != nil {
+			return fmt.Errorf("approval card of #%d: %w", a.ResourceID, err)
+		}
+		if !awaiting {
+			w.log.InfoContext(ctx, "request decided before its approval card was posted; not posting it", "platform", a.Platform, "request_id", a.ResourceID)
+			return nil
+		}
+	}
+	var (
+		ref string
+		err error
+	)
 	if a.ThreadRef != "" {
 		err = p.PostInThread(ctx, a.Channel, a.ThreadRef, a.Reply())
 	} else {
-		_, err = p.Post(ctx, a.Channel, a.Reply())
+		ref, err = p.Post(ctx, a.Channel, a.Reply())
 	}
 	var limited RateLimited
 	if errors.As(err, &limited) {
@@ -101,6 +121,13 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	if err != nil {
 		w.log.WarnContext(ctx, "post; will retry", "platform", a.Platform, "channel", a.Channel, "attempt", job.Attempt, "err", err)
 		return fmt.Errorf("post to %s %s: %w", a.Platform, a.Channel, err)
+	}
+	if isCard && ref != "" {
+		if err := w.book.record(ctx, a.ResourceID, card{Platform: a.Platform, Channel: a.Channel, Ref: ref}); err != nil {
+			// Posting again would show the card twice; this one keeps its
+			// buttons, which answer that the request was decided.
+			w.log.ErrorContext(ctx, "approval card posted but not recorded; it will not show the decision", "platform", a.Platform, "request_id", a.ResourceID, "err", err)
+		}
 	}
 	return nil
 }

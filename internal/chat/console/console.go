@@ -73,7 +73,10 @@ type Console struct {
 	posts   int      // posts made, for their references
 }
 
-var _ commands.Poster = (*Console)(nil)
+var (
+	_ commands.Poster = (*Console)(nil)
+	_ commands.Editor = (*Console)(nil)
+)
 
 // input is one line read, or a marker for a line that was too long.
 type input struct {
@@ -603,6 +606,15 @@ func (c *Console) PostInThread(_ context.Context, channel, ref string, reply com
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.notifyLocked(postText("["+channelLabel(channel)+" › "+ref+"] ", reply))
+	return nil
+}
+
+// Edit prints the new text of the post ref in channel: a terminal cannot
+// change what it printed, so the change is a line of its own.
+func (c *Console) Edit(_ context.Context, channel, ref string, reply commands.Reply) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notifyLocked(postText("["+channelLabel(channel)+" › "+ref+", edited] ", reply))
 	return nil
 }
 

@@ -28,7 +28,7 @@ import (
 // server: signed interactions into the adapter's HTTP handler, a fake
 // Discord recording what people see, a real PostgreSQL store and engine,
 // and the River runner delivering threads and posting approval cards
-// (jobs.Governance in the store's OnEvent hook, jobs.RegisterGovernance
+// (jobs.Governance in the store's OnEvent hook, Governance.Register
 // with the adapter as the "discord" Poster). Time is a clock the tests
 // move; the governance sweep is Engine.Sweep, as the leader's periodic job
 // runs it.
@@ -122,7 +122,7 @@ func newGovHarness(t *testing.T) *govHarness {
 		Pool: pool, Engine: engine, Store: store, Logger: log,
 		Notifiers: map[string]jobs.Notifier{Platform: h.adapter},
 		Register: func(w *river.Workers) {
-			jobs.RegisterGovernance(w, engine, map[string]commands.Poster{Platform: h.adapter}, log)
+			gov.Register(w, map[string]commands.Poster{Platform: h.adapter})
 		},
 		Schema:            postgrestest.Schema(pool),
 		DefaultTimeout:    10 * time.Second,
@@ -376,7 +376,17 @@ func TestGovernanceApprove(t *testing.T) {
 		t.Errorf("provisioned %d times, want 1", n)
 	}
 
-	// The card's buttons after the decision change nothing.
+	// The card itself now shows the decision, its buttons gone.
+	var decided discordtest.Message
+	h.fake.WaitFor(20*time.Second, "the card to show the decision", func() bool {
+		decided = h.fake.Messages(approvalsChannel)[0]
+		return strings.Contains(messageText(decided), "**Approved: orders-db #1, postgresql-database for payments in production**")
+	})
+	if decided.ID != card.ID || len(buttonsOf(decided.Components)) != 0 || !strings.Contains(messageText(decided), "Decision: approved by bob (1 of 1); provisioning starts") {
+		t.Errorf("the decided card (id %s, card id %s, buttons %q):\n%s", decided.ID, card.ID, buttonsOf(decided.Components), messageText(decided))
+	}
+
+	// The card's buttons, clicked on a stale copy, change nothing.
 	if got := h.answer(h.fake.ClickOn(bob, card, "idp:run:approve 1")); !strings.Contains(got, "orders-db #1 is ready; only requests awaiting approval can be approved.") {
 		t.Errorf("second Approve = %q", got)
 	}

@@ -17,7 +17,10 @@ import (
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
-var _ commands.Poster = (*Adapter)(nil)
+var (
+	_ commands.Poster = (*Adapter)(nil)
+	_ commands.Editor = (*Adapter)(nil)
+)
 
 // Post posts reply in channel (a channel id) as a message of its own —
 // title, sections as embeds, actions as buttons — and returns the
@@ -88,6 +91,33 @@ func (a *Adapter) postMessage(ctx context.Context, reply commands.Reply) (Messag
 		return Message{}, platform.Errorf(platform.Invalid, "There is nothing to post: the message has no title, text or sections.")
 	}
 	return m, nil
+}
+
+// Edit replaces the message ref in channel with reply; a reply without
+// Actions leaves it without buttons. A message that was deleted is a
+// platform NotFound error; other errors are classified as Post's.
+func (a *Adapter) Edit(ctx context.Context, channel, ref string, reply commands.Reply) error {
+	if !isDigits(channel) || !isDigits(ref) {
+		return platform.Errorf(platform.Invalid, "%q in %q is not a Discord message.", clip(ref, 40), clip(channel, 40))
+	}
+	m, err := a.postMessage(ctx, reply)
+	if err != nil {
+		return err
+	}
+	components := m.Components
+	if components == nil {
+		components = []discordgo.MessageComponent{}
+	}
+	content := m.Content
+	_, err = a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{ID: ref, Channel: channel, Content: &content, Embeds: &m.Embeds,
+		Components: &components, AllowedMentions: noMentions()}, discordgo.WithContext(ctx))
+	if apiCode(err) == codeUnknownMessage {
+		return &platform.Error{Code: platform.NotFound, Message: "The Discord message was deleted.", Err: err}
+	}
+	if err != nil {
+		return a.postErr("edit message", channel, err)
+	}
+	return nil
 }
 
 // startThread starts the thread of message ref in channel and returns

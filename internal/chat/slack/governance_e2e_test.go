@@ -143,7 +143,7 @@ func newGovStack(t *testing.T) *govStack {
 		// through the adapter. The sweep's periodic job is left out: the
 		// tests sweep when they move the clock.
 		Register: func(w *river.Workers) {
-			jobs.RegisterGovernance(w, engine, map[string]commands.Poster{Platform: h.adapter}, log)
+			gov.Register(w, map[string]commands.Poster{Platform: h.adapter})
 		},
 	})
 	if err != nil {
@@ -358,6 +358,11 @@ func TestGovernanceApproveEndToEnd(t *testing.T) {
 		t.Errorf("the approver's click answered %+v, want the approval for the approver alone, under the card", got.Params)
 	}
 	s.reply(root, ":lock: Connection details were sent")
+	// The card itself now shows the decision, its buttons gone.
+	decided := s.card("Approved: ledger-db " + r.Ref())
+	if decided.TS != card.TS || len(buttonsOf(t, decided.Blocks)) != 0 || !strings.Contains(string(decided.Blocks), "approved by approver (1 of 1)") {
+		t.Errorf("the decided card (ts %s, card ts %s): %s", decided.TS, card.TS, decided.Blocks)
+	}
 	ident := platformtest.Identifier(r)
 	want := []string{
 		waiting.Text,

@@ -48,7 +48,7 @@ func (a *Adapter) Notify(ctx context.Context, r *platform.Resource, ev platform.
 			slackapi.MsgOptionText(root.Text, false), slackapi.MsgOptionBlocks(root.Blocks...))
 		switch code := slackCode(err); {
 		case err == nil:
-		case code == "message_not_found" || code == "cant_update_message" || code == "edit_window_closed":
+		case slices.Contains(cannotUpdate, code):
 			// Someone deleted the root, or Slack will not let it change:
 			// the thread still tells the story.
 			a.log.WarnContext(ctx, "cannot update root message", "request_id", r.ID, "err", err)

@@ -14,7 +14,10 @@ import (
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
-var _ commands.Poster = (*Adapter)(nil)
+var (
+	_ commands.Poster = (*Adapter)(nil)
+	_ commands.Editor = (*Adapter)(nil)
+)
 
 var (
 	// channelID matches a Slack conversation id: a public (C) or private
@@ -64,6 +67,28 @@ func (a *Adapter) PostInThread(ctx context.Context, channel, ref string, reply c
 	return nil
 }
 
+// Edit replaces the message ref (its ts) in channel with reply
+// (chat.update); a reply without Actions leaves it without buttons. A
+// message that was deleted, or that Slack will not let change any more, is
+// a platform NotFound error; other errors are classified as Post's.
+func (a *Adapter) Edit(ctx context.Context, channel, ref string, reply commands.Reply) error {
+	if !channelID.MatchString(channel) || !messageTS.MatchString(ref) {
+		return platform.Errorf(platform.Invalid, "%q in %q is not a Slack message.", clip(ref, 40), clip(channel, 40))
+	}
+	m, err := a.postMessage(ctx, reply)
+	if err != nil {
+		return err
+	}
+	_, _, _, err = a.api.UpdateMessageContext(ctx, channel, ref, msgOptions(m, "")...)
+	if code := slackCode(err); slices.Contains(cannotUpdate, code) {
+		return &platform.Error{Code: platform.NotFound, Message: "The Slack message was deleted, or can no longer be changed.", Err: err}
+	}
+	if err != nil {
+		return a.postErr("chat.update", channel, err)
+	}
+	return nil
+}
+
 // ChannelMembers returns how many people are in channel, the bot not
 // counted, for survey response rates. It returns 0 and no error when
 // Slack cannot tell: a direct message, or a workspace that did not grant
@@ -106,6 +131,9 @@ var (
 	// mayNotPost: the bot may not post there.
 	mayNotPost = []string{"not_in_channel", "is_archived", "restricted_action", "ekm_access_denied", "cannot_dm_bot",
 		"team_access_not_granted", "messages_tab_disabled"}
+	// cannotUpdate: the message to change is gone, or Slack will not let
+	// it change.
+	cannotUpdate = []string{"message_not_found", "cant_update_message", "edit_window_closed"}
 	// refused: Slack refused the message itself.
 	refused = []string{"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "too_many_attachments",
 		"invalid_arguments", "invalid_thread_ts", "thread_not_found", "cannot_reply_to_message"}

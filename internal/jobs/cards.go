@@ -1,0 +1,147 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// cardBook records where the approval cards of each request were posted,
+// so that they can show the decision once it is made.
+type cardBook struct {
+	pool  *pgxpool.Pool
+	store platform.Store
+	// riverJobs is the qualified name of River's job table.
+	riverJobs string
+}
+
+func newCardBook(pool *pgxpool.Pool, store platform.Store, schema string) *cardBook {
+	table := "river_job"
+	if schema != "" {
+		table = pgx.Identifier{schema, "river_job"}.Sanitize()
+	}
+	return &cardBook{pool: pool, store: store, riverJobs: table}
+}
+
+// card is one posted approval card.
+type card struct {
+	Platform, Channel, Ref string
+}
+
+// awaiting reports whether resource id still awaits a decision: a card of
+// a request decided meanwhile is not posted.
+func (b *cardBook) awaiting(ctx context.Context, id int64) (bool, error) {
+	r, err := b.store.Resource(ctx, id)
+	if platform.ErrorCode(err) == platform.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return r.State == platform.AwaitingApproval, nil
+}
+
+func (b *cardBook) record(ctx context.Context, id int64, c card) error {
+	_, err := b.pool.Exec(ctx, `INSERT INTO approval_cards (resource_id, platform, channel, ref) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, id, c.Platform, c.Channel, c.Ref)
+	return err
+}
+
+func (b *cardBook) cards(ctx context.Context, id int64) ([]card, error) {
+	rows, err := b.pool.Query(ctx, `SELECT platform, channel, ref FROM approval_cards WHERE resource_id = $1 ORDER BY posted_at, ref`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[card])
+}
+
+// posting reports whether a card of resource id is still to be posted or
+// being posted: its decision waits for it, or the card would keep its
+// buttons.
+func (b *cardBook) posting(ctx context.Context, id int64) (bool, error) {
+	var n bool
+	err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+b.riverJobs+`
+		WHERE kind = $1 AND args->>'resource_id' = $2 AND state NOT IN ('completed', 'cancelled', 'discarded'))`,
+		PostArgs{}.Kind(), strconv.FormatInt(id, 10)).Scan(&n)
+	return n, err
+}
+
+// CardsDecidedArgs asks for the approval cards of a decided request to show
+// the decision (commands.DecidedCard) instead of their buttons.
+type CardsDecidedArgs struct {
+	ResourceID int64              `json:"resource_id"`
+	Title      string             `json:"title"`
+	Sections   []commands.Section `json:"sections,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (CardsDecidedArgs) Kind() string { return "approval_cards_decided" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (CardsDecidedArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: PostMaxAttempts}
+}
+
+// cardWait is how long the decision waits for a card still being posted.
+const cardWait = 2 * time.Second
+
+// CardsDecidedWorker edits the approval cards of decided requests through
+// the platforms' commands.Editor.
+type CardsDecidedWorker struct {
+	river.WorkerDefaults[CardsDecidedArgs]
+	book    *cardBook
+	posters map[string]commands.Poster
+	log     *slog.Logger
+}
+
+// Timeout bounds one job.
+func (w *CardsDecidedWorker) Timeout(*river.Job[CardsDecidedArgs]) time.Duration { return PostTimeout }
+
+// Work edits every card of the request. It waits while a card is still
+// being posted; a card whose message is gone is skipped; a rate limit
+// snoozes the job (editing again is harmless); other failures retry.
+func (w *CardsDecidedWorker) Work(ctx context.Context, job *river.Job[CardsDecidedArgs]) error {
+	a := job.Args
+	posting, err := w.book.posting(ctx, a.ResourceID)
+	if err != nil {
+		return fmt.Errorf("approval cards of #%d: %w", a.ResourceID, err)
+	}
+	if posting {
+		return river.JobSnooze(cardWait)
+	}
+	cards, err := w.book.cards(ctx, a.ResourceID)
+	if err != nil {
+		return fmt.Errorf("approval cards of #%d: %w", a.ResourceID, err)
+	}
+	reply := commands.Reply{Title: a.Title, Sections: a.Sections}
+	for _, c := range cards {
+		ed, ok := w.posters[c.Platform].(commands.Editor)
+		if !ok {
+			continue
+		}
+		err := ed.Edit(ctx, c.Channel, c.Ref, reply)
+		var limited RateLimited
+		switch {
+		case err == nil:
+		case errors.As(err, &limited):
+			wait := max(limited.RetryAfter(), time.Second)
+			w.log.InfoContext(ctx, "rate limited; approval card edit delayed", "platform", c.Platform, "request_id", a.ResourceID, "wait", wait)
+			return river.JobSnooze(wait)
+		case platform.ErrorCode(err) == platform.NotFound || platform.ErrorCode(err) == platform.Forbidden:
+			w.log.WarnContext(ctx, "approval card cannot show the decision", "platform", c.Platform, "channel", c.Channel, "request_id", a.ResourceID, "err", err)
+		default:
+			return fmt.Errorf("edit approval card of #%d on %s: %w", a.ResourceID, c.Platform, err)
+		}
+	}
+	return nil
+}
