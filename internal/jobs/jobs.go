@@ -153,7 +153,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	maps.Copy(queues, cfg.Queues)
 
-	var middleware []rivertype.Middleware
+	middleware := []rivertype.Middleware{redelivery}
 	if cfg.Metrics != nil {
 		middleware = append(middleware, observe(cfg.Metrics))
 	}
@@ -244,3 +244,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// redelivery marks the context of a retried job (its attempt after the
+// first: a failure, a timeout, or a crash its rescue recovers from) with
+// platform.WithRedelivery, so that a chat adapter looks for what the
+// earlier attempt may already have posted. A snooze is not a retry.
+var redelivery = river.WorkerMiddlewareFunc(func(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	if job.Attempt > 1 {
+		ctx = platform.WithRedelivery(ctx)
+	}
+	return doInner(ctx)
+})

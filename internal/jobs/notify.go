@@ -57,13 +57,29 @@ type paused time.Duration
 
 func (p paused) Error() string { return fmt.Sprintf("paused for %s by a rate limit", time.Duration(p)) }
 
+// NotSent implements the interface of platform.NotSent: a paused delivery
+// did not call the chat API.
+func (paused) NotSent() bool { return true }
+
+// refused is a rate limit the platform answered a first delivery with:
+// it did not act, so the next try is no redelivery. (A redelivery's rate
+// limit may have cut off the lookup for its earlier attempt's message; it
+// stays a redelivery.)
+type refused struct{ error }
+
+func (r refused) Unwrap() error { return r.error }
+func (refused) NotSent() bool   { return true }
+
 // limited pauses every delivery to the platform when err is a rate limit,
 // at once: while this delivery still holds the outbox cursor, so that no
 // other job can slip a call in before the pause is seen.
-func (w *notifyWorker) limited(platformName string, err error) error {
+func (w *notifyWorker) limited(ctx context.Context, platformName string, err error) error {
 	var limited RateLimited
 	if errors.As(err, &limited) {
 		w.paused.Store(platformName, time.Now().Add(max(limited.RetryAfter(), time.Second)))
+		if !platform.Redelivery(ctx) {
+			return refused{err}
+		}
 	}
 	return err
 }
@@ -130,16 +146,16 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 			return paused(wait)
 		}
 		if ev.Kind != platform.EventSecret {
-			return w.limited(a.Platform, n.Notify(ctx, r, ev))
+			return w.limited(ctx, a.Platform, n.Notify(ctx, r, ev))
 		}
 		secrets, err := w.engine.Secrets(ev)
 		if err != nil {
 			w.log.ErrorContext(ctx, "open connection details", "request_id", r.ID, "event_id", ev.ID, "err", err)
 			note := ev
 			note.Kind, note.Sealed, note.Message = platform.EventNote, nil, undeliverableSecret
-			return w.limited(a.Platform, n.Notify(ctx, r, note))
+			return w.limited(ctx, a.Platform, n.Notify(ctx, r, note))
 		}
-		return w.limited(a.Platform, n.Private(ctx, r, secrets))
+		return w.limited(ctx, a.Platform, n.Private(ctx, r, secrets))
 	})
 	if platform.ErrorCode(err) == platform.NotFound {
 		return river.JobCancel(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,6 +20,13 @@ import (
 // Once fn succeeds the cursor advances and a secret event's sealed payload
 // is erased. When fn fails Deliver stops and returns the error: that event
 // and the ones after it are delivered by a later call.
+//
+// Before fn is called for an event, the holder of the cursor records, and
+// commits on another connection, that its delivery started
+// (delivery_attempts); the cursor's advance removes the record. An event found so recorded was cut off after fn may have
+// posted it (a crash, a timeout, a lost response): fn then gets a context
+// marked with platform.WithRedelivery, so that it can look for its message
+// before posting it again.
 //
 // fn runs while one connection of the pool is held; the pool must have room
 // for any queries fn makes itself.
@@ -39,7 +47,10 @@ func (s *Store) Deliver(ctx context.Context, platformName string, resourceID, up
 // there was none up to upTo.
 func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID, upTo int64,
 	fn func(ctx context.Context, r *platform.Resource, ev platform.Event) error) (done bool, err error) {
-	var fnErr error
+	var (
+		fnErr error
+		next  int64
+	)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO deliveries (resource_id, platform) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 			resourceID, platformName)
@@ -64,14 +75,27 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 		if err != nil {
 			return err
 		}
+		next = ev.ID
+		redelivery, err := s.attempt(ctx, resourceID, platformName, ev.ID)
+		if err != nil {
+			return err
+		}
+		fnCtx := ctx
+		if redelivery {
+			fnCtx = platform.WithRedelivery(ctx)
+		}
 		r, err := scanResource(tx.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id = $1`, resourceID))
 		if err != nil {
 			return err
 		}
-		if fnErr = fn(ctx, r, ev); fnErr != nil {
+		if fnErr = fn(fnCtx, r, ev); fnErr != nil {
 			return fnErr
 		}
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET last_event_id = $3 WHERE resource_id = $1 AND platform = $2`,
+			resourceID, platformName, ev.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`,
 			resourceID, platformName, ev.ID); err != nil {
 			return err
 		}
@@ -83,10 +107,45 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 		return nil
 	})
 	if fnErr != nil {
+		if platform.NotSent(fnErr) {
+			// The platform did not act: the next try is no redelivery.
+			// Should this fail, that try only looks for a message in vain.
+			_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`,
+				resourceID, platformName, next)
+		}
 		return false, fmt.Errorf("deliver events of resource %d to %s: %w", resourceID, platformName, fnErr)
 	}
 	if err != nil {
 		return false, wrap(fmt.Sprintf("deliver events of resource %d to %s", resourceID, platformName), err)
 	}
 	return done, nil
+}
+
+// attemptWait bounds the wait for a connection to record an attempt: the
+// caller holds one already, and a pool exhausted by such callers must not
+// deadlock.
+const attemptWait = 2 * time.Second
+
+// attempt records, committed on a connection of its own, that the holder
+// of the cursor is about to deliver event eventID, and reports whether an
+// earlier holder had recorded the same: its delivery was cut off after the
+// platform may have acted on it (a crash, a timeout, a lost response).
+// Only the holder of the cursor records, so a delivery waiting its turn
+// never makes the next one a redelivery. When no connection comes in time
+// it reports a redelivery: looking for a message in vain is the safe error.
+func (s *Store) attempt(ctx context.Context, resourceID int64, platformName string, eventID int64) (bool, error) {
+	actx, cancel := context.WithTimeout(ctx, attemptWait)
+	defer cancel()
+	tag, err := s.pool.Exec(actx, `INSERT INTO delivery_attempts (resource_id, platform, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		resourceID, platformName, eventID)
+	switch {
+	case err == nil:
+		return tag.RowsAffected() == 0, nil
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case actx.Err() != nil:
+		return true, nil
+	default:
+		return false, err
+	}
 }

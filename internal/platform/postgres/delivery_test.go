@@ -170,3 +170,41 @@ func TestDeliverConcurrently(t *testing.T) {
 		t.Errorf("concurrently delivered mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestDeliverMarksRedelivery: an event whose delivery failed after it
+// started is handed over again under a context marked as a redelivery,
+// so that the adapter looks for what it may have posted; the events
+// after it, and a platform that never saw it, are not marked.
+func TestDeliverMarksRedelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	r, ids := history(t, s)
+	type call struct {
+		ID         int64
+		Redelivery bool
+	}
+	var calls []call
+	failOn := ids[1]
+	fn := func(ctx context.Context, _ *platform.Resource, ev platform.Event) error {
+		calls = append(calls, call{ev.ID, platform.Redelivery(ctx)})
+		if ev.ID == failOn {
+			return errors.New("the response was lost")
+		}
+		return nil
+	}
+	if err := s.Deliver(ctx, "slack", r.ID, ids[2], fn); err == nil {
+		t.Fatal("Deliver with a failing event succeeded")
+	}
+	failOn = 0
+	if err := s.Deliver(ctx, "slack", r.ID, ids[2], fn); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(ctx, "discord", r.ID, ids[1], fn); err != nil {
+		t.Fatal(err)
+	}
+	want := []call{{ids[0], false}, {ids[1], false}, {ids[1], true}, {ids[2], false}, {ids[0], false}, {ids[1], false}}
+	if diff := cmp.Diff(want, calls); diff != "" {
+		t.Errorf("deliveries mismatch (-want +got):\n%s", diff)
+	}
+}
