@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -305,11 +304,7 @@ func TestEndToEnd(t *testing.T) {
 	if r := s.resource("orders-db"); r.State != platform.Deleted {
 		t.Errorf("state %s, want deleted", r.State)
 	}
-	for _, c := range s.fake.Calls() {
-		if !slices.Contains(methodsUsed, c.Method) {
-			t.Errorf("the bot called %s, which the manifests' scopes were not checked for", c.Method)
-		}
-	}
+	checkScopes(t, s.fake)
 }
 
 // TestApprovalButtonsEndToEnd requests a production database, which needs
@@ -368,9 +363,5 @@ func TestApprovalButtonsEndToEnd(t *testing.T) {
 	if r.State != platform.Ready || approver != "slack:"+admin.ID {
 		t.Errorf("state %s approved by %q, want ready, approved by the admin who clicked", r.State, approver)
 	}
-	for _, c := range s.fake.Calls() {
-		if !slices.Contains(methodsUsed, c.Method) {
-			t.Errorf("the bot called %s, which the manifests' scopes were not checked for", c.Method)
-		}
-	}
+	checkScopes(t, s.fake)
 }

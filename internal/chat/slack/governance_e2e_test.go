@@ -322,11 +322,7 @@ func decisions(evs []platform.Event) []platform.Event {
 // the app manifests' scopes were not checked for.
 func (s *govStack) checkMethods() {
 	s.t.Helper()
-	for _, c := range s.fake.Calls() {
-		if !slices.Contains(methodsUsed, c.Method) {
-			s.t.Errorf("the bot called %s, which the manifests' scopes were not checked for", c.Method)
-		}
-	}
+	checkScopes(s.t, s.fake)
 }
 
 // TestGovernanceApproveEndToEnd: a production request waits for approval
@@ -723,6 +719,61 @@ func TestGovernanceTTLExpiryEndToEnd(t *testing.T) {
 	}
 	if n := s.driver.Count(platformtest.OpDeprovision); n != 1 {
 		t.Errorf("deprovisioned %d times, want 1", n)
+	}
+	s.checkMethods()
+}
+
+// TestLostAnswersPostEachMessageOnce: Slack posts a message but its answer
+// is lost (a 500 after the post, as when a connection drops): the root,
+// the approval card, thread replies and the direct message with the
+// connection details are each retried, find the message the lost attempt
+// posted, and are posted once.
+func TestLostAnswersPostEachMessageOnce(t *testing.T) {
+	t.Parallel()
+	s := newGovStack(t)
+	s.fake.LoseResponses("chat.postMessage", 3) // the root, the card and the first reply, in some order
+	r := s.production(alice, "ledger-db")
+	root := s.thread(r)
+	s.reply(root, ":raised_hand: *Awaiting approval*")
+	card := s.card("Approval needed: ledger-db " + r.Ref())
+
+	s.fake.LoseResponses("chat.postMessage", 6) // every reply of the provisioning, the direct message and its note
+	s.click(approverUser, card, false, buttonID(t, card, "Approve"))
+	s.reply(root, ":lock: Connection details were sent")
+	s.card("Approved: ledger-db " + r.Ref())
+
+	var tops []string
+	for _, m := range s.fake.Messages(root.Channel) {
+		if m.ThreadTS == "" {
+			tops = append(tops, m.TS)
+		}
+	}
+	if len(tops) != 1 {
+		t.Errorf("%d root messages in %s, want 1", len(tops), root.Channel)
+	}
+	if n := len(s.fake.Messages(approvalsChannel)); n != 1 {
+		t.Errorf("%d messages in the approvals channel, want the one card", n)
+	}
+	if n := len(s.fake.Messages("D" + alice.ID)); n != 1 {
+		t.Errorf("%d direct messages to alice, want the one with the connection details", n)
+	}
+	got := firstLines(texts(s.fake.Replies(root.Channel, root.TS)))
+	want := []string{
+		":raised_hand: *Awaiting approval* — requested by alice; needs 1 approval(s)",
+		":gear: *Provisioning* — approved by approver (1 of 1); provisioning starts",
+		":small_blue_diamond: creating role " + platformtest.Identifier(r),
+		":small_blue_diamond: creating database " + platformtest.Identifier(r),
+		":white_check_mark: *Ready*",
+		":lock: Connection details were sent to <@U0ALICE> by direct message.",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("thread mismatch (-want +got):\n%s", diff)
+	}
+	if lost := len(s.fake.Calls("chat.postMessage")) - len(s.fake.AllMessages()); lost != 0 {
+		t.Errorf("%d chat.postMessage calls did not leave a message", lost)
+	}
+	if n := len(s.fake.Calls("conversations.history", "conversations.replies")); n < 9 {
+		t.Errorf("%d lookups for the 9 messages whose answers were lost", n)
 	}
 	s.checkMethods()
 }

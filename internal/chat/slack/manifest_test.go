@@ -22,8 +22,24 @@ var methodsUsed = []string{
 
 // optionalMethods are Web API methods the adapter calls that degrade when
 // their scopes are not granted: ChannelMembers answers 0 (unknown) without
-// channels:read and groups:read.
-var optionalMethods = map[string][]string{"conversations.info": {"channels:read", "groups:read"}}
+// channels:read and groups:read; a redelivery that cannot read the history
+// posts again without looking for its earlier attempt's message.
+var optionalMethods = map[string][]string{
+	"conversations.info":    {"channels:read", "groups:read"},
+	"conversations.history": {"channels:history", "groups:history", "im:history"},
+	"conversations.replies": {"channels:history", "groups:history", "im:history"},
+}
+
+// checkScopes fails the test for every Web API method the bot called that
+// the app manifests' scopes were not checked for.
+func checkScopes(t testing.TB, fake *slackfake.Server) {
+	t.Helper()
+	for _, c := range fake.Calls() {
+		if _, optional := optionalMethods[c.Method]; !optional && !slices.Contains(methodsUsed, c.Method) {
+			t.Errorf("the bot called %s, which the manifests' scopes were not checked for", c.Method)
+		}
+	}
+}
 
 // manifest is the part of a Slack app manifest the bot depends on.
 type manifest struct {

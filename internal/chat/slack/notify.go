@@ -56,7 +56,8 @@ func (a *Adapter) Notify(ctx context.Context, r *platform.Resource, ev platform.
 			return a.apiErr("chat.update", err)
 		}
 	}
-	_, _, err = a.api.PostMessageContext(ctx, th.Channel, msgOptions(msg, th.ThreadRef)...)
+	key := fmt.Sprintf("event:%d", ev.ID)
+	_, err = a.postOnce(ctx, th.Channel, th.ThreadRef, key, msg)
 	if slices.Contains(unpostable, slackCode(err)) && !strings.HasPrefix(th.Channel, "D") {
 		// The bot lost the channel (removed, archived): the rest of the
 		// story moves to the requester's direct messages.
@@ -64,7 +65,7 @@ func (a *Adapter) Notify(ctx context.Context, r *platform.Resource, ev platform.
 		if th, err = a.postRoot(ctx, r, ""); err != nil || th.Channel == "" {
 			return err
 		}
-		_, _, err = a.api.PostMessageContext(ctx, th.Channel, msgOptions(msg, th.ThreadRef)...)
+		_, err = a.postOnce(ctx, th.Channel, th.ThreadRef, key, msg)
 	}
 	return a.apiErr("chat.postMessage", err)
 }
@@ -110,8 +111,7 @@ func msgOptions(m Msg, threadTS string) []slackapi.MsgOption {
 func (a *Adapter) postRoot(ctx context.Context, r *platform.Resource, channel string) (postgres.Thread, error) {
 	root := RootMessage(r)
 	post := func(ch string) (string, error) {
-		_, ts, err := a.api.PostMessageContext(ctx, ch, slackapi.MsgOptionText(root.Text, false), slackapi.MsgOptionBlocks(root.Blocks...))
-		return ts, err
+		return a.postOnce(ctx, ch, "", fmt.Sprintf("root:%d", r.ID), root)
 	}
 	var ts string
 	var err error
@@ -169,7 +169,7 @@ func (a *Adapter) Private(ctx context.Context, r *platform.Resource, secrets map
 		return nil
 	}
 	msg := PrivateMessage(r, secrets)
-	if _, _, err := a.api.PostMessageContext(ctx, dm, slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks...)); err != nil {
+	if _, err := a.postOnce(ctx, dm, "", fmt.Sprintf("secret:%d", r.ID), msg); err != nil {
 		return a.apiErr("chat.postMessage", err)
 	}
 	th, found, err := a.threads.Thread(ctx, r.ID, Platform)
@@ -177,7 +177,7 @@ func (a *Adapter) Private(ctx context.Context, r *platform.Resource, secrets map
 		return nil
 	}
 	note := fmt.Sprintf(":lock: Connection details were sent to %s by direct message.", mention(r.Requester))
-	if _, _, err := a.api.PostMessageContext(ctx, th.Channel, slackapi.MsgOptionText(note, false), slackapi.MsgOptionTS(th.ThreadRef)); err != nil {
+	if _, err := a.postOnce(ctx, th.Channel, th.ThreadRef, fmt.Sprintf("secret-note:%d", r.ID), Msg{Text: note}); err != nil {
 		a.log.WarnContext(ctx, "note in thread that connection details were sent", "request_id", r.ID, "err", err)
 	}
 	return nil

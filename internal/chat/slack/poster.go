@@ -43,7 +43,7 @@ func (a *Adapter) Post(ctx context.Context, channel string, reply commands.Reply
 	if err != nil {
 		return "", err
 	}
-	_, ts, err := a.api.PostMessageContext(ctx, channel, msgOptions(m, "")...)
+	ts, err := a.postOnce(ctx, channel, "", contentKey(channel, "", m), m)
 	if err != nil {
 		return "", a.postErr("chat.postMessage", channel, err)
 	}
@@ -61,7 +61,7 @@ func (a *Adapter) PostInThread(ctx context.Context, channel, ref string, reply c
 	if err != nil {
 		return err
 	}
-	if _, _, err := a.api.PostMessageContext(ctx, channel, msgOptions(m, ref)...); err != nil {
+	if _, err := a.postOnce(ctx, channel, ref, contentKey(channel, ref, m), m); err != nil {
 		return a.postErr("chat.postMessage", channel, err)
 	}
 	return nil

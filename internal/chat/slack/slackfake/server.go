@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,19 @@ const TriggerLifetime = 3 * time.Second
 // extraMethods are real methods missing from the OpenAPI description, which
 // predates Socket Mode.
 var extraMethods = map[string]bool{"apps.connections.open": true}
+
+// extraParams are real parameters missing from the OpenAPI description,
+// which predates message metadata (2022): chat.postMessage's metadata and
+// the history methods' include_all_metadata.
+var extraParams = map[string][]string{
+	"chat.postMessage":      {"metadata"},
+	"conversations.history": {"include_all_metadata"},
+	"conversations.replies": {"include_all_metadata"},
+}
+
+// metadataEventType is the format Slack documents for a metadata event
+// type: alphanumerics and underscores.
+var metadataEventType = regexp.MustCompile(`^[a-zA-Z0-9_]{1,255}$`)
 
 // Call is one Web API request the fake received.
 type Call struct {
@@ -67,6 +81,8 @@ type Message struct {
 	ThreadTS string
 	Text     string
 	Blocks   json.RawMessage
+	// Metadata is the message metadata it was posted with, if any.
+	Metadata json.RawMessage
 	// Updates counts chat.update calls applied to it.
 	Updates int
 }
@@ -130,6 +146,7 @@ type Server struct {
 	seq        int
 	calls      []Call
 	faults     map[string][]fault
+	lost       map[string]int
 	delays     map[string]time.Duration
 	users      map[string]User
 	groups     map[string][]string
@@ -164,6 +181,7 @@ func New(tb testing.TB) *Server {
 		tb:       tb,
 		spec:     spec,
 		faults:   map[string][]fault{},
+		lost:     map[string]int{},
 		delays:   map[string]time.Duration{},
 		users:    map[string]User{},
 		groups:   map[string][]string{},
@@ -255,6 +273,15 @@ func (s *Server) Fail(method string, n, status int, retryAfter time.Duration) {
 	for range n {
 		s.faults[method] = append(s.faults[method], fault{status: status, retryAfter: retryAfter})
 	}
+}
+
+// LoseResponses makes the next n successful calls of method act as
+// usual but answer HTTP 500, as when Slack posted the message and the
+// answer was lost on the way back (a timeout, a dropped connection).
+func (s *Server) LoseResponses(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lost[method] += n
 }
 
 // Delay makes every call of method wait d before it is answered (0 removes
@@ -464,7 +491,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for p := range params {
-		if len(m.Params) > 0 && !slices.Contains(m.Params, p) {
+		if len(m.Params) > 0 && !slices.Contains(m.Params, p) && !slices.Contains(extraParams[method], p) {
 			s.finish(w, &call, invalidArguments("unknown field: "+p), "%s with parameter %s, which the method does not take", method, p)
 			return
 		}
@@ -493,11 +520,23 @@ func (s *Server) finish(w http.ResponseWriter, call *Call, body reply, violation
 	if e, ok := body["error"].(string); ok {
 		call.Error = e
 	}
+	lost := false
+	if ok, _ := body["ok"].(bool); ok && s.lost[call.Method] > 0 {
+		s.lost[call.Method]--
+		lost = true
+		call.Status = http.StatusInternalServerError
+	}
 	s.calls = append(s.calls, *call)
 	if violation != "" {
 		s.violations = append(s.violations, fmt.Sprintf(violation, args...))
 	}
 	s.mu.Unlock()
+	if lost {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, "<html><body>Slack is having trouble</body></html>")
+		return
+	}
 	writeJSON(w, call.Status, body)
 }
 
@@ -523,6 +562,8 @@ func (s *Server) handle(w http.ResponseWriter, call *Call) {
 		s.postMessage(w, call)
 	case "chat.update":
 		s.updateMessage(w, call)
+	case "conversations.history", "conversations.replies":
+		s.history(w, call)
 	case "chat.postEphemeral":
 		s.mu.Lock()
 		code := s.denied[p["channel"]]
@@ -730,17 +771,86 @@ func (s *Server) postMessage(w http.ResponseWriter, call *Call) {
 		s.finish(w, call, reply{"ok": false, "error": "invalid_blocks"}, "chat.postMessage: %s", strings.Join(probs, "; "))
 		return
 	}
+	var meta json.RawMessage
+	if raw := p["metadata"]; raw != "" {
+		var md struct {
+			EventType    string         `json:"event_type"`
+			EventPayload map[string]any `json:"event_payload"`
+		}
+		if err := json.Unmarshal([]byte(raw), &md); err != nil || !metadataEventType.MatchString(md.EventType) || md.EventPayload == nil {
+			s.finish(w, call, reply{"ok": false, "error": "invalid_metadata_format"}, "chat.postMessage: metadata %s is not an event_type and an event_payload object", raw)
+			return
+		}
+		meta = json.RawMessage(raw)
+	}
 	s.mu.Lock()
 	if th := p["thread_ts"]; th != "" && !slices.ContainsFunc(s.msgs, func(m *Message) bool { return m.Channel == p["channel"] && m.TS == th }) {
 		s.mu.Unlock()
 		s.finish(w, call, reply{"ok": false, "error": "thread_not_found"}, "chat.postMessage: thread_ts %s is not a message in %s", th, p["channel"])
 		return
 	}
-	m := &Message{Channel: p["channel"], TS: s.nextTS(), ThreadTS: p["thread_ts"], Text: p["text"], Blocks: json.RawMessage(p["blocks"])}
+	m := &Message{Channel: p["channel"], TS: s.nextTS(), ThreadTS: p["thread_ts"], Text: p["text"], Blocks: json.RawMessage(p["blocks"]), Metadata: meta}
 	s.msgs = append(s.msgs, m)
 	s.mu.Unlock()
 	s.finish(w, call, reply{"ok": true, "channel": m.Channel, "ts": m.TS,
 		"message": map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "thread_ts": m.ThreadTS, "bot_id": "B0FAKE", "user": BotUserID}}, "")
+}
+
+// history answers conversations.history (the channel's messages that are
+// not replies, newest first) and conversations.replies (a thread: its root,
+// then its replies in order), at most limit of them (default 100), with
+// their metadata when include_all_metadata is set.
+func (s *Server) history(w http.ResponseWriter, call *Call) {
+	p := call.Params
+	limit := 100
+	if l := p["limit"]; l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			s.finish(w, call, invalidArguments("limit must be between 1 and 1000"), "%s with limit %q", call.Method, l)
+			return
+		}
+		limit = n
+	}
+	s.mu.Lock()
+	code := s.denied[p["channel"]]
+	var found []Message
+	for _, m := range s.msgs {
+		if m.Channel != p["channel"] {
+			continue
+		}
+		if call.Method == "conversations.replies" && (m.TS == p["ts"] || m.ThreadTS == p["ts"]) ||
+			call.Method == "conversations.history" && (m.ThreadTS == "" || m.ThreadTS == m.TS) {
+			found = append(found, *m)
+		}
+	}
+	s.mu.Unlock()
+	if code != "" {
+		s.finish(w, call, reply{"ok": false, "error": code}, "")
+		return
+	}
+	if call.Method == "conversations.replies" && (len(found) == 0 || found[0].TS != p["ts"]) {
+		s.finish(w, call, reply{"ok": false, "error": "thread_not_found"}, "")
+		return
+	}
+	if call.Method == "conversations.history" {
+		slices.Reverse(found)
+	}
+	withMeta := p["include_all_metadata"] == "1" || p["include_all_metadata"] == "true"
+	msgs := []map[string]any{}
+	for _, m := range found[:min(limit, len(found))] {
+		if oldest := p["oldest"]; oldest != "" && m.TS <= oldest {
+			continue
+		}
+		out := map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "bot_id": "B0FAKE", "user": BotUserID}
+		if m.ThreadTS != "" {
+			out["thread_ts"] = m.ThreadTS
+		}
+		if withMeta && m.Metadata != nil {
+			out["metadata"] = m.Metadata
+		}
+		msgs = append(msgs, out)
+	}
+	s.finish(w, call, reply{"ok": true, "messages": msgs, "has_more": len(found) > limit}, "")
 }
 
 func (s *Server) updateMessage(w http.ResponseWriter, call *Call) {
