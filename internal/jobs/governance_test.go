@@ -84,6 +84,13 @@ func (p *poster) PostInThread(_ context.Context, channel, ref string, reply comm
 	return nil
 }
 
+// limit makes the next n posts meet a rate limit.
+func (p *poster) limit(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.limited = n
+}
+
 func (p *poster) snapshot() ([]string, []commands.Reply) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -170,6 +177,18 @@ func newGovHarness(t *testing.T) *govHarness {
 	return g
 }
 
+// production submits bob's production request orders-db, which waits for
+// an approval.
+func (g *govHarness) production(t *testing.T) *platform.Resource {
+	t.Helper()
+	r, _, err := g.engine.Submit(context.Background(), bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // waitPosts waits until the poster has n posts and returns them.
 func (g *govHarness) waitPosts(t *testing.T, n int) ([]string, []commands.Reply) {
 	t.Helper()
@@ -188,11 +207,7 @@ func TestApprovalCardThenApprovedProvisioning(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	g := newGovHarness(t)
-	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
-		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := g.production(t)
 	posts, replies := g.waitPosts(t, 1)
 	if diff := cmp.Diff([]string{"approvals: Approval needed: orders-db #1, test-db for payments in production"}, posts); diff != "" {
 		t.Fatalf("posts mismatch (-want +got):\n%s", diff)
@@ -255,11 +270,7 @@ func TestDecisionWaitsForCardBeingPosted(t *testing.T) {
 	g.poster.mu.Lock()
 	g.poster.entered, g.poster.release = entered, release
 	g.poster.mu.Unlock()
-	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
-		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := g.production(t)
 	select {
 	case <-entered:
 	case <-time.After(10 * time.Second):
@@ -293,14 +304,8 @@ func TestCardOfDecidedRequestIsNotPosted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	g := newGovHarness(t)
-	g.poster.mu.Lock()
-	g.poster.limited = 1 // the card meets a rate limit: snoozed a second
-	g.poster.mu.Unlock()
-	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
-		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.poster.limit(1) // the card meets a rate limit: snoozed a second
+	r := g.production(t)
 	waitFor(t, 10*time.Second, "the card's rate limit", func() (bool, string) {
 		g.poster.mu.Lock()
 		defer g.poster.mu.Unlock()
@@ -320,11 +325,7 @@ func TestSweepJobRemindsAndPostsReminder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	g := newGovHarness(t)
-	r, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "orders-db", Team: "payments", Environment: "production",
-		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := g.production(t)
 	g.waitPosts(t, 1)
 	g.clock.advance(platform.DefaultRemindAfter + time.Minute)
 	if _, err := g.runner.Client().Insert(ctx, SweepArgs{}, nil); err != nil {
@@ -362,9 +363,7 @@ func TestSupportTicketRecordedAndPosted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	g := newGovHarness(t)
-	g.poster.mu.Lock()
-	g.poster.limited = 1 // the first post meets a rate limit
-	g.poster.mu.Unlock()
+	g.poster.limit(1) // the first post meets a rate limit
 	in := commands.Ticket{Category: "access", Text: "cannot log in; '); DROP TABLE support_tickets; --", Requester: bob,
 		Platform: "console", Channel: "tty", Teams: []string{"payments"}, IdempotencyKey: "delivery-1"}
 	t1, err := g.gov.CreateTicket(ctx, in)
