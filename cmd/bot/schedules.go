@@ -57,7 +57,8 @@ func (c chatPoster) PostComments(ctx context.Context, channel string, s survey.S
 }
 
 // ChannelMembers asks the adapter when it can count a channel's members
-// (Slack); 0 means unknown, and the response rate is left out.
+// (Slack; Discord for channels everyone on the server sees); 0 means
+// unknown, and the response rate is left out.
 func (c chatPoster) ChannelMembers(ctx context.Context, channel string) (int, error) {
 	if m, ok := c.p.(interface {
 		ChannelMembers(ctx context.Context, channel string) (int, error)

@@ -120,6 +120,52 @@ func (a *Adapter) Edit(ctx context.Context, channel, ref string, reply commands.
 	return nil
 }
 
+// ChannelMembers returns about how many people can read channel, the bot
+// not counted, for survey response rates. Discord lists a channel's
+// members only to bots with the privileged server members intent, so it
+// counts only a text channel everyone on the server can see: the
+// server's approximate member count. For a channel hidden from @everyone,
+// a direct message or a thread it returns 0 (unknown) and no error; the
+// response rate is then left out.
+func (a *Adapter) ChannelMembers(ctx context.Context, channel string) (int, error) {
+	if !isDigits(channel) {
+		return 0, platform.Errorf(platform.Invalid, "%q is not a Discord channel id.", clip(channel, 40))
+	}
+	ch, err := a.s.Channel(channel, discordgo.WithContext(ctx))
+	if err != nil {
+		return 0, a.postErr("get channel", channel, err)
+	}
+	if ch.GuildID == "" || (ch.Type != discordgo.ChannelTypeGuildText && ch.Type != discordgo.ChannelTypeGuildNews) {
+		return 0, nil
+	}
+	g, err := a.s.GuildWithCounts(ch.GuildID, discordgo.WithContext(ctx))
+	if err != nil {
+		return 0, a.apiErr("get guild", err)
+	}
+	// The @everyone role has the server's id; its permissions, then the
+	// channel's overwrite for it, say whether everyone sees the channel.
+	visible := false
+	for _, r := range g.Roles {
+		if r.ID == g.ID {
+			visible = r.Permissions&discordgo.PermissionViewChannel != 0
+		}
+	}
+	for _, o := range ch.PermissionOverwrites {
+		if o.Type == discordgo.PermissionOverwriteTypeRole && o.ID == g.ID {
+			if o.Deny&discordgo.PermissionViewChannel != 0 {
+				visible = false
+			}
+			if o.Allow&discordgo.PermissionViewChannel != 0 {
+				visible = true
+			}
+		}
+	}
+	if !visible || g.ApproximateMemberCount < 2 {
+		return 0, nil
+	}
+	return g.ApproximateMemberCount - 1, nil
+}
+
 // startThread starts the thread of message ref in channel and returns
 // the channel to post in: the thread, or channel itself where there can
 // be no thread.

@@ -219,3 +219,54 @@ func TestPostErrors(t *testing.T) {
 		t.Errorf("invalid posts sent %d messages", n)
 	}
 }
+
+// TestChannelMembers: a channel everyone on the server sees counts the
+// server's members, the bot not counted; a channel hidden from @everyone,
+// a server whose @everyone sees nothing, a direct message and a thread
+// are unknown (0), as Discord does not list them without a privileged
+// intent; a rate limit is returned to wait on.
+func TestChannelMembers(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	h := newHarness(t, harnessConfig{engine: f.Engine})
+	ctx := context.Background()
+	const guild, closed = "900000000000000001", "900000000000000002"
+	h.fake.AddGuild(discordtest.Guild{ID: guild, Members: 42, EveryonePermissions: discordgo.PermissionViewChannel | discordgo.PermissionSendMessages})
+	h.fake.AddGuild(discordtest.Guild{ID: closed, Members: 9, EveryonePermissions: discordgo.PermissionSendMessages})
+	everyone := func(allow, deny int64) discordgo.PermissionOverwrite {
+		return discordgo.PermissionOverwrite{ID: guild, Type: discordgo.PermissionOverwriteTypeRole, Allow: allow, Deny: deny}
+	}
+	h.fake.AddGuildChannel("910000000000000001", guild)
+	h.fake.AddGuildChannel("910000000000000002", guild, everyone(0, discordgo.PermissionViewChannel))
+	h.fake.AddGuildChannel("910000000000000003", guild, discordgo.PermissionOverwrite{ID: "77", Type: discordgo.PermissionOverwriteTypeRole, Deny: discordgo.PermissionViewChannel})
+	h.fake.AddGuildChannel("910000000000000004", closed)
+	h.fake.AddGuildChannel("910000000000000005", closed, discordgo.PermissionOverwrite{ID: closed, Type: discordgo.PermissionOverwriteTypeRole, Allow: discordgo.PermissionViewChannel})
+	for _, tc := range []struct {
+		channel string
+		want    int
+	}{
+		{"910000000000000001", 41}, // everyone sees it
+		{"910000000000000002", 0},  // hidden from @everyone
+		{"910000000000000003", 41}, // hidden from one role only: still about everyone
+		{"910000000000000004", 0},  // @everyone sees no channel of that server
+		{"910000000000000005", 8},  // but this one is opened to @everyone
+		{testChannel, 0},           // no server known: a channel of the harness
+	} {
+		got, err := h.adapter.ChannelMembers(ctx, tc.channel)
+		if err != nil || got != tc.want {
+			t.Errorf("ChannelMembers(%s) = %d, %v; want %d", tc.channel, got, err, tc.want)
+		}
+	}
+	var rl interface{ RetryAfter() time.Duration }
+	h.fake.RateLimit("GET /channels/{channel_id}", 1, 2*time.Second)
+	if _, err := h.adapter.ChannelMembers(ctx, "910000000000000001"); !errors.As(err, &rl) {
+		t.Errorf("ChannelMembers rate limited = %v, want a RetryAfter", err)
+	}
+	if _, err := h.adapter.ChannelMembers(ctx, "#general"); platform.ErrorCode(err) != platform.Invalid {
+		t.Errorf("ChannelMembers(#general) = %v, want invalid", err)
+	}
+	h.fake.DeleteChannel("910000000000000001")
+	if _, err := h.adapter.ChannelMembers(ctx, "910000000000000001"); platform.ErrorCode(err) != platform.NotFound {
+		t.Errorf("ChannelMembers of a deleted channel = %v, want not found", err)
+	}
+}

@@ -49,6 +49,7 @@ type Server struct {
 	calls        []Call
 	violations   []string
 	channels     map[string]*Channel
+	guilds       map[string]Guild
 	messages     map[string]*Message
 	dms          map[string]string // user id → DM channel id
 	refuseDMs    map[string]bool
@@ -83,6 +84,20 @@ type Channel struct {
 	Name      string
 	Recipient string
 	Messages  []string
+	// GuildID is the server of a guild channel added with AddGuildChannel.
+	GuildID string
+	// Overwrites are its permission overwrites.
+	Overwrites []discordgo.PermissionOverwrite
+}
+
+// Guild is a server GET /guilds/{guild_id} knows.
+type Guild struct {
+	ID string
+	// Members is its approximate_member_count, the bot included.
+	Members int
+	// EveryonePermissions are the permissions of its @everyone role
+	// (whose id is the guild's).
+	EveryonePermissions int64
 }
 
 // Message is a message as it is now (after edits).
@@ -144,7 +159,7 @@ func New(t testing.TB) *Server {
 	}
 	s := &Server{
 		t: t, spec: spec, seq: 1200000000000000000,
-		channels: map[string]*Channel{}, messages: map[string]*Message{}, dms: map[string]string{}, refuseDMs: map[string]bool{},
+		channels: map[string]*Channel{}, guilds: map[string]Guild{}, messages: map[string]*Message{}, dms: map[string]string{}, refuseDMs: map[string]bool{},
 		interactions: map[string]*Answer{}, commands: map[string]json.RawMessage{}, nonces: map[string]string{},
 		changed: make(chan struct{}),
 	}
@@ -183,6 +198,21 @@ func (s *Server) AddChannel(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.channels[id] = &Channel{ID: id, Type: discordgo.ChannelTypeGuildText, Name: "channel-" + id}
+}
+
+// AddGuild creates a server.
+func (s *Server) AddGuild(g Guild) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.guilds[g.ID] = g
+}
+
+// AddGuildChannel creates a text channel of a server with permission
+// overwrites.
+func (s *Server) AddGuildChannel(id, guildID string, overwrites ...discordgo.PermissionOverwrite) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[id] = &Channel{ID: id, Type: discordgo.ChannelTypeGuildText, Name: "channel-" + id, GuildID: guildID, Overwrites: overwrites}
 }
 
 // DeleteChannel deletes a channel or thread, as a moderator would.
@@ -489,6 +519,23 @@ func (s *Server) route(name string, p map[string]string, call *Call) (int, any) 
 		return s.editOriginal(p["webhook_id"], p["webhook_token"], call.Body)
 	case "POST /webhooks/{webhook_id}/{webhook_token}":
 		return s.followup(p["webhook_id"], p["webhook_token"], call.Query.Get("wait") == "true", call.Body)
+	case "GET /channels/{channel_id}":
+		c, ok := s.channels[p["channel_id"]]
+		if !ok {
+			return http.StatusNotFound, apiError{Message: "Unknown Channel", Code: 10003}
+		}
+		return http.StatusOK, c.json()
+	case "GET /guilds/{guild_id}":
+		g, ok := s.guilds[p["guild_id"]]
+		if !ok {
+			return http.StatusNotFound, apiError{Message: "Unknown Guild", Code: 10004}
+		}
+		out := map[string]any{"id": g.ID, "name": "guild-" + g.ID, "owner_id": "1", "roles": []map[string]any{{
+			"id": g.ID, "name": "@everyone", "permissions": strconv.FormatInt(g.EveryonePermissions, 10), "position": 0}}}
+		if call.Query.Get("with_counts") == "true" {
+			out["approximate_member_count"] = g.Members
+		}
+		return http.StatusOK, out
 	case "GET /gateway", "GET /gateway/bot":
 		return http.StatusOK, map[string]any{"url": s.gatewayURL(), "shards": 1,
 			"session_start_limit": map[string]int{"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}
@@ -668,6 +715,29 @@ func (s *Server) startThread(channel, id string, body []byte) (int, any) {
 	th := &Channel{ID: id, Type: discordgo.ChannelTypeGuildPublicThread, ParentID: channel, Name: b.Name}
 	s.channels[id] = th
 	return http.StatusCreated, map[string]any{"id": th.ID, "type": th.Type, "parent_id": channel, "guild_id": GuildID, "name": th.Name}
+}
+
+// json is the channel object of GET /channels/{channel_id}.
+func (c *Channel) json() map[string]any {
+	out := map[string]any{"id": c.ID, "type": c.Type}
+	if c.Name != "" && c.Type != discordgo.ChannelTypeDM {
+		out["name"] = c.Name
+	}
+	if c.GuildID != "" {
+		out["guild_id"] = c.GuildID
+	}
+	if c.ParentID != "" {
+		out["parent_id"] = c.ParentID
+	}
+	if c.Recipient != "" {
+		out["recipients"] = []map[string]any{{"id": c.Recipient, "username": "user-" + c.Recipient}}
+	}
+	ows := []map[string]any{}
+	for _, o := range c.Overwrites {
+		ows = append(ows, map[string]any{"id": o.ID, "type": o.Type, "allow": strconv.FormatInt(o.Allow, 10), "deny": strconv.FormatInt(o.Deny, 10)})
+	}
+	out["permission_overwrites"] = ows
+	return out
 }
 
 func (s *Server) openDM(body []byte) (int, any) {
