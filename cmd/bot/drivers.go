@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -56,6 +57,15 @@ type DriversConfig struct {
 			TokenEnv     string `json:"token_env"`
 			WaitForMerge bool   `json:"wait_for_merge"`
 		} `json:"merge_request"`
+		// ArgoCD, when set, waits for the Argo CD Application applying a
+		// resource's path to be synced and healthy.
+		ArgoCD *struct {
+			Server      string `json:"server"`
+			Application string `json:"application"`
+			// TokenEnv names the environment variable holding the Argo
+			// CD token (default IDPBOT_ARGOCD_TOKEN).
+			TokenEnv string `json:"token_env"`
+		} `json:"argocd"`
 	} `json:"gitops"`
 	Webhook *struct {
 		URL             string `json:"url"`
@@ -109,10 +119,7 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 		}
 		var mr *gitops.MergeRequestConfig
 		if m := gc.MergeRequest; m != nil {
-			tokenEnv := m.TokenEnv
-			if tokenEnv == "" {
-				tokenEnv = "IDPBOT_GITOPS_TOKEN"
-			}
+			tokenEnv := cmp.Or(m.TokenEnv, "IDPBOT_GITOPS_TOKEN")
 			if g(tokenEnv) == "" {
 				return set, fmt.Errorf("drivers.gitops.merge_request: %s is not set: it holds the %s API token", tokenEnv, m.Provider)
 			}
@@ -121,11 +128,19 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 				Token: g(tokenEnv), WaitForMerge: m.WaitForMerge,
 			}
 		}
+		var argo *gitops.ArgoCDConfig
+		if a := gc.ArgoCD; a != nil {
+			tokenEnv := cmp.Or(a.TokenEnv, "IDPBOT_ARGOCD_TOKEN")
+			if g(tokenEnv) == "" {
+				return set, fmt.Errorf("drivers.gitops.argocd: %s is not set: it holds the Argo CD token", tokenEnv)
+			}
+			argo = &gitops.ArgoCDConfig{Server: a.Server, Application: a.Application, Token: g(tokenEnv)}
+		}
 		d, err := gitops.New(gitops.Config{
 			Repository: gc.Repository, Branch: gc.Branch, PathTemplate: gc.PathTemplate,
 			AuthorName: gc.AuthorName, AuthorEmail: gc.AuthorEmail, HealthURL: gc.HealthURL,
 			WorkDir: workDir, Timeout: time.Duration(gc.Timeout), PollInterval: time.Duration(gc.PollInterval),
-			Target: gc.Target, MergeRequest: mr,
+			Target: gc.Target, MergeRequest: mr, ArgoCD: argo,
 		})
 		if err != nil {
 			return set, fmt.Errorf("drivers.gitops: %w", err)

@@ -331,6 +331,29 @@ drivers:
 		t.Errorf("drivers with merge requests = %v", err)
 	}
 
+	// Argo CD: the same, with its own token.
+	argo := strings.Replace(yaml, "work_dir: "+filepath.Join(dir, "work")+"}",
+		"work_dir: "+filepath.Join(dir, "work")+", argocd: {server: \"https://argocd.example.com\", application: \"{{team}}-{{environment}}\"}}", 1)
+	if err := os.WriteFile(cfgFile, []byte(argo), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	argoCfg, err := loadConfig(cfgFile, "")
+	if err != nil {
+		t.Fatalf("loadConfig(argocd) = %v", err)
+	}
+	if _, err := drivers(argoCfg, getenv, nil); err == nil || !strings.Contains(err.Error(), "IDPBOT_ARGOCD_TOKEN") {
+		t.Errorf("drivers without the Argo CD token = %v, want an error naming IDPBOT_ARGOCD_TOKEN", err)
+	}
+	argoToken := func(k string) string {
+		if k == "IDPBOT_ARGOCD_TOKEN" {
+			return "argo-test"
+		}
+		return getenv(k)
+	}
+	if set, err := drivers(argoCfg, argoToken, nil); err != nil || set.drivers["gitops"].Check() != nil {
+		t.Errorf("drivers with Argo CD = %v", err)
+	}
+
 	// Not configured is unavailable with a reason, never a pretend success.
 	cfg.Drivers.Exec.Command = nil
 	set, err = drivers(cfg, getenv, nil)

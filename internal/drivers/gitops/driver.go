@@ -9,11 +9,21 @@
 // resource is ready once the commit is pushed or, when HealthURL is set,
 // once that URL answers 2xx. Deletion is a commit removing the path.
 //
+// With ArgoCD configured, the driver then watches the Argo CD Application
+// that applies the path (by default one per team and environment,
+// "payments-production") through the Argo CD API: a creation is ready once
+// the application is Synced to a revision containing the change (that
+// commit or a later one) and Healthy, a deletion once it is Synced to a
+// revision containing the removal. Its status is reported as it changes;
+// a token Argo CD refuses, or an application it does not have, fails the
+// request at once.
+//
 // With MergeRequest configured, the commit goes to a branch of its own,
 // idpbot/<request id>-create (or -delete), force-pushed, and a GitHub pull
 // request or GitLab merge request is opened (or the open one reused) into
 // the target branch. The request is ready once the merge request is open,
-// or, with WaitForMerge, once it is merged (and HealthURL reports healthy).
+// or, with WaitForMerge, once it is merged (and HealthURL reports healthy,
+// and the Argo CD application has synced the target branch's new head).
 //
 // The real git CLI is used, always from an argv. Each repository is cloned
 // once into a cache directory; jobs on the same repository take turns under
@@ -90,8 +100,12 @@ type Config struct {
 	// MergeRequest, when set, proposes each change as a merge request
 	// instead of pushing to Branch.
 	MergeRequest *MergeRequestConfig `json:"merge_request,omitempty"`
-	// HTTPClient polls HealthURL and calls the merge request API (default a
-	// client with a 10 s timeout).
+	// ArgoCD, when set, makes a change ready only once the Argo CD
+	// Application applying it has synced it (and, for a creation, is
+	// healthy).
+	ArgoCD *ArgoCDConfig `json:"argocd,omitempty"`
+	// HTTPClient polls HealthURL and calls the merge request and Argo CD
+	// APIs (default a client with a 10 s timeout).
 	HTTPClient *http.Client `json:"-"`
 }
 
@@ -99,8 +113,9 @@ type Config struct {
 // use.
 type Driver struct {
 	cfg Config
-	// api calls the merge request API: HTTPClient, never following a
-	// redirect to another host (it would carry the token there).
+	// api calls the merge request and Argo CD APIs: HTTPClient, never
+	// following a redirect to another host (it would carry the token
+	// there).
 	api   *http.Client
 	mu    sync.Mutex
 	locks map[string]chan struct{}
@@ -140,6 +155,13 @@ func New(cfg Config) (*Driver, error) {
 			return nil, err
 		}
 		cfg.MergeRequest = &mr
+	}
+	if cfg.ArgoCD != nil {
+		a := *cfg.ArgoCD
+		if err := a.validate(); err != nil {
+			return nil, err
+		}
+		cfg.ArgoCD = &a
 	}
 	if cfg.HealthURL != "" {
 		if u, err := url.Parse(cfg.HealthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -183,8 +205,10 @@ func (d *Driver) Timeout() time.Duration {
 // Provision commits the resource's manifests and, without MergeRequest,
 // pushes them to Branch; with it, proposes them in a merge request and
 // waits for the merge when WaitForMerge is set. Then it waits for
-// HealthURL when one is configured (not before the merge). Nothing is
-// committed when the branch already holds exactly these manifests.
+// HealthURL when one is configured, then for the Argo CD application to be
+// Synced to a revision holding the change and Healthy when ArgoCD is (both
+// not before the merge). Nothing is committed when the branch already
+// holds exactly these manifests.
 func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Result, error) {
 	if err := d.Check(); err != nil {
 		return platform.Result{}, err
@@ -200,6 +224,10 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 		return platform.Result{}, err
 	}
 	rel, err := d.path(job.Resource)
+	if err != nil {
+		return platform.Result{}, err
+	}
+	app, err := d.application(job.Resource)
 	if err != nil {
 		return platform.Result{}, err
 	}
@@ -224,6 +252,9 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 		"path":       rel,
 	}
 	waitHealth := d.cfg.HealthURL != ""
+	waitArgo := app != ""
+	// ours is the commit the Argo CD application must have synced.
+	var ours string
 	if mc := d.cfg.MergeRequest; mc != nil {
 		p, err := d.propose(ctx, job.Resource, "create", rel, edit, step)
 		if err != nil {
@@ -236,7 +267,14 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 			return platform.Result{}, err
 		}
 		// Before the merge nothing was applied: there is no health to see.
-		waitHealth = waitHealth && (p.inPlace || mc.WaitForMerge)
+		applied := p.inPlace || mc.WaitForMerge
+		waitHealth = waitHealth && applied
+		waitArgo = waitArgo && applied
+		if waitArgo {
+			if ours, err = d.mergedCommit(ctx, p); err != nil {
+				return platform.Result{}, err
+			}
+		}
 		out["branch"], out["target_branch"], out["commit"] = p.branch, mc.TargetBranch, p.commit
 		if p.mr != nil {
 			out["merge_request_url"] = p.mr.URL
@@ -252,9 +290,15 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 			step(fmt.Sprintf("%s is already up to date on %s", rel, d.cfg.Branch))
 		}
 		out["branch"], out["commit"] = d.cfg.Branch, commit
+		ours = commit
 	}
 	if waitHealth {
 		if err := d.waitHealthy(ctx, job.Resource, step); err != nil {
+			return platform.Result{}, err
+		}
+	}
+	if waitArgo && ours != "" {
+		if err := d.waitArgoCD(ctx, app, ours, true, step); err != nil {
 			return platform.Result{}, err
 		}
 	}
@@ -266,7 +310,9 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 
 // Deprovision commits the removal of the resource's path: pushed to
 // Branch, or proposed in a merge request (awaited when WaitForMerge is
-// set). A path already gone needs no commit.
+// set). A path already gone needs no commit. With ArgoCD, once the removal
+// is on the branch, it waits for the application to be Synced to a
+// revision holding it; its health does not matter.
 func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 	if err := d.Check(); err != nil {
 		return err
@@ -277,16 +323,31 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 	if err != nil {
 		return err
 	}
+	app, err := d.application(job.Resource)
+	if err != nil {
+		return err
+	}
 	step := stepper(job)
 	edit := func(dir string) error {
 		return os.RemoveAll(filepath.Join(dir, filepath.FromSlash(rel)))
 	}
-	if d.cfg.MergeRequest != nil {
+	if mc := d.cfg.MergeRequest; mc != nil {
 		p, err := d.propose(ctx, job.Resource, "delete", rel, edit, step)
 		if err != nil {
 			return err
 		}
-		return d.await(ctx, p, "delete", step)
+		if err := d.await(ctx, p, "delete", step); err != nil {
+			return err
+		}
+		// Before the merge nothing was removed: there is nothing to sync.
+		if app == "" || !(p.inPlace || mc.WaitForMerge) {
+			return nil
+		}
+		ours, err := d.mergedCommit(ctx, p)
+		if err != nil {
+			return err
+		}
+		return d.waitArgoCD(ctx, app, ours, false, step)
 	}
 	commit, changed, err := d.update(ctx, rel, commitMessage("delete", job.Resource), edit)
 	if err != nil {
@@ -294,6 +355,10 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 	}
 	if changed {
 		step(fmt.Sprintf("Pushed the removal of %s to %s (%s)", rel, d.cfg.Branch, short(commit)))
+	}
+	// No commit at all: the branch does not exist, nothing was applied.
+	if app != "" && commit != "" {
+		return d.waitArgoCD(ctx, app, commit, false, step)
 	}
 	return nil
 }
