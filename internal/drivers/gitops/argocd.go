@@ -61,15 +61,8 @@ var gitSHA = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
 // validate checks a and fills its defaults.
 func (a *ArgoCDConfig) validate() error {
-	if a.Server == "" {
-		return fmt.Errorf("gitops driver: argocd.server is required")
-	}
-	u, err := url.Parse(a.Server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("gitops driver: argocd.server %q is not an http(s) URL", redact(a.Server))
-	}
-	if u.User != nil {
-		return fmt.Errorf("gitops driver: argocd.server %q must not hold credentials: the token comes from the environment", redact(a.Server))
+	if err := apiBaseURL("argocd.server", a.Server); err != nil {
+		return err
 	}
 	if a.Application == "" {
 		a.Application = DefaultApplication

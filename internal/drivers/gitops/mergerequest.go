@@ -42,6 +42,22 @@ type MergeRequestConfig struct {
 var githubProject = regexp.MustCompile(`^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$`)
 
 // validate checks mr and fills its defaults; branch is Config.Branch.
+// apiBaseURL checks the base URL of an API the driver calls with a token
+// from the environment: set, http(s), no query, fragment or credentials.
+func apiBaseURL(field, raw string) error {
+	if raw == "" {
+		return fmt.Errorf("gitops driver: %s is required", field)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("gitops driver: %s %q is not an http(s) URL", field, redact(raw))
+	}
+	if u.User != nil {
+		return fmt.Errorf("gitops driver: %s %q must not hold credentials: the token comes from the environment", field, redact(raw))
+	}
+	return nil
+}
+
 func (mr *MergeRequestConfig) validate(branch string) error {
 	switch mr.Provider {
 	case ProviderGitHub, ProviderGitLab:
@@ -50,15 +66,8 @@ func (mr *MergeRequestConfig) validate(branch string) error {
 	default:
 		return fmt.Errorf("gitops driver: merge_request.provider %q is not github or gitlab", mr.Provider)
 	}
-	if mr.APIURL == "" {
-		return fmt.Errorf("gitops driver: merge_request.api_url is required")
-	}
-	u, err := url.Parse(mr.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("gitops driver: merge_request.api_url %q is not an http(s) URL", redact(mr.APIURL))
-	}
-	if u.User != nil {
-		return fmt.Errorf("gitops driver: merge_request.api_url %q must not hold credentials: the token comes from the environment", redact(mr.APIURL))
+	if err := apiBaseURL("merge_request.api_url", mr.APIURL); err != nil {
+		return err
 	}
 	switch {
 	case mr.Project == "":
