@@ -10,6 +10,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/slack"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/jobs"
+	"github.com/idpbot/idpbot/internal/platform"
 )
 
 // adapterSet is what serve runs for the chat adapters that are configured.
@@ -34,7 +35,7 @@ func retry(ctx context.Context, a *app, what string, f func(context.Context) err
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
-		a.log.Warn(what+" failed; retrying", "err", err, "in", delay)
+		a.log.Warn(what+" failed; retrying", "err", err, "in", delay.String())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -65,7 +66,7 @@ func addDiscord(a *app, g env, ops *opsServer, set *adapterSet) error {
 		Engine:          a.engine,
 		Threads:         a.store,
 		RequestsChannel: a.cfg.channel("requests", discord.Platform),
-		Logger:          a.log.With("platform", discord.Platform),
+		Logger:          a.log,
 		Metrics:         a.metrics,
 	})
 	if err != nil {
@@ -94,7 +95,7 @@ func addDiscord(a *app, g env, ops *opsServer, set *adapterSet) error {
 // addSlack enables the Slack adapter when SLACK_BOT_TOKEN is set: Socket
 // Mode with SLACK_APP_TOKEN, the HTTP endpoints with SLACK_SIGNING_SECRET.
 // A catalog entry whose form cannot fit a Slack modal stops startup.
-func addSlack(a *app, g env, ops *opsServer, set *adapterSet) error {
+func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSet) error {
 	token := g("SLACK_BOT_TOKEN")
 	if token == "" {
 		if g("SLACK_APP_TOKEN") != "" || g("SLACK_SIGNING_SECRET") != "" {
@@ -124,11 +125,19 @@ func addSlack(a *app, g env, ops *opsServer, set *adapterSet) error {
 		Engine:          a.engine,
 		Threads:         a.store,
 		RequestsChannel: a.cfg.channel("requests", slack.Platform),
-		Logger:          a.log.With("platform", slack.Platform),
+		Logger:          a.log,
 		Metrics:         a.metrics,
 	})
 	if err != nil {
 		return userError{"slack: " + err.Error()}
+	}
+	// A token Slack refuses stops startup; Slack out of reach does not,
+	// the check is retried and readiness waits for it.
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	verr := s.Verify(vctx)
+	cancel()
+	if platform.ErrorCode(verr) == platform.Forbidden {
+		return userError{platform.ErrorMessage(verr)}
 	}
 	set.notifiers[slack.Platform] = s
 	set.posters[slack.Platform] = s
@@ -138,6 +147,10 @@ func addSlack(a *app, g env, ops *opsServer, set *adapterSet) error {
 	}
 	set.runs = append(set.runs, func(ctx context.Context) error {
 		defer s.Wait()
+		if verr != nil {
+			a.log.Warn("cannot reach Slack's Web API to check the bot token; starting anyway, not ready until it answers", "err", verr)
+			go func() { _ = retry(ctx, a, "check the Slack bot token", s.Verify) }()
+		}
 		if socket {
 			return retry(ctx, a, "Slack Socket Mode", s.RunSocketMode)
 		}

@@ -581,7 +581,7 @@ func runServe(ctx context.Context, o options, g env, stderr io.Writer) error {
 		ops.mux.Handle(path, h)
 	}
 	set := &adapterSet{notifiers: map[string]jobs.Notifier{}, posters: map[string]commands.Poster{}}
-	if err := addSlack(a, g, ops, set); err != nil {
+	if err := addSlack(ctx, a, g, ops, set); err != nil {
 		return err
 	}
 	if err := addDiscord(a, g, ops, set); err != nil {

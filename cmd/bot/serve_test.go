@@ -163,6 +163,59 @@ func TestServeWithSlackAndDiscord(t *testing.T) {
 	if !strings.Contains(logs.String(), `"level":"DEBUG"`) {
 		t.Errorf("debug logging was not on, so the secret check proves little; logs:\n%s", logs.String())
 	}
+	checkLogKeys(t, logs.String())
+}
+
+// TestServeStopsOnRefusedSlackToken: a bot token Slack refuses stops
+// startup with what to do, instead of a bot that acknowledges commands
+// and never posts.
+func TestServeStopsOnRefusedSlackToken(t *testing.T) {
+	t.Parallel()
+	sf := slackfake.New(t)
+	sf.Refuse("auth.test", "invalid_auth")
+	getenv, _ := testEnv(t, map[string]string{
+		"IDPBOT_HTTP_ADDR":     freeAddr(t),
+		"SLACK_BOT_TOKEN":      slackfake.DefaultBotToken,
+		"SLACK_SIGNING_SECRET": "slack-signing-secret-for-test",
+		"SLACK_API_URL":        sf.URL(),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"serve"}, getenv, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "Slack refused SLACK_BOT_TOKEN (invalid_auth)") {
+		t.Errorf("serve with a refused token = %v, want it to stop naming the token", err)
+	}
+}
+
+// checkLogKeys fails the test for a JSON log line that is not an object or
+// repeats a key: log pipelines keep one of the values, or drop the line.
+func checkLogKeys(t *testing.T, log string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		dec := json.NewDecoder(strings.NewReader(line))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Errorf("log line is not a JSON object: %s", line)
+			continue
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Errorf("log line is not JSON: %s", line)
+				break
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				t.Errorf("log line repeats the key %q: %s", key, line)
+			}
+			seen[key] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Errorf("log line is not JSON: %s", line)
+				break
+			}
+		}
+	}
 }
 
 // promtool checks a scrape with `promtool check metrics`. CI installs it;

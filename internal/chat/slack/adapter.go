@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,7 +117,10 @@ type Adapter struct {
 	mu        sync.Mutex
 	socket    bool // Socket Mode is running
 	connected bool
-	gen       int // connection count of the latest Socket Mode event
+	// unverified is why the bot token is not known to work: set by a
+	// Verify that failed, cleared by one that succeeded.
+	unverified error
+	gen        int // connection count of the latest Socket Mode event
 }
 
 // New returns an Adapter. It does no I/O.
@@ -200,11 +204,15 @@ func New(cfg Config) (*Adapter, error) {
 	return a, nil
 }
 
-// Ready returns nil when the adapter can take requests: always in HTTP
-// mode, and in Socket Mode while connected. It backs /readyz.
+// Ready returns nil when the adapter can take requests: in HTTP mode
+// unless its token failed Verify, and in Socket Mode while connected. It
+// backs /readyz.
 func (a *Adapter) Ready() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.unverified != nil {
+		return a.unverified
+	}
 	if a.appToken == "" {
 		return nil
 	}
@@ -215,6 +223,33 @@ func (a *Adapter) Ready() error {
 		return errors.New("slack socket mode is not connected")
 	}
 	return nil
+}
+
+// refusedToken are the auth.test errors of a bot token that will not work.
+var refusedToken = []string{"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
+
+// Verify asks Slack whose the bot token is (auth.test). A token Slack
+// refuses is a platform Forbidden error; another failure (Slack
+// unreachable) is returned as it is. Until a Verify succeeds, Ready says
+// why the adapter is not ready.
+func (a *Adapter) Verify(ctx context.Context) error {
+	resp, err := a.api.AuthTestContext(ctx)
+	code := slackCode(err)
+	switch {
+	case err == nil:
+		a.log.InfoContext(ctx, "slack bot token verified", "team", resp.Team, "bot_user", resp.UserID)
+	case slices.Contains(refusedToken, code):
+		err = platform.Errorf(platform.Forbidden, "Slack refused SLACK_BOT_TOKEN (%s): use the app's Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page.", code)
+	default:
+		err = a.apiErr("auth.test", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.unverified = nil
+	if err != nil {
+		a.unverified = fmt.Errorf("slack bot token not verified: %w", err)
+	}
+	return err
 }
 
 // Wait blocks until the work the adapter started in the background (answers

@@ -412,6 +412,32 @@ func TestReadyInHTTPMode(t *testing.T) {
 	if err := h.adapter.Ready(); err != nil {
 		t.Errorf("Ready in HTTP mode = %v", err)
 	}
+	ctx := context.Background()
+	if err := h.adapter.Verify(ctx); err != nil {
+		t.Errorf("Verify = %v", err)
+	}
+
+	// Slack out of reach: not ready until it answers.
+	h.fake.Fail("auth.test", 1, http.StatusServiceUnavailable, 0)
+	if err := h.adapter.Verify(ctx); err == nil || platform.ErrorCode(err) == platform.Forbidden {
+		t.Errorf("Verify with Slack down = %v, want a plain error", err)
+	}
+	if err := h.adapter.Ready(); err == nil || !strings.Contains(err.Error(), "slack bot token not verified") {
+		t.Errorf("Ready after a failed Verify = %v", err)
+	}
+	if err := h.adapter.Verify(ctx); err != nil || h.adapter.Ready() != nil {
+		t.Errorf("Verify once Slack answers = %v, Ready = %v", err, h.adapter.Ready())
+	}
+
+	// A refused token is Forbidden, with what to do.
+	h.fake.Refuse("auth.test", "token_revoked")
+	err := h.adapter.Verify(ctx)
+	if platform.ErrorCode(err) != platform.Forbidden || !strings.Contains(platform.ErrorMessage(err), "Slack refused SLACK_BOT_TOKEN (token_revoked)") {
+		t.Errorf("Verify with a revoked token = %v", err)
+	}
+	if h.adapter.Ready() == nil {
+		t.Error("ready with a revoked token")
+	}
 }
 
 func TestNewRejectsIncompleteConfig(t *testing.T) {
