@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -52,28 +53,48 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 		next  int64
 	)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO deliveries (resource_id, platform) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-			resourceID, platformName)
+		// One round trip: the cursor (created on first use) locked, the
+		// next event after it (read after the lock, so after the previous
+		// holder's advance), and the resource.
+		reads := &pgx.Batch{}
+		reads.Queue(`INSERT INTO deliveries (resource_id, platform) VALUES ($1, $2) ON CONFLICT DO NOTHING`, resourceID, platformName)
+		reads.Queue(`SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2 FOR UPDATE`, resourceID, platformName)
+		reads.Queue(`SELECT `+eventColumns+` FROM events WHERE resource_id = $1 AND id <= $3
+			AND id > (SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2)
+			ORDER BY id LIMIT 1`, resourceID, platformName, upTo)
+		reads.Queue(`SELECT `+resourceColumns+` FROM resources WHERE id = $1`, resourceID)
+		br := tx.SendBatch(ctx, reads)
+		_, err := br.Exec()
 		if sqlState(err) == codeForeignKey {
+			br.Close()
 			return notFound(resourceID)
 		}
-		if err != nil {
-			return err
-		}
 		var last int64
-		err = tx.QueryRow(ctx, `SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2 FOR UPDATE`,
-			resourceID, platformName).Scan(&last)
-		if err != nil {
-			return err
+		if err == nil {
+			err = br.QueryRow().Scan(&last)
 		}
-		ev, err := scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events
-			WHERE resource_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT 1`, resourceID, last, upTo))
+		var (
+			ev platform.Event
+			r  *platform.Resource
+		)
+		if err == nil {
+			ev, err = scanEvent(br.QueryRow())
+		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			done = true
-			return nil
+			return br.Close()
+		}
+		if err == nil {
+			r, err = scanResource(br.QueryRow())
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
 		}
 		if err != nil {
 			return err
+		}
+		if ev.ID <= last {
+			return fmt.Errorf("event %d read at or before the cursor %d", ev.ID, last)
 		}
 		next = ev.ID
 		redelivery, err := s.attempt(ctx, resourceID, platformName, ev.ID)
@@ -84,27 +105,16 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 		if redelivery {
 			fnCtx = platform.WithRedelivery(ctx)
 		}
-		r, err := scanResource(tx.QueryRow(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id = $1`, resourceID))
-		if err != nil {
-			return err
-		}
 		if fnErr = fn(fnCtx, r, ev); fnErr != nil {
 			return fnErr
 		}
-		if _, err := tx.Exec(ctx, `UPDATE deliveries SET last_event_id = $3 WHERE resource_id = $1 AND platform = $2`,
-			resourceID, platformName, ev.ID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`,
-			resourceID, platformName, ev.ID); err != nil {
-			return err
-		}
+		writes := &pgx.Batch{}
+		writes.Queue(`UPDATE deliveries SET last_event_id = $3 WHERE resource_id = $1 AND platform = $2`, resourceID, platformName, ev.ID)
+		writes.Queue(`DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`, resourceID, platformName, ev.ID)
 		if ev.Kind == platform.EventSecret {
-			if _, err := tx.Exec(ctx, `UPDATE events SET sealed = NULL WHERE id = $1`, ev.ID); err != nil {
-				return err
-			}
+			writes.Queue(`UPDATE events SET sealed = NULL WHERE id = $1`, ev.ID)
 		}
-		return nil
+		return tx.SendBatch(ctx, writes).Close()
 	})
 	if fnErr != nil {
 		if platform.NotSent(fnErr) {
@@ -136,11 +146,24 @@ const attemptWait = 2 * time.Second
 func (s *Store) attempt(ctx context.Context, resourceID int64, platformName string, eventID int64) (bool, error) {
 	actx, cancel := context.WithTimeout(ctx, attemptWait)
 	defer cancel()
-	tag, err := s.pool.Exec(actx, `INSERT INTO delivery_attempts (resource_id, platform, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+	// One round trip, and no wait for the disk: the record must outlive
+	// the bot, which a commit gives at once; only a crash of PostgreSQL
+	// itself in the next moments loses it, and with it one lookup.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	insert := b.Queue(`INSERT INTO delivery_attempts (resource_id, platform, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		resourceID, platformName, eventID)
+	var inserted int64
+	insert.Exec(func(tag pgconn.CommandTag) error {
+		inserted = tag.RowsAffected()
+		return nil
+	})
+	b.Queue(`COMMIT`)
+	err := s.pool.SendBatch(actx, b).Close()
 	switch {
 	case err == nil:
-		return tag.RowsAffected() == 0, nil
+		return inserted == 0, nil
 	case ctx.Err() != nil:
 		return false, ctx.Err()
 	case actx.Err() != nil:
