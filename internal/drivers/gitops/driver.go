@@ -36,6 +36,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -113,6 +114,10 @@ type Config struct {
 // use.
 type Driver struct {
 	cfg Config
+	// gitAuth is the git configuration, passed through the environment,
+	// that authenticates fetches and pushes over HTTP(S) with the merge
+	// request token; empty without one.
+	gitAuth []string
 	// api calls the merge request and Argo CD APIs: HTTPClient, never
 	// following a redirect to another host (it would carry the token
 	// there).
@@ -173,7 +178,34 @@ func New(cfg Config) (*Driver, error) {
 	}
 	api := *cfg.HTTPClient
 	api.CheckRedirect = sameHostRedirects
-	return &Driver{cfg: cfg, api: &api, locks: map[string]chan struct{}{}}, nil
+	return &Driver{cfg: cfg, api: &api, gitAuth: gitAuth(cfg), locks: map[string]chan struct{}{}}, nil
+}
+
+// gitAuth returns the environment that makes git send the merge request
+// token to an HTTP(S) repository, scoped to that repository's URL (git's
+// http.<url>.extraHeader), so that pushes need no credential of their own:
+// GitHub takes it as the password of x-access-token, GitLab of oauth2. A
+// repository URL that carries credentials, or is not HTTP(S), keeps them.
+// The environment, unlike git's arguments, is not shown to other users.
+func gitAuth(cfg Config) []string {
+	mr := cfg.MergeRequest
+	if mr == nil || mr.Token == "" {
+		return nil
+	}
+	u, err := url.Parse(cfg.Repository)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Host == "" {
+		return nil
+	}
+	user := "x-access-token"
+	if mr.Provider == ProviderGitLab {
+		user = "oauth2"
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + mr.Token))
+	return []string{
+		"GIT_CONFIG_COUNT=1",
+		"GIT_CONFIG_KEY_0=http." + u.String() + ".extraHeader",
+		"GIT_CONFIG_VALUE_0=Authorization: Basic " + basic,
+	}
 }
 
 // validBranch reports whether name is a branch name safe to pass to git.
@@ -464,6 +496,7 @@ func (d *Driver) git(ctx context.Context, dir string, args ...string) (string, e
 		"GIT_COMMITTER_NAME="+d.cfg.AuthorName,
 		"GIT_COMMITTER_EMAIL="+d.cfg.AuthorEmail,
 	)
+	cmd.Env = append(cmd.Env, d.gitAuth...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
