@@ -467,10 +467,11 @@ func TestArgoCDMergeRequest(t *testing.T) {
 	a.mu.Unlock()
 	d := newDriver(t, bare, withMR(f, func(c *MergeRequestConfig) { c.WaitForMerge = true }), a.config(), func(c *Config) { c.Timeout = time.Minute })
 	rec := &recorder{}
-	if _, err := d.Provision(context.Background(), webJob(12, "orders-api", 2, rec)); err != nil {
+	res, err := d.Provision(context.Background(), webJob(12, "orders-api", 2, rec))
+	if err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
-	branch, squashed := rev(t, bare, "idpbot/12-create"), rev(t, bare, "main")
+	branch, squashed := res.Outputs["commit"], rev(t, bare, "main")
 	if branch == squashed {
 		t.Fatal("the merge was not a squash")
 	}

@@ -185,7 +185,29 @@ func (d *Driver) await(ctx context.Context, p proposal, action string, step func
 		step(fmt.Sprintf("Merge request %s awaits the platform team's review: their merge into %s is the gate, and Argo CD or Flux %s once merged", f.ref(p.mr.Number), target, effect))
 		return nil
 	}
-	return d.waitMerged(ctx, f, p.mr, step)
+	if err := d.waitMerged(ctx, f, p.mr, step); err != nil {
+		return err
+	}
+	d.deleteBranch(ctx, p.branch, step)
+	return nil
+}
+
+// deleteBranch removes a merged request branch from the repository, as
+// GitLab does by itself for the merge requests the driver opens and
+// GitHub does only when the repository is set to. A branch already gone
+// is fine; another failure is told as a step and changes nothing else.
+func (d *Driver) deleteBranch(ctx context.Context, branch string, step func(string)) {
+	dir, err := d.cacheDir()
+	if err == nil {
+		var unlock func()
+		if unlock, err = d.lock(ctx, dir); err == nil {
+			_, err = d.git(ctx, dir, "push", "-q", "origin", "--delete", "refs/heads/"+branch)
+			unlock()
+		}
+	}
+	if err != nil && !strings.Contains(err.Error(), "remote ref does not exist") {
+		step(fmt.Sprintf("Could not delete the merged branch %s: %v", branch, err))
+	}
 }
 
 // waitMerged polls merge request mr until it is merged. A merge request

@@ -292,7 +292,10 @@ func TestMergeRequestWaitForMerge(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Provision: %v", err)
 			}
-			head := rev(t, bare, "idpbot/12-create")
+			head := res.Outputs["commit"]
+			if left := strings.TrimSpace(gitIn(t, bare, "branch", "--list", "idpbot/*")); left != "" {
+				t.Errorf("merged branches left in the repository: %s", left)
+			}
 			want := []string{
 				"Pushed branch idpbot/12-create (" + head[:12] + ") with the manifests of " + ordersPath,
 				"Opened merge request " + f.ref(1) + ": " + f.url(1),
