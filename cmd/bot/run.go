@@ -455,6 +455,7 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = metrics.New(a.reg)
+	a.metrics.SupportCategories(a.cfg.SupportCategories())
 	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{
 		OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
 			if err := a.runner.Enqueue(ctx, tx, r, ev); err != nil {

@@ -139,7 +139,8 @@ func TestServeWithSlackAndDiscord(t *testing.T) {
 	}
 	scrape, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`idpbot_commands_total{outcome="ok",platform="slack",verb="help"} 1`, `idpbot_resources{state="ready"} 0`, `idpbot_db_pool_connections{state="max"}`} {
+	for _, want := range []string{`idpbot_commands_total{outcome="ok",platform="slack",verb="help"} 1`, `idpbot_resources{state="ready"} 0`, `idpbot_db_pool_connections{state="max"}`,
+		`idp_support_tickets_total{category="access"} 0`} {
 		if !bytes.Contains(scrape, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -136,6 +136,15 @@ func (m *Metrics) RateLimited(platformName string, wait time.Duration) {
 	m.rateWait.WithLabelValues(platformName).Add(wait.Seconds())
 }
 
+// SupportCategories makes idp_support_tickets_total exist at 0 for each
+// category, so that rates and alerts see the first ticket of a category
+// as an increase rather than a new series.
+func (m *Metrics) SupportCategories(categories []string) {
+	for _, c := range categories {
+		m.tickets.WithLabelValues(c)
+	}
+}
+
 // SupportTicket records a support ticket.
 func (m *Metrics) SupportTicket(category string) {
 	m.tickets.WithLabelValues(category).Inc()
