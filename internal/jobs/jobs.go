@@ -168,7 +168,7 @@ func New(cfg Config) (*Runner, error) {
 		FetchPollInterval:      cfg.FetchPollInterval,
 		JobTimeout:             cfg.DefaultTimeout,
 		LeaderElectionDisabled: cfg.leaderElectionDisabled,
-		Logger:                 log,
+		Logger:                 slog.New(newQuiet(log.Handler(), RepeatWindow, time.Now)),
 		Middleware:             middleware,
 		PeriodicJobs:           periodic,
 		Queues:                 queues,
