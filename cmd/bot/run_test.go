@@ -304,54 +304,35 @@ drivers:
 		t.Errorf("webhook callback handler not mounted: %v", set.handlers)
 	}
 
-	// Merge requests: the token comes from the environment; without it,
-	// startup says which variable is missing.
-	mr := strings.Replace(yaml, "work_dir: "+filepath.Join(dir, "work")+"}",
-		"work_dir: "+filepath.Join(dir, "work")+", merge_request: {provider: github, api_url: \"https://api.github.com\", project: acme/platform-gitops, wait_for_merge: true}}", 1)
-	if mr == yaml {
-		t.Fatal("test config has no gitops section to extend")
-	}
-	if err := os.WriteFile(cfgFile, []byte(mr), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mrCfg, err := loadConfig(cfgFile, "")
-	if err != nil {
-		t.Fatalf("loadConfig(merge_request) = %v", err)
-	}
-	if _, err := drivers(mrCfg, getenv, nil); err == nil || !strings.Contains(err.Error(), "IDPBOT_GITOPS_TOKEN") {
-		t.Errorf("drivers without the gitops token = %v, want an error naming IDPBOT_GITOPS_TOKEN", err)
-	}
-	withToken := func(k string) string {
-		if k == "IDPBOT_GITOPS_TOKEN" {
-			return "ghp-test"
+	// Merge requests and Argo CD: each token comes from the environment;
+	// without it, startup says which variable is missing.
+	for _, tc := range []struct{ name, section, tokenEnv string }{
+		{"merge_request", `merge_request: {provider: github, api_url: "https://api.github.com", project: acme/platform-gitops, wait_for_merge: true}`, "IDPBOT_GITOPS_TOKEN"},
+		{"argocd", `argocd: {server: "https://argocd.example.com", application: "{{team}}-{{environment}}"}`, "IDPBOT_ARGOCD_TOKEN"},
+	} {
+		extended := strings.Replace(yaml, "work_dir: "+filepath.Join(dir, "work")+"}", "work_dir: "+filepath.Join(dir, "work")+", "+tc.section+"}", 1)
+		if extended == yaml {
+			t.Fatal("test config has no gitops section to extend")
 		}
-		return getenv(k)
-	}
-	if set, err := drivers(mrCfg, withToken, nil); err != nil || set.drivers["gitops"].Check() != nil {
-		t.Errorf("drivers with merge requests = %v", err)
-	}
-
-	// Argo CD: the same, with its own token.
-	argo := strings.Replace(yaml, "work_dir: "+filepath.Join(dir, "work")+"}",
-		"work_dir: "+filepath.Join(dir, "work")+", argocd: {server: \"https://argocd.example.com\", application: \"{{team}}-{{environment}}\"}}", 1)
-	if err := os.WriteFile(cfgFile, []byte(argo), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	argoCfg, err := loadConfig(cfgFile, "")
-	if err != nil {
-		t.Fatalf("loadConfig(argocd) = %v", err)
-	}
-	if _, err := drivers(argoCfg, getenv, nil); err == nil || !strings.Contains(err.Error(), "IDPBOT_ARGOCD_TOKEN") {
-		t.Errorf("drivers without the Argo CD token = %v, want an error naming IDPBOT_ARGOCD_TOKEN", err)
-	}
-	argoToken := func(k string) string {
-		if k == "IDPBOT_ARGOCD_TOKEN" {
-			return "argo-test"
+		if err := os.WriteFile(cfgFile, []byte(extended), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		return getenv(k)
-	}
-	if set, err := drivers(argoCfg, argoToken, nil); err != nil || set.drivers["gitops"].Check() != nil {
-		t.Errorf("drivers with Argo CD = %v", err)
+		c, err := loadConfig(cfgFile, "")
+		if err != nil {
+			t.Fatalf("loadConfig(%s) = %v", tc.name, err)
+		}
+		if _, err := drivers(c, getenv, nil); err == nil || !strings.Contains(err.Error(), tc.tokenEnv) {
+			t.Errorf("drivers with %s and no token = %v, want an error naming %s", tc.name, err, tc.tokenEnv)
+		}
+		withToken := func(k string) string {
+			if k == tc.tokenEnv {
+				return "token-for-test"
+			}
+			return getenv(k)
+		}
+		if set, err := drivers(c, withToken, nil); err != nil || set.drivers["gitops"].Check() != nil {
+			t.Errorf("drivers with %s = %v", tc.name, err)
+		}
 	}
 
 	// Not configured is unavailable with a reason, never a pretend success.
