@@ -37,6 +37,9 @@ type poster struct {
 	// entered, when set, is closed as Post starts, which then waits for
 	// release.
 	entered, release chan struct{}
+	// lose makes the next posts post and then fail, as when the answer
+	// is lost.
+	lose int
 }
 
 var (
@@ -58,7 +61,7 @@ func (p *poster) editsSnapshot() []string {
 	return append([]string(nil), p.edits...)
 }
 
-func (p *poster) Post(_ context.Context, channel string, reply commands.Reply) (string, error) {
+func (p *poster) Post(ctx context.Context, channel string, reply commands.Reply) (string, error) {
 	p.mu.Lock()
 	if p.entered != nil {
 		close(p.entered)
@@ -72,8 +75,18 @@ func (p *poster) Post(_ context.Context, channel string, reply commands.Reply) (
 		p.limited--
 		return "", rateLimited(10 * time.Millisecond)
 	}
-	p.posts = append(p.posts, channel+": "+reply.Title)
+	post := channel + ": " + reply.Title
+	if i := slices.Index(p.posts, post); i >= 0 && platform.Redelivery(ctx) {
+		// As the Slack adapter does: a retry finds what the attempt
+		// whose answer was lost posted.
+		return fmt.Sprintf("ref-%d", i+1), nil
+	}
+	p.posts = append(p.posts, post)
 	p.replies = append(p.replies, reply)
+	if p.lose > 0 {
+		p.lose--
+		return "", errors.New("the answer was lost")
+	}
 	return fmt.Sprintf("ref-%d", len(p.posts)), nil
 }
 
@@ -293,6 +306,39 @@ func TestDecisionWaitsForCardBeingPosted(t *testing.T) {
 	close(release)
 	g.waitDecided(t, r.ID)
 	if diff := cmp.Diff([]string{"approvals › ref-1: Rejected: orders-db #1, test-db for payments in production [0 buttons]"}, g.poster.editsSnapshot()); diff != "" {
+		t.Errorf("card edits mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestCardPostedByALostAttemptShowsTheDecision: the card was posted but
+// the answer lost, and the request was decided before the retry: the
+// retry still finds the card (it does not skip it as a card of a decided
+// request), records it, and the decision edits it.
+func TestCardPostedByALostAttemptShowsTheDecision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	g.poster.mu.Lock()
+	g.poster.entered, g.poster.release, g.poster.lose = entered, release, 1
+	g.poster.mu.Unlock()
+	r := g.production(t)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the card was not posted")
+	}
+	if _, _, err := g.engine.Approve(ctx, approver, r.Ref()); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	close(release)
+	g.waitDecided(t, r.ID)
+	posts, _ := g.poster.snapshot()
+	if diff := cmp.Diff([]string{"approvals: Approval needed: orders-db #1, test-db for payments in production"}, posts); diff != "" {
+		t.Errorf("posts mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"approvals › ref-1: Approved: orders-db #1, test-db for payments in production [0 buttons]"}, g.poster.editsSnapshot()); diff != "" {
 		t.Errorf("card edits mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
 )
 
 // PostTimeout bounds one post job.
@@ -97,7 +98,11 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 		if err != nil {
 			return fmt.Errorf("approval card of #%d: %w", a.ResourceID, err)
 		}
-		if !awaiting {
+		// A retry may follow an attempt that posted the card and lost the
+		// answer: it goes on, so that the adapter finds that card (or
+		// posts it) and it is recorded, and the decision, which waits
+		// for this job, edits it.
+		if !awaiting && !platform.Redelivery(ctx) {
 			w.log.InfoContext(ctx, "request decided before its approval card was posted; not posting it", "platform", a.Platform, "request_id", a.ResourceID)
 			return nil
 		}
