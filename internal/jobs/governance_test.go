@@ -40,6 +40,9 @@ type poster struct {
 	// lose makes the next posts post and then fail, as when the answer
 	// is lost.
 	lose int
+	// limitWait is the Retry-After of a rate limit (at least 10 ms; the
+	// worker waits at least a second).
+	limitWait time.Duration
 }
 
 var (
@@ -73,7 +76,7 @@ func (p *poster) Post(ctx context.Context, channel string, reply commands.Reply)
 	defer p.mu.Unlock()
 	if p.limited > 0 {
 		p.limited--
-		return "", rateLimited(10 * time.Millisecond)
+		return "", rateLimited(max(p.limitWait, 10*time.Millisecond))
 	}
 	post := channel + ": " + reply.Title
 	if i := slices.Index(p.posts, post); i >= 0 && platform.Redelivery(ctx) {
@@ -350,7 +353,10 @@ func TestCardOfDecidedRequestIsNotPosted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	g := newGovHarness(t)
-	g.poster.limit(1) // the card meets a rate limit: snoozed a second
+	g.poster.limit(1) // the card meets a rate limit, long enough to decide first
+	g.poster.mu.Lock()
+	g.poster.limitWait = 5 * time.Second
+	g.poster.mu.Unlock()
 	r := g.production(t)
 	waitFor(t, 10*time.Second, "the card's rate limit", func() (bool, string) {
 		g.poster.mu.Lock()
