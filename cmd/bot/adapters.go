@@ -48,7 +48,7 @@ func retry(ctx context.Context, a *app, what string, f func(context.Context) err
 // addDiscord enables the Discord adapter when DISCORD_BOT_TOKEN is set:
 // the HTTP interactions endpoint with DISCORD_PUBLIC_KEY, the gateway
 // without it.
-func addDiscord(a *app, g env, ops *opsServer, set *adapterSet) error {
+func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSet) error {
 	token := g("DISCORD_BOT_TOKEN")
 	if token == "" {
 		return nil
@@ -72,6 +72,14 @@ func addDiscord(a *app, g env, ops *opsServer, set *adapterSet) error {
 	if err != nil {
 		return userError{"discord: " + err.Error()}
 	}
+	// As for Slack: a token Discord refuses stops startup; Discord out of
+	// reach does not, the check is retried and readiness waits for it.
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	verr := d.Verify(vctx)
+	cancel()
+	if platform.ErrorCode(verr) == platform.Forbidden {
+		return userError{platform.ErrorMessage(verr)}
+	}
 	set.notifiers[discord.Platform] = d
 	set.posters[discord.Platform] = d
 	ops.addCheck(discord.Platform, func(context.Context) error { return d.Ready() })
@@ -81,6 +89,10 @@ func addDiscord(a *app, g env, ops *opsServer, set *adapterSet) error {
 	}
 	set.runs = append(set.runs, func(ctx context.Context) error {
 		defer d.Wait()
+		if verr != nil {
+			a.log.Warn("cannot reach Discord's API to check the bot token; starting anyway, not ready until it answers", "err", verr)
+			go func() { _ = retry(ctx, a, "check the Discord bot token", d.Verify) }()
+		}
 		if gateway {
 			go func() { _ = retry(ctx, a, "register Discord commands", d.RegisterCommands) }()
 			return retry(ctx, a, "Discord gateway", d.RunGateway)

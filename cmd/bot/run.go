@@ -585,7 +585,7 @@ func runServe(ctx context.Context, o options, g env, stderr io.Writer) error {
 	if err := addSlack(ctx, a, g, ops, set); err != nil {
 		return err
 	}
-	if err := addDiscord(a, g, ops, set); err != nil {
+	if err := addDiscord(ctx, a, g, ops, set); err != nil {
 		return err
 	}
 	notifiers, runs := set.notifiers, set.runs

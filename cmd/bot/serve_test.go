@@ -167,24 +167,34 @@ func TestServeWithSlackAndDiscord(t *testing.T) {
 	checkLogKeys(t, logs.String())
 }
 
-// TestServeStopsOnRefusedSlackToken: a bot token Slack refuses stops
-// startup with what to do, instead of a bot that acknowledges commands
-// and never posts.
-func TestServeStopsOnRefusedSlackToken(t *testing.T) {
+// TestServeStopsOnRefusedTokens: a bot token Slack or Discord refuses
+// stops startup with what to do, instead of a bot that acknowledges
+// commands and never posts.
+func TestServeStopsOnRefusedTokens(t *testing.T) {
 	t.Parallel()
 	sf := slackfake.New(t)
 	sf.Refuse("auth.test", "invalid_auth")
-	getenv, _ := testEnv(t, map[string]string{
-		"IDPBOT_HTTP_ADDR":     freeAddr(t),
-		"SLACK_BOT_TOKEN":      slackfake.DefaultBotToken,
-		"SLACK_SIGNING_SECRET": "slack-signing-secret-for-test",
-		"SLACK_API_URL":        sf.URL(),
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := run(ctx, []string{"serve"}, getenv, strings.NewReader(""), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "Slack refused SLACK_BOT_TOKEN (invalid_auth)") {
-		t.Errorf("serve with a refused token = %v, want it to stop naming the token", err)
+	df := discordtest.New(t)
+	df.Lenient() // the wrong token is the point
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"slack", map[string]string{"SLACK_BOT_TOKEN": slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET": "slack-signing-secret-for-test", "SLACK_API_URL": sf.URL()},
+			"Slack refused SLACK_BOT_TOKEN (invalid_auth)"},
+		{"discord", map[string]string{"DISCORD_BOT_TOKEN": "not-the-token", "DISCORD_APP_ID": discordtest.AppID,
+			"DISCORD_PUBLIC_KEY": discordtest.NewKey(t).Public, "DISCORD_API_URL": df.URL()},
+			"Discord refused DISCORD_BOT_TOKEN (401 Unauthorized)"},
+	} {
+		tc.env["IDPBOT_HTTP_ADDR"] = freeAddr(t)
+		getenv, _ := testEnv(t, tc.env)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, []string{"serve"}, getenv, strings.NewReader(""), io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: serve with a refused token = %v, want it to stop naming the token", tc.name, err)
+		}
 	}
 }
 

@@ -132,6 +132,9 @@ type Adapter struct {
 	mu        sync.Mutex
 	gateway   bool // RunGateway is running
 	connected bool
+	// unverified is why the bot token is not known to work: set by a
+	// Verify that failed, cleared by one that succeeded.
+	unverified error
 }
 
 // New returns an Adapter. It does no I/O.
@@ -224,14 +227,18 @@ func New(cfg Config) (*Adapter, error) {
 	return a, nil
 }
 
-// Ready returns nil when the adapter can take interactions: always in HTTP
-// mode, and in gateway mode while connected. It backs /readyz.
+// Ready returns nil when the adapter can take interactions: in HTTP mode
+// unless its token failed Verify, and in gateway mode while connected. It
+// backs /readyz.
 func (a *Adapter) Ready() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.unverified != nil {
+		return a.unverified
+	}
 	if a.publicKey != nil {
 		return nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if !a.gateway {
 		return errors.New("discord gateway is not running")
 	}
@@ -239,6 +246,30 @@ func (a *Adapter) Ready() error {
 		return errors.New("discord gateway is not connected")
 	}
 	return nil
+}
+
+// Verify asks Discord whose the bot token is (GET /users/@me). A token
+// Discord refuses is a platform Forbidden error; another failure (Discord
+// unreachable) is returned as it is. Until a Verify succeeds, Ready says
+// why the adapter is not ready.
+func (a *Adapter) Verify(ctx context.Context) error {
+	u, err := a.s.User("@me", discordgo.WithContext(ctx))
+	var re *discordgo.RESTError
+	switch {
+	case err == nil:
+		a.log.InfoContext(ctx, "discord bot token verified", "bot_user", u.ID, "name", u.Username)
+	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized:
+		err = platform.Errorf(platform.Forbidden, "Discord refused DISCORD_BOT_TOKEN (401 Unauthorized): use the token from the Bot page of the application in the Discord developer portal.")
+	default:
+		err = a.apiErr("get the bot user", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.unverified = nil
+	if err != nil {
+		a.unverified = fmt.Errorf("discord bot token not verified: %w", err)
+	}
+	return err
 }
 
 // Wait blocks until the work the adapter started in the background (answers

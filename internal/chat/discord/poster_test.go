@@ -270,3 +270,41 @@ func TestChannelMembers(t *testing.T) {
 		t.Errorf("ChannelMembers of a deleted channel = %v, want not found", err)
 	}
 }
+
+// TestVerify: the bot token is checked with GET /users/@me; Discord out of
+// reach leaves the adapter not ready until a check succeeds; a token
+// Discord refuses is Forbidden, with what to do.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	h := newHarness(t, harnessConfig{engine: f.Engine})
+	ctx := context.Background()
+	if err := h.adapter.Verify(ctx); err != nil || h.adapter.Ready() != nil {
+		t.Fatalf("Verify = %v, Ready = %v", err, h.adapter.Ready())
+	}
+	h.fake.Inject(discordtest.Fault{Route: "GET /users/@me", Times: 1, Status: http.StatusServiceUnavailable})
+	if err := h.adapter.Verify(ctx); err == nil || platform.ErrorCode(err) == platform.Forbidden {
+		t.Errorf("Verify with Discord down = %v, want a plain error", err)
+	}
+	if err := h.adapter.Ready(); err == nil || !strings.Contains(err.Error(), "discord bot token not verified") {
+		t.Errorf("Ready after a failed Verify = %v", err)
+	}
+	if err := h.adapter.Verify(ctx); err != nil || h.adapter.Ready() != nil {
+		t.Errorf("Verify once Discord answers = %v, Ready = %v", err, h.adapter.Ready())
+	}
+
+	h.fake.Lenient() // the wrong token is the point
+	bad, err := New(Config{BotToken: "not-the-token", AppID: discordtest.AppID, PublicKey: h.key.Public, APIURL: h.fake.URL(),
+		Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &memThreads{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bad.Verify(ctx)
+	if platform.ErrorCode(err) != platform.Forbidden || !strings.Contains(platform.ErrorMessage(err), "Discord refused DISCORD_BOT_TOKEN") ||
+		strings.Contains(err.Error(), "not-the-token") {
+		t.Errorf("Verify with a wrong token = %v", err)
+	}
+	if bad.Ready() == nil {
+		t.Error("ready with a wrong token")
+	}
+}

@@ -519,6 +519,8 @@ func (s *Server) route(name string, p map[string]string, call *Call) (int, any) 
 		return s.editOriginal(p["webhook_id"], p["webhook_token"], call.Body)
 	case "POST /webhooks/{webhook_id}/{webhook_token}":
 		return s.followup(p["webhook_id"], p["webhook_token"], call.Query.Get("wait") == "true", call.Body)
+	case "GET /users/@me":
+		return http.StatusOK, map[string]any{"id": AppID, "username": "idpbot", "discriminator": "0", "bot": true}
 	case "GET /channels/{channel_id}":
 		c, ok := s.channels[p["channel_id"]]
 		if !ok {
