@@ -45,6 +45,27 @@ func retry(ctx context.Context, a *app, what string, f func(context.Context) err
 	}
 }
 
+// checkToken checks a chat platform's bot token at startup with the
+// adapter's verify (whose failure also keeps the adapter not ready): a
+// token the platform refuses stops startup. A platform out of reach does
+// not; the returned function, called once the adapter runs, logs it and
+// retries the check in the background until the platform answers.
+func checkToken(ctx context.Context, a *app, name string, verify func(context.Context) error) (func(context.Context), error) {
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := verify(vctx)
+	cancel()
+	switch {
+	case err == nil:
+		return func(context.Context) {}, nil
+	case platform.ErrorCode(err) == platform.Forbidden:
+		return nil, userError{platform.ErrorMessage(err)}
+	}
+	return func(ctx context.Context) {
+		a.log.Warn("cannot reach "+name+" to check the bot token; starting anyway, not ready until it answers", "err", err)
+		go func() { _ = retry(ctx, a, "check the "+name+" bot token", verify) }()
+	}, nil
+}
+
 // addDiscord enables the Discord adapter when DISCORD_BOT_TOKEN is set:
 // the HTTP interactions endpoint with DISCORD_PUBLIC_KEY, the gateway
 // without it.
@@ -72,13 +93,9 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 	if err != nil {
 		return userError{"discord: " + err.Error()}
 	}
-	// As for Slack: a token Discord refuses stops startup; Discord out of
-	// reach does not, the check is retried and readiness waits for it.
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	verr := d.Verify(vctx)
-	cancel()
-	if platform.ErrorCode(verr) == platform.Forbidden {
-		return userError{platform.ErrorMessage(verr)}
+	checkLater, err := checkToken(ctx, a, "Discord", d.Verify)
+	if err != nil {
+		return err
 	}
 	set.notifiers[discord.Platform] = d
 	set.posters[discord.Platform] = d
@@ -89,10 +106,7 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 	}
 	set.runs = append(set.runs, func(ctx context.Context) error {
 		defer d.Wait()
-		if verr != nil {
-			a.log.Warn("cannot reach Discord's API to check the bot token; starting anyway, not ready until it answers", "err", verr)
-			go func() { _ = retry(ctx, a, "check the Discord bot token", d.Verify) }()
-		}
+		checkLater(ctx)
 		if gateway {
 			go func() { _ = retry(ctx, a, "register Discord commands", d.RegisterCommands) }()
 			return retry(ctx, a, "Discord gateway", d.RunGateway)
@@ -143,13 +157,9 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	if err != nil {
 		return userError{"slack: " + err.Error()}
 	}
-	// A token Slack refuses stops startup; Slack out of reach does not,
-	// the check is retried and readiness waits for it.
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	verr := s.Verify(vctx)
-	cancel()
-	if platform.ErrorCode(verr) == platform.Forbidden {
-		return userError{platform.ErrorMessage(verr)}
+	checkLater, err := checkToken(ctx, a, "Slack", s.Verify)
+	if err != nil {
+		return err
 	}
 	set.notifiers[slack.Platform] = s
 	set.posters[slack.Platform] = s
@@ -159,10 +169,7 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	}
 	set.runs = append(set.runs, func(ctx context.Context) error {
 		defer s.Wait()
-		if verr != nil {
-			a.log.Warn("cannot reach Slack's Web API to check the bot token; starting anyway, not ready until it answers", "err", verr)
-			go func() { _ = retry(ctx, a, "check the Slack bot token", s.Verify) }()
-		}
+		checkLater(ctx)
 		if socket {
 			return retry(ctx, a, "Slack Socket Mode", s.RunSocketMode)
 		}

@@ -87,6 +87,17 @@ type DriversConfig struct {
 	} `json:"exec"`
 }
 
+// secretEnv reads a secret a config section needs from the environment
+// variable the section names (name), or else the default: secrets stay out
+// of the file. An empty one is an error naming the variable.
+func secretEnv(g env, name, fallback, section, what string) (string, error) {
+	name = cmp.Or(name, fallback)
+	if v := g(name); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s: %s is not set: it holds %s", section, name, what)
+}
+
 // driverSet is the configured drivers and the HTTP handlers some of them
 // serve (webhook callbacks).
 type driverSet struct {
@@ -119,22 +130,22 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 		}
 		var mr *gitops.MergeRequestConfig
 		if m := gc.MergeRequest; m != nil {
-			tokenEnv := cmp.Or(m.TokenEnv, "IDPBOT_GITOPS_TOKEN")
-			if g(tokenEnv) == "" {
-				return set, fmt.Errorf("drivers.gitops.merge_request: %s is not set: it holds the %s API token", tokenEnv, m.Provider)
+			token, err := secretEnv(g, m.TokenEnv, "IDPBOT_GITOPS_TOKEN", "drivers.gitops.merge_request", "the "+m.Provider+" API token")
+			if err != nil {
+				return set, err
 			}
 			mr = &gitops.MergeRequestConfig{
 				Provider: m.Provider, APIURL: m.APIURL, Project: m.Project, TargetBranch: m.TargetBranch,
-				Token: g(tokenEnv), WaitForMerge: m.WaitForMerge,
+				Token: token, WaitForMerge: m.WaitForMerge,
 			}
 		}
 		var argo *gitops.ArgoCDConfig
 		if a := gc.ArgoCD; a != nil {
-			tokenEnv := cmp.Or(a.TokenEnv, "IDPBOT_ARGOCD_TOKEN")
-			if g(tokenEnv) == "" {
-				return set, fmt.Errorf("drivers.gitops.argocd: %s is not set: it holds the Argo CD token", tokenEnv)
+			token, err := secretEnv(g, a.TokenEnv, "IDPBOT_ARGOCD_TOKEN", "drivers.gitops.argocd", "the Argo CD token")
+			if err != nil {
+				return set, err
 			}
-			argo = &gitops.ArgoCDConfig{Server: a.Server, Application: a.Application, Token: g(tokenEnv)}
+			argo = &gitops.ArgoCDConfig{Server: a.Server, Application: a.Application, Token: token}
 		}
 		d, err := gitops.New(gitops.Config{
 			Repository: gc.Repository, Branch: gc.Branch, PathTemplate: gc.PathTemplate,
@@ -148,12 +159,9 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 		set.drivers["gitops"] = d
 	}
 	if w := c.Webhook; w != nil {
-		secretEnv := w.SecretEnv
-		if secretEnv == "" {
-			secretEnv = "IDPBOT_WEBHOOK_SECRET"
-		}
+		// Without its secret the driver is unavailable, with the reason.
 		d, err := webhook.New(webhook.Config{
-			URL: w.URL, StatusURL: w.StatusURL, CallbackBaseURL: w.CallbackBaseURL, Secret: g(secretEnv),
+			URL: w.URL, StatusURL: w.StatusURL, CallbackBaseURL: w.CallbackBaseURL, Secret: g(cmp.Or(w.SecretEnv, "IDPBOT_WEBHOOK_SECRET")),
 			Timeout: time.Duration(w.Timeout), PollInterval: time.Duration(w.PollInterval),
 			RequestTimeout: time.Duration(w.RequestTimeout),
 		}, pool)
