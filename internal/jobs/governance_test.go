@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
@@ -155,9 +155,7 @@ func newGovHarness(t *testing.T) *govHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	sealer, _ := platform.NewSealer(key)
+	sealer := platformtest.Sealer(t)
 	g.engine = platform.NewEngine(platform.EngineConfig{
 		Store: g.store, Catalog: cat, Drivers: map[string]platform.Driver{"test": g.driver}, Sealer: sealer, Now: g.clock.now,
 		Org: &platform.Org{

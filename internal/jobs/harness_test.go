@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
@@ -221,11 +221,7 @@ func buildEngine(store platform.Store, d platform.Driver) (*platform.Engine, err
 	if err != nil {
 		return nil, err
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	sealer, err := platform.NewSealer(key)
+	sealer, err := platform.NewSealer(platformtest.SealerKey)
 	if err != nil {
 		return nil, err
 	}

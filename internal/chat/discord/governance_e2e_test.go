@@ -2,7 +2,6 @@ package discord
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -85,14 +84,8 @@ func newGovHarness(t *testing.T) *govHarness {
 			}
 			return gov.Enqueue(ctx, tx, r, ev)
 		}})
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := platform.NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealer := platformtest.Sealer(t)
+	var err error
 	driver := platformtest.NewDriver()
 	driver.AttemptTimeout = 10 * time.Second
 	engine := platform.NewEngine(platform.EngineConfig{

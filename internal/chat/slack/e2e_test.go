@@ -50,10 +50,7 @@ func newStack(t testing.TB, withJobs bool) *stack {
 		}
 		return runner.Enqueue(ctx, tx, r, ev)
 	}})
-	sealer, err := platform.NewSealer(platformtest.SealerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealer := platformtest.Sealer(t)
 	drv := platformtest.NewDriver()
 	engine := platform.NewEngine(platform.EngineConfig{
 		Store: store, Catalog: realCatalog(t), Org: testOrg(), Drivers: map[string]platform.Driver{"postgres": drv},

@@ -113,10 +113,8 @@ func newGovStack(t *testing.T) *govStack {
 		}
 		return gov.Enqueue(ctx, tx, r, ev)
 	}})
-	sealer, err := platform.NewSealer(platformtest.SealerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealer := platformtest.Sealer(t)
+	var err error
 	logs := &bytes.Buffer{}
 	log := testLogger(logs)
 	drv := platformtest.NewDriver()

@@ -15,6 +15,17 @@ import (
 // SealerKey is the 32-byte key of a fixture's Sealer.
 var SealerKey = []byte("platformtest-secret-key-32-bytes")
 
+// Sealer returns a Sealer with SealerKey, for tests that build an engine
+// of their own.
+func Sealer(t testing.TB) *platform.Sealer {
+	t.Helper()
+	s, err := platform.NewSealer(SealerKey)
+	if err != nil {
+		t.Fatalf("platformtest.Sealer: %v", err)
+	}
+	return s
+}
+
 // Fixture is an Engine wired to in-memory fakes, built by Engine.
 type Fixture struct {
 	Engine *platform.Engine
@@ -140,11 +151,7 @@ func Engine(t testing.TB, opts ...Option) *Fixture {
 		f.Driver = d
 	}
 	if !o.noSealer {
-		s, err := platform.NewSealer(SealerKey)
-		if err != nil {
-			t.Fatalf("platformtest.Engine: %v", err)
-		}
-		f.Sealer = s
+		f.Sealer = Sealer(t)
 	}
 	f.Engine = platform.NewEngine(platform.EngineConfig{
 		Store:    f.Store,
