@@ -1,7 +1,8 @@
-# Test database: every package's database tests create (and drop) their own
-# schema in it; the database is created if missing.
-DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/idpbot_test?sslmode=disable
-export DATABASE_URL
+# Test database of test and bench: every package's database tests create
+# (and drop) their own schema in it; the database is created if missing.
+# `make run` does not use it: the bot defaults to the database idpbot.
+TEST_DATABASE_URL = postgres://postgres@127.0.0.1:5432/idpbot_test?sslmode=disable
+test bench: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 
 .PHONY: run test bench vet build
 
