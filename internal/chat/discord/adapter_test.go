@@ -13,6 +13,7 @@ import (
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 var _ Metrics = (*metrics.Metrics)(nil)
@@ -20,7 +21,7 @@ var _ Metrics = (*metrics.Metrics)(nil)
 func TestNewChecksItsConfig(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
-	base := Config{BotToken: "t", AppID: "1", Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &memThreads{}}
+	base := Config{BotToken: "t", AppID: "1", Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &postgrestest.Threads{}}
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
@@ -85,7 +86,7 @@ func TestMetrics(t *testing.T) {
 	m := &countingMetrics{}
 	a, err := New(Config{BotToken: discordtest.BotToken, AppID: discordtest.AppID, PublicKey: key.Public, APIURL: fake.URL(),
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine,
-		Threads: &memThreads{}, Metrics: m})
+		Threads: &postgrestest.Threads{}, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}

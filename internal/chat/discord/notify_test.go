@@ -13,6 +13,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 // recordingNotifier passes deliveries to the adapter and keeps the errors.
@@ -165,7 +166,7 @@ func TestRequesterWhoRefusesDirectMessages(t *testing.T) {
 func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
-	threads := &memThreads{}
+	threads := &postgrestest.Threads{}
 	h := newHarness(t, harnessConfig{engine: f.Engine, threads: threads})
 	r := resource(platform.Pending)
 	r.ID = 7

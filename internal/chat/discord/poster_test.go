@@ -15,6 +15,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 const (
@@ -295,7 +296,7 @@ func TestVerify(t *testing.T) {
 
 	h.fake.Lenient() // the wrong token is the point
 	bad, err := New(Config{BotToken: "not-the-token", AppID: discordtest.AppID, PublicKey: h.key.Public, APIURL: h.fake.URL(),
-		Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &memThreads{}})
+		Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &postgrestest.Threads{}})
 	if err != nil {
 		t.Fatal(err)
 	}

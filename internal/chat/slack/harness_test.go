@@ -25,7 +25,7 @@ import (
 	"github.com/idpbot/idpbot/internal/platform"
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -88,29 +88,6 @@ func (productionHA) Evaluate(_ context.Context, in platform.PolicyInput) ([]plat
 	return nil, nil
 }
 
-// memThreads is an in-memory ThreadStore.
-type memThreads struct {
-	mu sync.Mutex
-	m  map[int64]postgres.Thread
-}
-
-func (m *memThreads) Thread(_ context.Context, id int64, _ string) (postgres.Thread, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.m[id]
-	return t, ok, nil
-}
-
-func (m *memThreads) SaveThread(_ context.Context, id int64, _ string, t postgres.Thread) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil {
-		m.m = map[int64]postgres.Thread{}
-	}
-	m.m[id] = t
-	return nil
-}
-
 // harness is the adapter's HTTP handler behind httptest, in front of a fake
 // Slack.
 type harness struct {
@@ -158,7 +135,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	}
 	fake.SetUsergroup("S0PLATFORM", dave.ID)
 	if hc.threads == nil {
-		hc.threads = &memThreads{}
+		hc.threads = &postgrestest.Threads{}
 	}
 	logs := &bytes.Buffer{}
 	log := testLogger(logs)
