@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/idpbot/idpbot/internal/chat/specfile"
 )
 
 // SpecEnv names the environment variable that overrides where Discord's
@@ -62,31 +62,11 @@ func (r *Route) Name() string { return r.Method + " " + r.Template }
 // found above this package's source directory or above the working
 // directory.
 func SpecPath() (string, error) {
-	if p := os.Getenv(SpecEnv); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", SpecEnv, p, err)
-		}
-		return p, nil
+	p, err := specfile.Find(specRel, SpecEnv)
+	if err != nil {
+		return "", fmt.Errorf("discord api description: %w", err)
 	}
-	var starts []string
-	if _, file, _, ok := runtime.Caller(0); ok {
-		starts = append(starts, filepath.Dir(file))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, start := range starts {
-		for dir := start; ; dir = filepath.Dir(dir) {
-			p := filepath.Join(dir, specRel)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	return "", fmt.Errorf("discord api description %s not found above %s (set %s)", specRel, strings.Join(starts, " or "), SpecEnv)
+	return p, nil
 }
 
 var (

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/idpbot/idpbot/internal/chat/specfile"
 )
 
 // SpecEnv names the environment variable that overrides where Slack's Web
@@ -45,28 +46,13 @@ func (s *Spec) Method(name string) (Method, bool) {
 
 // SpecPath returns the path of Slack's Web API OpenAPI description:
 // $IDPBOT_SLACK_SPEC when set, otherwise shared/specs/slack/web-api-openapi-v2.json
-// found in the working directory or one of its parents.
+// found above the source or the working directory.
 func SpecPath() (string, error) {
-	if p := os.Getenv(SpecEnv); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", SpecEnv, p, err)
-		}
-		return p, nil
-	}
-	wd, err := os.Getwd()
+	p, err := specfile.Find(specRel, SpecEnv)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("slack web api description: %w", err)
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, specRel)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	return "", fmt.Errorf("slack web api description %s not found in %s or its parents (set %s)", specRel, wd, SpecEnv)
+	return p, nil
 }
 
 var (
