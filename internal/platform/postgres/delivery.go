@@ -69,9 +69,8 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 			br.Close()
 			return notFound(resourceID)
 		}
-		var last int64
 		if err == nil {
-			err = br.QueryRow().Scan(&last)
+			_, err = br.Exec() // the lock
 		}
 		var (
 			ev platform.Event
@@ -92,9 +91,6 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 		}
 		if err != nil {
 			return err
-		}
-		if ev.ID <= last {
-			return fmt.Errorf("event %d read at or before the cursor %d", ev.ID, last)
 		}
 		next = ev.ID
 		redelivery, err := s.attempt(ctx, resourceID, platformName, ev.ID)
