@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -102,6 +101,9 @@ type CardsDecidedWorker struct {
 	book    *cardBook
 	posters map[string]commands.Poster
 	log     *slog.Logger
+	// paused is the post worker's: a platform that refused a post or an
+	// edit is left alone by both until it allows calls again.
+	paused *pauses
 }
 
 // Timeout bounds one job.
@@ -129,12 +131,14 @@ func (w *CardsDecidedWorker) Work(ctx context.Context, job *river.Job[CardsDecid
 		if !ok {
 			continue
 		}
+		if wait := w.paused.wait(c.Platform); wait > 0 {
+			return river.JobSnooze(wait)
+		}
 		err := ed.Edit(ctx, c.Channel, c.Ref, reply)
-		var limited RateLimited
+		wait, limited := w.paused.limit(c.Platform, err)
 		switch {
 		case err == nil:
-		case errors.As(err, &limited):
-			wait := max(limited.RetryAfter(), time.Second)
+		case limited:
 			w.log.InfoContext(ctx, "rate limited; approval card edit delayed", "platform", c.Platform, "request_id", a.ResourceID, "wait", wait)
 			return river.JobSnooze(wait)
 		case platform.ErrorCode(err) == platform.NotFound || platform.ErrorCode(err) == platform.Forbidden:

@@ -67,7 +67,7 @@ func (g *Governance) Register(workers *river.Workers, posters map[string]command
 	post := NewPostWorker(posters, g.log)
 	post.book = book
 	river.AddWorker(workers, post)
-	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: g.log})
+	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: g.log, paused: post.paused})
 	river.AddWorker(workers, NewSweepWorker(g.engine, g.log))
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -74,22 +73,10 @@ func (refused) NotSent() bool   { return true }
 // at once: while this delivery still holds the outbox cursor, so that no
 // other job can slip a call in before the pause is seen.
 func (w *notifyWorker) limited(ctx context.Context, platformName string, err error) error {
-	var limited RateLimited
-	if errors.As(err, &limited) {
-		w.paused.Store(platformName, time.Now().Add(max(limited.RetryAfter(), time.Second)))
-		if !platform.Redelivery(ctx) {
-			return refused{err}
-		}
+	if _, ok := w.paused.limit(platformName, err); ok && !platform.Redelivery(ctx) {
+		return refused{err}
 	}
 	return err
-}
-
-// pausedFor returns how long deliveries to a platform must still wait.
-func (w *notifyWorker) pausedFor(platformName string) time.Duration {
-	if until, ok := w.paused.Load(platformName); ok {
-		return time.Until(until.(time.Time))
-	}
-	return 0
 }
 
 // NotifyArgs asks for a resource's events up to EventID to be delivered to
@@ -120,10 +107,7 @@ type notifyWorker struct {
 	notifiers map[string]Notifier
 	limits    RateLimitObserver
 	log       *slog.Logger
-	// paused holds, per platform, when the chat API allows calls again
-	// after a 429: every delivery to that platform waits until then, not
-	// only the one that was refused.
-	paused sync.Map // platform → time.Time
+	paused    pauses
 }
 
 // Timeout bounds one delivery job.
@@ -136,13 +120,13 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no notifier for platform %q", a.Platform))
 	}
-	if wait := w.pausedFor(a.Platform); wait > 0 {
+	if wait := w.paused.wait(a.Platform); wait > 0 {
 		return river.JobSnooze(wait)
 	}
 	err := w.store.Deliver(ctx, a.Platform, a.ResourceID, a.EventID, func(ctx context.Context, r *platform.Resource, ev platform.Event) error {
 		// Another delivery may have been refused while this one waited
 		// for the cursor.
-		if wait := w.pausedFor(a.Platform); wait > 0 {
+		if wait := w.paused.wait(a.Platform); wait > 0 {
 			return paused(wait)
 		}
 		if ev.Kind != platform.EventSecret {

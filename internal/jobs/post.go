@@ -2,10 +2,8 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -62,9 +60,9 @@ type PostWorker struct {
 	log     *slog.Logger
 	// book records approval cards; nil, they are posted as any post.
 	book *cardBook
-	// paused holds, per platform, when the chat API allows calls again
-	// after a 429.
-	paused sync.Map // platform → time.Time
+	// paused is shared with the approval card edits, which go to the
+	// same platforms.
+	paused *pauses
 }
 
 // NewPostWorker returns the worker of post jobs, posting through posters
@@ -73,7 +71,7 @@ func NewPostWorker(posters map[string]commands.Poster, log *slog.Logger) *PostWo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PostWorker{posters: posters, log: log.With("component", "jobs")}
+	return &PostWorker{posters: posters, log: log.With("component", "jobs"), paused: &pauses{}}
 }
 
 // Timeout bounds one post.
@@ -87,10 +85,8 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no poster for platform %q", a.Platform))
 	}
-	if until, ok := w.paused.Load(a.Platform); ok {
-		if wait := time.Until(until.(time.Time)); wait > 0 {
-			return river.JobSnooze(wait)
-		}
+	if wait := w.paused.wait(a.Platform); wait > 0 {
+		return river.JobSnooze(wait)
 	}
 	isCard := a.ResourceID != 0 && w.book != nil
 	if isCard {
@@ -116,10 +112,7 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	} else {
 		ref, err = p.Post(ctx, a.Channel, a.Reply())
 	}
-	var limited RateLimited
-	if errors.As(err, &limited) {
-		wait := max(limited.RetryAfter(), time.Second)
-		w.paused.Store(a.Platform, time.Now().Add(wait))
+	if wait, ok := w.paused.limit(a.Platform, err); ok {
 		w.log.InfoContext(ctx, "rate limited; post delayed", "platform", a.Platform, "channel", a.Channel, "wait", wait)
 		return river.JobSnooze(wait)
 	}
