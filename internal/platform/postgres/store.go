@@ -359,11 +359,7 @@ func (s *Store) Transition(ctx context.Context, id int64, to platform.State, ev 
 			return err
 		}
 		for _, x := range extra {
-			x.ResourceID, x.From, x.To = id, "", ""
-			if x.Kind == "" {
-				x.Kind = platform.EventNote
-			}
-			if err := s.recordEvent(ctx, tx, r, &x, now); err != nil {
+			if err := s.recordOther(ctx, tx, r, x, now); err != nil {
 				return err
 			}
 		}
@@ -398,6 +394,16 @@ func (s *Store) AddEvent(ctx context.Context, ev platform.Event) (platform.Event
 		return platform.Event{}, wrap(fmt.Sprintf("add %s event to resource %d", ev.Kind, ev.ResourceID), err)
 	}
 	return ev, nil
+}
+
+// recordOther records ev, an event that is not a state change (a note when
+// it names no kind), in tx.
+func (s *Store) recordOther(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event, now time.Time) error {
+	ev.ResourceID, ev.From, ev.To = r.ID, "", ""
+	if ev.Kind == "" {
+		ev.Kind = platform.EventNote
+	}
+	return s.recordEvent(ctx, tx, r, &ev, now)
 }
 
 // recordEvent inserts ev, filling in its ID and At, and calls OnEvent.

@@ -41,11 +41,7 @@ func (s *Store) Update(ctx context.Context, id int64, ev platform.Event, mutate 
 			nullTime(r.RemindedAt), nullTime(r.WarnedFor)); err != nil {
 			return err
 		}
-		ev.ResourceID, ev.From, ev.To = id, "", ""
-		if ev.Kind == "" {
-			ev.Kind = platform.EventNote
-		}
-		if err := s.recordEvent(ctx, tx, r, &ev, now); err != nil {
+		if err := s.recordOther(ctx, tx, r, ev, now); err != nil {
 			return err
 		}
 		out = r
