@@ -40,13 +40,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -672,22 +673,26 @@ func commitMessage(action string, r *platform.Resource) string {
 		fmt.Fprintf(&b, ", by %s", oneLine(r.Requester.Display()))
 	}
 	b.WriteString(")\n")
-	if action == "create" && len(r.Parameters) > 0 {
-		keys := make([]string, 0, len(r.Parameters))
-		for k := range r.Parameters {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteString("\nParameters:\n")
-		for _, k := range keys {
-			fmt.Fprintf(&b, "  %s: %s\n", oneLine(k), oneLine(platform.FormatValue(r.Parameters[k])))
-		}
+	if action == "create" {
+		writeParams(&b, r.Parameters, "  ")
 	}
 	fmt.Fprintf(&b, "\nIdpbot-Request: %d\n", r.ID)
 	if r.Requester.ID != "" {
 		fmt.Fprintf(&b, "Idpbot-Requester: %s\n", oneLine(r.Requester.ID))
 	}
 	return b.String()
+}
+
+// writeParams lists a request's parameters, sorted, one per line after
+// bullet, under a "Parameters:" heading; nothing when there are none.
+func writeParams(b *strings.Builder, params map[string]any, bullet string) {
+	if len(params) == 0 {
+		return
+	}
+	b.WriteString("\nParameters:\n")
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		fmt.Fprintf(b, "%s%s: %s\n", bullet, oneLine(k), oneLine(platform.FormatValue(params[k])))
+	}
 }
 
 func oneLine(s string) string { return sanitize(s, 200) }

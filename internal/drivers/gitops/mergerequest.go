@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -401,16 +400,8 @@ func mergeRequestText(action, rel, target string, r *platform.Resource) (string,
 		fmt.Fprintf(&b, ", requested by %s (%s)", oneLine(r.Requester.Display()), oneLine(r.Requester.ID))
 	}
 	fmt.Fprintf(&b, ".\n\nPath: `%s`\n", rel)
-	if action == "create" && len(r.Parameters) > 0 {
-		keys := make([]string, 0, len(r.Parameters))
-		for k := range r.Parameters {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteString("\nParameters:\n")
-		for _, k := range keys {
-			fmt.Fprintf(&b, "- %s: %s\n", oneLine(k), oneLine(platform.FormatValue(r.Parameters[k])))
-		}
+	if action == "create" {
+		writeParams(&b, r.Parameters, "- ")
 	}
 	fmt.Fprintf(&b, "\nMerging this into %s lets Argo CD or Flux apply it. Opened by idpbot; changes pushed to this branch by hand are overwritten.\n", target)
 	fmt.Fprintf(&b, "\nIdpbot-Request: %d\n", r.ID)
