@@ -344,6 +344,41 @@ func TestCardPostedByALostAttemptShowsTheDecision(t *testing.T) {
 	}
 }
 
+// TestCardRefsNeedNotBeUnique: the console numbers its posts per process,
+// so a restarted console posts the next request's card under a ref an
+// earlier card already had. Both are recorded, each with its request,
+// and the later decision edits its own card.
+func TestCardRefsNeedNotBeUnique(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGovHarness(t)
+	first := g.production(t)
+	g.waitPosts(t, 1)
+	g.poster.mu.Lock()
+	g.poster.posts, g.poster.replies = nil, nil // a new console process
+	g.poster.mu.Unlock()
+	second, _, err := g.engine.Submit(ctx, bob, platform.Request{Service: "test-db", Name: "billing-db", Team: "payments", Environment: "production",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if posts, _ := g.waitPosts(t, 1); !strings.HasPrefix(posts[0], "approvals: Approval needed: billing-db") {
+		t.Fatalf("posts = %q", posts)
+	}
+	if _, err := g.engine.Reject(ctx, approver, second.Ref(), "one is enough"); err != nil {
+		t.Fatal(err)
+	}
+	g.waitDecided(t, second.ID)
+	want := []string{"approvals › ref-1: Rejected: billing-db #2, test-db for payments in production [0 buttons]"}
+	if diff := cmp.Diff(want, g.poster.editsSnapshot()); diff != "" {
+		t.Errorf("card edits mismatch (-want +got):\n%s", diff)
+	}
+	var n int
+	if err := g.pool.QueryRow(ctx, `SELECT count(*) FROM approval_cards WHERE ref = 'ref-1' AND resource_id IN ($1, $2)`, first.ID, second.ID).Scan(&n); err != nil || n != 2 {
+		t.Errorf("cards recorded under ref-1: %d (%v), want one per request", n, err)
+	}
+}
+
 // TestCardOfDecidedRequestIsNotPosted: a card still waiting to be posted
 // (here behind a rate limit) when its request is decided is not posted at
 // all, and the decision does not wait for ever for it.
