@@ -8,6 +8,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/chat/discord"
 	"github.com/idpbot/idpbot/internal/chat/slack"
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/platform"
@@ -18,6 +19,17 @@ type adapterSet struct {
 	notifiers map[string]jobs.Notifier
 	posters   map[string]commands.Poster
 	runs      []func(context.Context) error
+}
+
+// add delivers a platform's threads and posts through n.
+func (s *adapterSet) add(n *thread.Notifier) {
+	s.notifiers[n.Platform()] = n
+	s.posters[n.Platform()] = n
+}
+
+// notifier tells requests' stories and posts through platform t.
+func (a *app) notifier(t thread.Transport) *thread.Notifier {
+	return thread.New(thread.Config{Transport: t, Threads: a.store, RequestsChannel: a.cfg.channel("requests", t.Platform()), Log: a.log})
 }
 
 // channel returns the configured channel of a kind ("requests", "approvals",
@@ -85,7 +97,6 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 		APIURL:          g("DISCORD_API_URL"),
 		Router:          a.router,
 		Engine:          a.engine,
-		Threads:         a.store,
 		RequestsChannel: a.cfg.channel("requests", discord.Platform),
 		Logger:          a.log,
 		Metrics:         a.metrics,
@@ -97,8 +108,7 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 	if err != nil {
 		return err
 	}
-	set.notifiers[discord.Platform] = d
-	set.posters[discord.Platform] = d
+	set.add(a.notifier(d))
 	ops.addCheck(discord.Platform, func(context.Context) error { return d.Ready() })
 	gateway := g("DISCORD_PUBLIC_KEY") == ""
 	if !gateway {
@@ -143,16 +153,14 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 		return userError{"These catalog entries cannot be shown as a Slack form:\n" + strings.Join(problems, "\n")}
 	}
 	s, err := slack.New(slack.Config{
-		BotToken:        token,
-		SigningSecret:   g("SLACK_SIGNING_SECRET"),
-		AppToken:        g("SLACK_APP_TOKEN"),
-		APIURL:          g("SLACK_API_URL"),
-		Router:          a.router,
-		Engine:          a.engine,
-		Threads:         a.store,
-		RequestsChannel: a.cfg.channel("requests", slack.Platform),
-		Logger:          a.log,
-		Metrics:         a.metrics,
+		BotToken:      token,
+		SigningSecret: g("SLACK_SIGNING_SECRET"),
+		AppToken:      g("SLACK_APP_TOKEN"),
+		APIURL:        g("SLACK_API_URL"),
+		Router:        a.router,
+		Engine:        a.engine,
+		Logger:        a.log,
+		Metrics:       a.metrics,
 	})
 	if err != nil {
 		return userError{"slack: " + err.Error()}
@@ -161,8 +169,7 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	if err != nil {
 		return err
 	}
-	set.notifiers[slack.Platform] = s
-	set.posters[slack.Platform] = s
+	set.add(a.notifier(s))
 	ops.addCheck(slack.Platform, func(context.Context) error { return s.Ready() })
 	if g("SLACK_SIGNING_SECRET") != "" {
 		ops.mux.Handle("/slack/", s.Handler())

@@ -536,7 +536,8 @@ func runConsole(ctx context.Context, o options, g env, stdin io.Reader, stdout, 
 		Router: a.router, Engine: a.engine, In: stdin, Out: stdout, Actor: actor,
 		Interactive: isTerminal(stdin), Wait: o.wait, Logger: a.log, Delivered: true,
 	})
-	if err := a.startJobs(map[string]jobs.Notifier{console.Platform: con}, map[string]commands.Poster{console.Platform: con}); err != nil {
+	n := a.notifier(con)
+	if err := a.startJobs(map[string]jobs.Notifier{console.Platform: n}, map[string]commands.Poster{console.Platform: n}); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -54,10 +55,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Console is a terminal chat session. It also implements the notify jobs'
-// Notifier contract (Notify and Private) for requests made at the console,
-// and commands.Poster for posts to channels (approval cards, support
-// tickets), which it prints headed by the channel.
+// Console is a terminal chat session. It is also the thread.Transport of
+// platform "console": it prints the stories of requests made at the
+// console, and posts to channels (approval cards, support tickets) headed
+// by the channel.
 type Console struct {
 	cfg   Config
 	lines chan input
@@ -73,10 +74,7 @@ type Console struct {
 	posts   int      // posts made, for their references
 }
 
-var (
-	_ commands.Poster = (*Console)(nil)
-	_ commands.Editor = (*Console)(nil)
-)
+var _ thread.Transport = (*Console)(nil)
 
 // input is one line read, or a marker for a line that was too long.
 type input struct {
@@ -494,6 +492,9 @@ func (c *Console) caughtUp(ctx context.Context, r *platform.Resource) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {
+		if _, shown := thread.LineOf(r, ev); !shown && ev.Kind != platform.EventSecret {
+			continue
+		}
 		if ev.Kind == platform.EventSecret {
 			// Delivery erases the sealed details, wherever they went
 			// (possibly an earlier session).
@@ -537,10 +538,88 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// Notify prints one event of a request's thread, indented and timestamped:
-// "  13:02:11  #12 orders-db  provisioning  creating role …". An event
-// already printed (a redelivery) is skipped.
-func (c *Console) Notify(_ context.Context, r *platform.Resource, ev platform.Event) error {
+// Platform implements thread.Transport.
+func (c *Console) Platform() string { return Platform }
+
+// directChannel is the console's one channel: the terminal, where a
+// request's story and the posts it may see are printed.
+const directChannel = "console"
+
+// DirectChannel implements thread.Transport: every story a console tells
+// goes to its terminal. (Connection details only print for the person at
+// the terminal: see Post.)
+func (c *Console) DirectChannel(context.Context, platform.Actor) (string, error) {
+	return directChannel, nil
+}
+
+// StartThread implements thread.Transport: a terminal has no threads.
+func (c *Console) StartThread(_ context.Context, th platform.Thread, _ *platform.Resource, _ bool) (platform.Thread, error) {
+	th.ThreadRef = th.Channel
+	return th, nil
+}
+
+// Find implements thread.Transport: the console remembers what it printed
+// itself.
+func (c *Console) Find(context.Context, string, string, string) (string, error) { return "", nil }
+
+// Post implements thread.Transport. A root message prints nothing (every
+// thread line names its request); connection details print for the
+// requester only (printSecret); a post prints headed by its channel,
+// "[#channel] ", its lines indented, and returns a reference for replies.
+func (c *Console) Post(_ context.Context, channel string, m thread.Message, _ string) (string, error) {
+	switch m.Kind {
+	case thread.Root:
+		return fmt.Sprintf("request-%d", m.Resource.ID), nil
+	case thread.Secret:
+		return fmt.Sprintf("secret-%d", m.Resource.ID), c.printSecret(m.Resource, m.Secrets)
+	case thread.Event, thread.Note:
+		return c.Reply(context.Background(), platform.Thread{Channel: channel, ThreadRef: channel}, m, "")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.posts++
+	ref := fmt.Sprintf("post-%d", c.posts)
+	c.notifyLocked(postText("["+channelLabel(channel)+"] ", m.Reply))
+	return ref, nil
+}
+
+// Reply implements thread.Transport. An event of a request's story prints
+// indented and timestamped: "  13:02:11  #12 orders-db  provisioning
+// creating role …"; an event already printed (a redelivery) is skipped. A
+// post prints as a reply to the post it answers.
+func (c *Console) Reply(_ context.Context, th platform.Thread, m thread.Message, _ string) (string, error) {
+	switch m.Kind {
+	case thread.Event:
+		c.printEvent(m.Resource, m.Event, m.Actions)
+		return "", nil
+	case thread.Note:
+		_, text := thread.NoteOf(m.Note, m.Resource.Requester.Display())
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.notifyLocked(fmt.Sprintf("  %s %s %s  %s", thread.LockStyle.Emoji, m.Resource.Ref(), m.Resource.Name, text))
+		return "", nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notifyLocked(postText("["+channelLabel(th.Channel)+" › "+th.ThreadRef+"] ", m.Reply))
+	return "", nil
+}
+
+// Edit implements thread.Transport: a terminal cannot change what it
+// printed, so an edited post is a line of its own; a root message, which
+// printed nothing, stays silent.
+func (c *Console) Edit(_ context.Context, channel, ref string, m thread.Message) error {
+	if m.Kind == thread.Root {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notifyLocked(postText("["+channelLabel(channel)+" › "+ref+", edited] ", m.Reply))
+	return nil
+}
+
+// printEvent prints one event of r's story.
+func (c *Console) printEvent(r *platform.Resource, ev platform.Event, actions []commands.Action) {
 	at := ev.At
 	if at.IsZero() {
 		at = c.cfg.Now()
@@ -559,21 +638,18 @@ func (c *Console) Notify(_ context.Context, r *platform.Resource, ev platform.Ev
 		}
 	case platform.EventVerdict:
 		label = "policy"
-	case platform.EventSecret:
-		label, msg = "private", "connection details were sent privately"
 	}
 	line := strings.TrimRight(fmt.Sprintf("  %s  %s %s  %s  %s", at.Local().Format("15:04:05"), r.Ref(), r.Name, label, oneLine(msg)), " ")
-	if actions := commands.EventActions(r, ev); len(actions) > 0 {
+	if len(actions) > 0 {
 		line += "\n   " + actionHints(actions)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ev.ID != 0 && ev.ID <= c.printed[r.ID] {
-		return nil
+		return
 	}
 	c.printed[r.ID] = ev.ID
 	c.notifyLocked(line)
-	return nil
 }
 
 // actionHints renders buttons as the commands that do the same:
@@ -588,34 +664,6 @@ func actionHints(actions []commands.Action) string {
 		parts[i] = " [" + a.Label + "] " + cmd
 	}
 	return strings.Join(parts, " ")
-}
-
-// Post prints reply as a post in channel, headed "[#channel]", its lines
-// indented, and returns a reference for PostInThread.
-func (c *Console) Post(_ context.Context, channel string, reply commands.Reply) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.posts++
-	ref := fmt.Sprintf("post-%d", c.posts)
-	c.notifyLocked(postText("["+channelLabel(channel)+"] ", reply))
-	return ref, nil
-}
-
-// PostInThread prints reply as a reply to the post ref in channel.
-func (c *Console) PostInThread(_ context.Context, channel, ref string, reply commands.Reply) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.notifyLocked(postText("["+channelLabel(channel)+" › "+ref+"] ", reply))
-	return nil
-}
-
-// Edit prints the new text of the post ref in channel: a terminal cannot
-// change what it printed, so the change is a line of its own.
-func (c *Console) Edit(_ context.Context, channel, ref string, reply commands.Reply) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.notifyLocked(postText("["+channelLabel(channel)+" › "+ref+", edited] ", reply))
-	return nil
 }
 
 func channelLabel(channel string) string {
@@ -645,9 +693,9 @@ func (notHere) Error() string { return "the requester is not at this console" }
 // DeferFor implements jobs.Deferred.
 func (notHere) DeferFor() time.Duration { return 5 * time.Second }
 
-// Private prints connection details for the requester only; at a console
-// that is the person at the terminal.
-func (c *Console) Private(_ context.Context, r *platform.Resource, secrets map[string]string) error {
+// printSecret prints connection details for the requester only; at a
+// console that is the person at the terminal.
+func (c *Console) printSecret(r *platform.Resource, secrets map[string]string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.secrets[r.ID] {
@@ -664,24 +712,10 @@ func (c *Console) Private(_ context.Context, r *platform.Resource, secrets map[s
 		return notHere{}
 	}
 	c.secrets[r.ID] = true
-	keys := make([]string, 0, len(secrets))
-	for k := range secrets {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		switch {
-		case a == b:
-			return 0
-		case a == "url":
-			return -1
-		case b == "url":
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + oneLine(secrets[k])
+	values := thread.SecretOf(r, secrets).Values
+	parts := make([]string, len(values))
+	for i, kv := range values {
+		parts[i] = kv.Key + "=" + oneLine(kv.Value)
 	}
 	c.notifyLocked(fmt.Sprintf("  🔒 only %s sees this (%s %s): %s", who, r.Ref(), r.Name, strings.Join(parts, "  ")))
 	return nil

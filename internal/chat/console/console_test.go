@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/idpbot/idpbot/internal/chat/console"
+	"github.com/idpbot/idpbot/internal/chat/thread"
+	"github.com/idpbot/idpbot/internal/chat/thread/threadtest"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
@@ -58,7 +60,7 @@ func newHarness(t *testing.T, actor platform.Actor, in io.Reader, interactive bo
 		Wait:        wait,
 		Delivered:   true,
 	})
-	f.Deliver(console.Platform, c)
+	f.Deliver(console.Platform, notifier(c))
 	return &harness{f: f, c: c, out: out}
 }
 
@@ -351,7 +353,7 @@ func TestEOFWaitIsBounded(t *testing.T) {
 func TestNotifyAndPrivateFormat(t *testing.T) {
 	t.Parallel()
 	out := &buffer{}
-	c := console.New(console.Config{Out: out, Actor: platformtest.Bob})
+	c := notifier(console.New(console.Config{Out: out, Actor: platformtest.Bob}))
 	at := time.Date(2026, 3, 2, 13, 2, 11, 0, time.Local)
 	r := &platform.Resource{ID: 12, Name: "orders-db", State: platform.Provisioning, Requester: platformtest.Bob}
 	ctx := context.Background()
@@ -387,7 +389,7 @@ func TestNotifyAndPrivateFormat(t *testing.T) {
 func TestConcurrentNotificationsNeverInterleave(t *testing.T) {
 	t.Parallel()
 	out := &buffer{}
-	c := console.New(console.Config{Out: out, Actor: platformtest.Bob})
+	c := notifier(console.New(console.Config{Out: out, Actor: platformtest.Bob}))
 	var wg sync.WaitGroup
 	const n = 40
 	for i := range n {
@@ -421,4 +423,9 @@ func TestLongLinesAndPrompts(t *testing.T) {
 		`idp> idpbot: request infrastructure from chat\. Commands:`,
 		`idp> $`,
 	)
+}
+
+// notifier tells stories at console c, as the bot does.
+func notifier(c *console.Console) *thread.Notifier {
+	return thread.New(thread.Config{Transport: c, Threads: &threadtest.Threads{}})
 }

@@ -215,7 +215,7 @@ func TestConsoleDependencyRefusal(t *testing.T) {
 func TestConsolePoster(t *testing.T) {
 	t.Parallel()
 	out := &buffer{}
-	c := console.New(console.Config{Out: out})
+	c := notifier(console.New(console.Config{Out: out}))
 	r := &platform.Resource{ID: 3, Name: "orders-db", Service: "postgresql-database", Team: "payments", Environment: "production", Requester: platformtest.Bob, SelfService: true}
 	ref, err := c.Post(context.Background(), "approvals", commands.ApprovalCard(r, 1, ""))
 	if err != nil || ref != "post-1" {

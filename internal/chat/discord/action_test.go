@@ -165,7 +165,7 @@ func TestReplyWithActionsGolden(t *testing.T) {
 // resource, and returns the message as the fake holds it.
 func statusCard(t *testing.T, h *harness) discordtest.Message {
 	t.Helper()
-	ref, err := h.adapter.Post(context.Background(), testChannel, commands.Reply{Title: "orders-db #1 is ready", Actions: []commands.Action{
+	ref, err := h.notifier.Post(context.Background(), testChannel, commands.Reply{Title: "orders-db #1 is ready", Actions: []commands.Action{
 		{Label: "Status", Command: "status #1"},
 		{Label: "Delete", Command: "delete #1 --yes", Style: "danger"},
 		{Label: "Look up", Command: "status", Input: "Resource name"},
@@ -290,7 +290,7 @@ func TestApprovalButtonsInTheThread(t *testing.T) {
 	if r.State != platform.AwaitingApproval {
 		t.Fatalf("state = %s, want awaiting_approval", r.State)
 	}
-	if err := h.adapter.Notify(context.Background(), r, platform.Event{ID: 99, Kind: platform.EventNote, Message: "expires in 2 days"}); err != nil {
+	if err := h.notifier.Notify(context.Background(), r, platform.Event{ID: 99, Kind: platform.EventNote, Message: "expires in 2 days"}); err != nil {
 		t.Fatal(err)
 	}
 	root := h.fake.Messages(testChannel)[0]

@@ -27,9 +27,9 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // Platform is the name of this chat platform in actor ids, origins, threads
@@ -49,15 +49,6 @@ const (
 	// an interaction's token valid for 15 minutes.
 	slowWork = 2 * time.Minute
 )
-
-// ThreadStore remembers where a resource's progress thread is;
-// *postgres.Store implements it.
-type ThreadStore interface {
-	Thread(ctx context.Context, resourceID int64, platform string) (postgres.Thread, bool, error)
-	SaveThread(ctx context.Context, resourceID int64, platform string, t postgres.Thread) error
-}
-
-var _ ThreadStore = (*postgres.Store)(nil)
 
 // Metrics is what the adapter reports; *metrics.Metrics implements it.
 // Every API call is a ChatCall with its route and status ("429" for a
@@ -87,13 +78,11 @@ type Config struct {
 	// HTTPClient calls the API; default one with DefaultTimeout.
 	HTTPClient *http.Client
 	// Router answers commands; Engine is the one it runs on (catalog and
-	// organisation shape the commands); Threads remembers each request's
-	// root message and thread.
-	Router  *commands.Router
-	Engine  *platform.Engine
-	Threads ThreadStore
-	// RequestsChannel, when set, receives every root message instead of the
-	// channel the command was typed in.
+	// organisation shape the commands).
+	Router *commands.Router
+	Engine *platform.Engine
+	// RequestsChannel, when set, is where replies say progress is told
+	// (the thread.Notifier posts every root message there).
 	RequestsChannel string
 	Logger          *slog.Logger
 	Now             func() time.Time
@@ -103,14 +92,10 @@ type Config struct {
 	// response is sent instead of the answer, which then replaces it
 	// (default DefaultAckBudget; negative: always defer).
 	AckBudget time.Duration
-	// EventActions returns the buttons of an event's thread message
-	// (default commands.EventActions: Approve/Reject while a request awaits
-	// approval, Extend before its TTL ends).
-	EventActions func(r *platform.Resource, ev platform.Event) []commands.Action
 }
 
-// Adapter connects Discord to the command router and delivers progress. It
-// is also the jobs notifier for platform "discord".
+// Adapter connects Discord to the command router, and is the
+// thread.Transport that delivers progress and posts to Discord.
 type Adapter struct {
 	s         *discordgo.Session
 	appID     string
@@ -118,14 +103,12 @@ type Adapter struct {
 	publicKey ed25519.PublicKey
 	router    *commands.Router
 	engine    *platform.Engine
-	threads   ThreadStore
 	requests  string
 	log       *slog.Logger
 	now       func() time.Time
 	metrics   Metrics
 	ackBudget time.Duration
 	layout    *layout
-	actions   func(r *platform.Resource, ev platform.Event) []commands.Action
 
 	bg sync.WaitGroup
 
@@ -154,8 +137,8 @@ func New(cfg Config) (*Adapter, error) {
 		}
 		key = k
 	}
-	if cfg.Router == nil || cfg.Engine == nil || cfg.Threads == nil {
-		problems = append(problems, "Router, Engine and Threads are required")
+	if cfg.Router == nil || cfg.Engine == nil {
+		problems = append(problems, "Router and Engine are required")
 	}
 	var base *url.URL
 	if cfg.APIURL != "" {
@@ -174,16 +157,11 @@ func New(cfg Config) (*Adapter, error) {
 		publicKey: key,
 		router:    cfg.Router,
 		engine:    cfg.Engine,
-		threads:   cfg.Threads,
 		requests:  cfg.RequestsChannel,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		metrics:   cfg.Metrics,
 		ackBudget: cfg.AckBudget,
-		actions:   cfg.EventActions,
-	}
-	if a.actions == nil {
-		a.actions = commands.EventActions
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -277,28 +255,8 @@ func (a *Adapter) Verify(ctx context.Context) error {
 // the HTTP server and the gateway have stopped.
 func (a *Adapter) Wait() { a.bg.Wait() }
 
-// RateLimitError is returned by Notify, Private, Post and PostInThread
-// when Discord answered 429: the delivery job should wait RetryAfter
-// before trying again.
-type RateLimitError struct {
-	Route string
-	After time.Duration
-	Err   error
-}
-
-// Error implements error.
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("discord %s: rate limited, retry after %s", e.Route, e.After)
-}
-
-// Unwrap returns discordgo's error.
-func (e *RateLimitError) Unwrap() error { return e.Err }
-
-// RetryAfter is how long to wait before calling again.
-func (e *RateLimitError) RetryAfter() time.Duration { return e.After }
-
 // apiErr classifies an error of an API call for the job that made it: a 429
-// becomes a *RateLimitError; anything else is wrapped and retried.
+// becomes a *thread.RateLimitError; anything else is wrapped and retried.
 func (a *Adapter) apiErr(route string, err error) error {
 	if err == nil {
 		return nil
@@ -306,7 +264,7 @@ func (a *Adapter) apiErr(route string, err error) error {
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
 		after := max(rl.RetryAfter, time.Second/10)
-		return &RateLimitError{Route: route, After: after, Err: err}
+		return &thread.RateLimitError{Bucket: "discord " + route, After: after, Err: err}
 	}
 	var re *discordgo.RESTError
 	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusTooManyRequests {
@@ -314,7 +272,7 @@ func (a *Adapter) apiErr(route string, err error) error {
 		if s, perr := strconv.ParseFloat(re.Response.Header.Get("Retry-After"), 64); perr == nil && s > 0 {
 			after = time.Duration(s * float64(time.Second))
 		}
-		return &RateLimitError{Route: route, After: after, Err: err}
+		return &thread.RateLimitError{Bucket: "discord " + route, After: after, Err: err}
 	}
 	return fmt.Errorf("discord %s: %w", route, err)
 }

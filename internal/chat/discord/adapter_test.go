@@ -13,7 +13,6 @@ import (
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 var _ Metrics = (*metrics.Metrics)(nil)
@@ -21,7 +20,7 @@ var _ Metrics = (*metrics.Metrics)(nil)
 func TestNewChecksItsConfig(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
-	base := Config{BotToken: "t", AppID: "1", Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &postgrestest.Threads{}}
+	base := Config{BotToken: "t", AppID: "1", Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine}
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
@@ -86,7 +85,7 @@ func TestMetrics(t *testing.T) {
 	m := &countingMetrics{}
 	a, err := New(Config{BotToken: discordtest.BotToken, AppID: discordtest.AppID, PublicKey: key.Public, APIURL: fake.URL(),
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine,
-		Threads: &postgrestest.Threads{}, Metrics: m})
+		Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
@@ -24,7 +25,7 @@ import (
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
-var _ jobs.Notifier = (*Adapter)(nil)
+var _ jobs.Notifier = (*thread.Notifier)(nil)
 
 // fixedRetry retries failed jobs after a short fixed delay, to keep tests
 // fast.
@@ -64,7 +65,7 @@ func newDBHarness(t *testing.T, withJobs bool) *dbHarness {
 	if withJobs {
 		runner, err = jobs.New(jobs.Config{
 			Pool: pool, Engine: engine, Store: store,
-			Notifiers:         map[string]jobs.Notifier{Platform: h.adapter},
+			Notifiers:         map[string]jobs.Notifier{Platform: h.notifier},
 			Logger:            slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			Schema:            postgrestest.Schema(pool),
 			DefaultTimeout:    10 * time.Second,

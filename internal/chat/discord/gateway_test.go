@@ -10,7 +10,6 @@ import (
 
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/commands"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 func TestGatewayAnswersInteractions(t *testing.T) {
@@ -25,7 +24,6 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 		HTTPClient: &http.Client{Timeout: 5 * time.Second},
 		Router:     commands.NewRouter(f.Engine, commands.Options{}),
 		Engine:     f.Engine,
-		Threads:    &postgrestest.Threads{},
 		AckBudget:  -1,
 	})
 	if err != nil {

@@ -113,9 +113,9 @@ func newGovHarness(t *testing.T) *govHarness {
 	}
 	runner, err = jobs.New(jobs.Config{
 		Pool: pool, Engine: engine, Store: store, Logger: log,
-		Notifiers: map[string]jobs.Notifier{Platform: h.adapter},
+		Notifiers: map[string]jobs.Notifier{Platform: h.notifier},
 		Register: func(w *river.Workers) {
-			gov.Register(w, map[string]commands.Poster{Platform: h.adapter})
+			gov.Register(w, map[string]commands.Poster{Platform: h.notifier})
 		},
 		Schema:            postgrestest.Schema(pool),
 		DefaultTimeout:    10 * time.Second,

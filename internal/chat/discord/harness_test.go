@@ -22,11 +22,12 @@ import (
 
 	"github.com/idpbot/idpbot/catalog"
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
+	"github.com/idpbot/idpbot/internal/chat/thread"
+	"github.com/idpbot/idpbot/internal/chat/thread/threadtest"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -102,14 +103,16 @@ type harness struct {
 	fake    *discordtest.Server
 	key     discordtest.Key
 	adapter *Adapter
-	srv     *httptest.Server
-	engine  *platform.Engine
-	logs    *lockedBuffer
+	// notifier tells stories and posts through adapter, as the bot does.
+	notifier *thread.Notifier
+	srv      *httptest.Server
+	engine   *platform.Engine
+	logs     *lockedBuffer
 }
 
 type harnessConfig struct {
 	engine    *platform.Engine
-	threads   ThreadStore
+	threads   thread.Store
 	ackBudget time.Duration
 	requests  string
 	guild     string
@@ -147,7 +150,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	fake.AddChannel(requestsChannel)
 	key := discordtest.NewKey(t)
 	if hc.threads == nil {
-		hc.threads = &postgrestest.Threads{}
+		hc.threads = &threadtest.Threads{}
 	}
 	logs := &lockedBuffer{}
 	log := testLogger(logs)
@@ -160,17 +163,16 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		HTTPClient:      &http.Client{Timeout: 5 * time.Second},
 		Router:          commands.NewRouter(hc.engine, commands.Options{Logger: log, Now: hc.now}),
 		Engine:          hc.engine,
-		Threads:         hc.threads,
 		RequestsChannel: hc.requests,
 		Logger:          log,
 		AckBudget:       hc.ackBudget,
-		EventActions:    hc.actions,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := newServer(t, a)
-	return &harness{t: t, fake: fake, key: key, adapter: a, srv: srv, engine: hc.engine, logs: logs}
+	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log})
+	return &harness{t: t, fake: fake, key: key, adapter: a, notifier: n, srv: srv, engine: hc.engine, logs: logs}
 }
 
 // newServer serves a's handler until the test ends, then waits for its

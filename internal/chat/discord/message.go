@@ -2,14 +2,13 @@ package discord
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -359,28 +358,24 @@ func resultMessage(rep commands.Reply, where string) (Message, []error) {
 	return m, problems
 }
 
-// stateStyle is how a state is shown: an emoji, a label and a colour.
-var stateStyle = map[platform.State]struct {
-	emoji, label string
-	color        int
-}{
-	platform.Pending:          {"⏳", "Pending", colorInfo},
-	platform.AwaitingApproval: {"✋", "Awaiting approval", colorWarning},
-	platform.Provisioning:     {"⚙️", "Provisioning", colorInfo},
-	platform.Ready:            {"✅", "Ready", colorSuccess},
-	platform.Failed:           {"❌", "Failed", colorError},
-	platform.Deleting:         {"🗑️", "Deleting", colorOrange},
-	platform.Deleted:          {"⚪", "Deleted", colorMuted},
-	platform.Rejected:         {"🚫", "Rejected", colorError},
-	platform.Expired:          {"⌛", "Expired", colorMuted},
+// tones are the embed colours of thread.Tone.
+var tones = map[thread.Tone]int{
+	thread.Info: colorInfo, thread.Warning: colorWarning, thread.Success: colorSuccess,
+	thread.Danger: colorError, thread.Removing: colorOrange, thread.Muted: colorMuted,
 }
 
 func stateLabel(s platform.State) string {
-	st, ok := stateStyle[s]
-	if !ok {
-		return escape(string(s))
+	st := thread.StateStyle(s)
+	return st.Emoji + " " + escape(st.Label)
+}
+
+// pairs renders named values as key=value lines.
+func pairs(kvs []thread.KV, sep string) string {
+	parts := make([]string, len(kvs))
+	for i, kv := range kvs {
+		parts[i] = kv.Key + "=" + kv.Value
 	}
-	return st.emoji + " " + st.label
+	return strings.Join(parts, sep)
 }
 
 // mention renders an actor: a Discord mention for Discord users, the name
@@ -406,81 +401,60 @@ func ThreadName(r *platform.Resource) string {
 }
 
 // RootMessage renders the message that stands for resource r in its
-// channel, edited in place as r changes state: an embed with the service,
-// name, team, environment, requester and state, coloured by state.
+// channel, edited in place as r changes state (thread.RootOf): an embed
+// coloured by state.
 func RootMessage(r *platform.Resource) Message {
-	st, ok := stateStyle[r.State]
-	if !ok {
-		st.emoji, st.label, st.color = "•", string(r.State), colorInfo
-	}
+	f := thread.RootOf(r)
 	e := &discordgo.MessageEmbed{
-		Title: clip(fmt.Sprintf("%s %s %s", st.emoji, r.Name, r.Ref()), maxEmbedTitle),
-		Color: st.color,
+		Title: clip(fmt.Sprintf("%s %s %s", f.State.Emoji, f.Name, f.Ref), maxEmbedTitle),
+		Color: tones[f.State.Tone],
 		Fields: []*discordgo.MessageEmbedField{
-			field("Service", clipEscaped(r.Service, maxFieldValue)),
-			field("Team", clipEscaped(r.Team, maxFieldValue)),
-			field("Environment", clipEscaped(r.Environment, maxFieldValue)),
-			field("Requested by", mention(r.Requester)),
-			field("State", stateLabel(r.State)),
+			field("Service", clipEscaped(f.Service, maxFieldValue)),
+			field("Team", clipEscaped(f.Team, maxFieldValue)),
+			field("Environment", clipEscaped(f.Environment, maxFieldValue)),
+			field("Requested by", mention(f.Requester)),
+			field("State", f.State.Emoji+" "+escape(f.State.Label)),
 		},
-		Footer: &discordgo.MessageEmbedFooter{Text: clip(fmt.Sprintf("Progress in the thread · /idp status %s", r.Ref()), maxFooter)},
+		Footer: &discordgo.MessageEmbedFooter{Text: clip(f.Hint+" · "+f.Command, maxFooter)},
 	}
-	if r.Reason != "" && (r.State == platform.Failed || r.State == platform.Rejected || r.State == platform.Expired) {
-		e.Description = "**Reason:** " + clipEscaped(r.Reason, maxEmbedDesc-len("**Reason:** "))
+	if f.Reason != "" {
+		e.Description = "**Reason:** " + clipEscaped(f.Reason, maxEmbedDesc-len("**Reason:** "))
 	}
-	if len(r.Parameters) > 0 {
-		var ps []string
-		for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
-			ps = append(ps, k+"="+platform.FormatValue(r.Parameters[k]))
-		}
-		e.Fields = append(e.Fields, field("Parameters", codeBlock(clip(strings.Join(ps, " "), maxFieldValue-10))))
+	if len(f.Parameters) > 0 {
+		e.Fields = append(e.Fields, field("Parameters", codeBlock(clip(pairs(f.Parameters, " "), maxFieldValue-10))))
 	}
-	if len(r.Outputs) > 0 && r.State == platform.Ready {
-		var outs []string
-		for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
-			outs = append(outs, k+"="+r.Outputs[k])
-		}
-		e.Fields = append(e.Fields, field("Outputs", codeBlock(clip(strings.Join(outs, "\n"), maxFieldValue-10))))
+	if len(f.Outputs) > 0 {
+		e.Fields = append(e.Fields, field("Outputs", codeBlock(clip(pairs(f.Outputs, "\n"), maxFieldValue-10))))
 	}
-	if !r.CreatedAt.IsZero() {
-		e.Timestamp = r.CreatedAt.UTC().Format(time.RFC3339)
+	if !f.Created.IsZero() {
+		e.Timestamp = f.Created.UTC().Format(time.RFC3339)
 	}
 	return Message{Embeds: []*discordgo.MessageEmbed{e}}
 }
 
 // EventMessage renders one event of r's history as a message in its
-// thread. Secret events render nothing: their content goes to the
-// requester only.
+// thread (thread.LineOf); false for an event that shows no line.
 func EventMessage(r *platform.Resource, ev platform.Event) (string, bool) {
-	var line string
-	switch ev.Kind {
-	case platform.EventTransition:
-		st, ok := stateStyle[ev.To]
-		if !ok {
-			st.emoji, st.label = "•", string(ev.To)
-		}
-		line = fmt.Sprintf("%s **%s**", st.emoji, escape(st.label))
-		if ev.Message != "" && !strings.EqualFold(ev.Message, st.label) {
-			line += " — " + escape(ev.Message)
-		}
-		if ev.To == platform.Ready && len(r.Outputs) > 0 {
-			var outs []string
-			for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
-				outs = append(outs, fmt.Sprintf("%s `%s`", escape(k), strings.ReplaceAll(r.Outputs[k], "`", "'")))
-			}
-			line += "\n" + strings.Join(outs, " · ")
-		}
-	case platform.EventStep:
-		line = "🔹 " + escape(ev.Message)
-	case platform.EventVerdict:
-		line = "⚠️ " + escape(ev.Message)
-	case platform.EventSecret:
+	l, ok := thread.LineOf(r, ev)
+	if !ok {
 		return "", false
-	default:
-		if ev.Message == "" {
-			return "", false
+	}
+	line := l.Style.Emoji
+	if l.Label != "" {
+		line += " **" + escape(l.Label) + "**"
+		if l.Text != "" {
+			line += " —"
 		}
-		line = "📝 " + escape(ev.Message)
+	}
+	if l.Text != "" {
+		line += " " + escape(l.Text)
+	}
+	if len(l.Outputs) > 0 {
+		outs := make([]string, len(l.Outputs))
+		for i, kv := range l.Outputs {
+			outs[i] = fmt.Sprintf("%s `%s`", escape(kv.Key), strings.ReplaceAll(kv.Value, "`", "'"))
+		}
+		line += "\n" + strings.Join(outs, " · ")
 	}
 	return clip(line, maxContent), true
 }
@@ -490,22 +464,19 @@ func EventMessage(r *platform.Resource, ev platform.Event) (string, bool) {
 // monospace blocks to copy. Secrets are never cut: when they do not fit in
 // one message they continue in the next ones.
 func PrivateMessages(r *platform.Resource, secrets map[string]string) []Message {
-	intro := fmt.Sprintf("🔒 **Connection details for %s %s**: %s in %s/%s. Only you can see this message; keep them somewhere safe, they are not shown again.",
-		escape(r.Name), r.Ref(), escape(r.Service), escape(r.Team), escape(r.Environment))
+	d := thread.SecretOf(r, secrets)
+	intro := fmt.Sprintf("%s **%s**: %s", thread.LockStyle.Emoji, escape(d.Title), escape(d.About))
 	first := Message{Content: clip(intro, maxContent)}
-	if len(r.Outputs) > 0 {
+	if len(d.Outputs) > 0 {
 		e := &discordgo.MessageEmbed{Title: clip("Outputs of "+r.Name+" "+r.Ref(), maxEmbedTitle), Color: colorSuccess}
-		for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
-			if len(e.Fields) == maxEmbedFields {
-				break
-			}
-			e.Fields = append(e.Fields, field(clip(k, maxFieldName), clipEscaped(r.Outputs[k], maxFieldValue)))
+		for _, kv := range d.Outputs[:min(len(d.Outputs), maxEmbedFields)] {
+			e.Fields = append(e.Fields, field(clip(kv.Key, maxFieldName), clipEscaped(kv.Value, maxFieldValue)))
 		}
 		first.Embeds = []*discordgo.MessageEmbed{e}
 	}
 	var lines []string
-	for _, k := range slices.Sorted(maps.Keys(secrets)) {
-		lines = append(lines, k+"="+secrets[k])
+	for _, kv := range d.Values {
+		lines = append(lines, kv.Key+"="+kv.Value)
 	}
 	if len(lines) == 0 {
 		return []Message{first}

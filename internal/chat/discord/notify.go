@@ -3,36 +3,39 @@ package discord
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
+
+var _ thread.Transport = (*Adapter)(nil)
 
 // threadArchive is how long (minutes) a progress thread stays open without
 // activity: a week, the longest Discord offers.
 const threadArchive = 10080
 
 // lostChannel are the errors that mean the bot cannot post in a channel
-// (any more): its thread then moves to the requester's direct messages.
+// (any more): a resource's story then moves to the requester's direct
+// messages.
 var lostChannel = []int{codeUnknownChannel, codeMissingAccess, codeMissingPermission, codeThreadArchived}
 
-// nonce identifies the message posted for event eventID of resource
-// resourceID (0: the root message). Discord returns the message already
-// posted with the same nonce in the last minutes instead of posting it
-// again, so a delivery retried after a lost response does not repeat it.
-func nonce(resourceID, eventID int64) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(resourceID))
-	binary.BigEndian.PutUint64(b[8:], uint64(eventID))
-	sum := sha256.Sum256(b[:])
+// nonce identifies the message named key (its part part, for messages
+// split in several). Discord returns the message already posted with the
+// same nonce in the last minutes instead of posting it again, so a
+// delivery retried after a lost response does not repeat it.
+func nonce(key string, part int) string {
+	if part > 0 {
+		key += "#" + strconv.Itoa(part)
+	}
+	sum := sha256.Sum256([]byte(key))
 	return "idp" + hex.EncodeToString(sum[:])[:21]
 }
 
@@ -49,7 +52,7 @@ type messageCreate struct {
 }
 
 // send posts m in channel, at most once per nonce; with reply set it
-// answers that message.
+// answers that message. Errors are the API's, unclassified.
 func (a *Adapter) send(ctx context.Context, channel string, m Message, nonce, reply string) (*discordgo.Message, error) {
 	body := messageCreate{Content: m.Content, Embeds: m.Embeds, Components: m.Components, AllowedMentions: noMentions(), Nonce: nonce, EnforceNonce: nonce != ""}
 	if reply != "" {
@@ -68,105 +71,112 @@ func (a *Adapter) send(ctx context.Context, channel string, m Message, nonce, re
 	return &msg, nil
 }
 
-// Notify posts one event of r's history in r's progress thread. The first
-// event posts the root message (in the configured requests channel, or the
-// channel the request came from, or else the requester's direct messages)
-// and starts a thread from it, saving both; a state change edits the root
-// to show the current state; every event becomes a message in the thread,
-// posted last, so that a retry after any failure repeats only idempotent
-// work (messages carry a nonce Discord deduplicates). A 429 is returned as
-// a *RateLimitError.
-func (a *Adapter) Notify(ctx context.Context, r *platform.Resource, ev platform.Event) error {
-	msg, ok := a.eventMessage(ctx, r, ev)
-	if !ok {
-		return nil
+// Platform implements thread.Transport.
+func (a *Adapter) Platform() string { return Platform }
+
+// Post implements thread.Transport: it posts m in channel (a channel id)
+// and returns the message's id. Every message carries a nonce derived from
+// key. A 429 is a *thread.RateLimitError; a channel that does not exist
+// (any more) is a platform NotFound error and one the bot may not post in
+// Forbidden, both thread.ErrLost; a person who takes no direct messages is
+// thread.ErrCannotDM; other failures (5xx, network) are plain errors to
+// retry.
+func (a *Adapter) Post(ctx context.Context, channel string, m thread.Message, key string) (string, error) {
+	return a.post(ctx, channel, "", m, key)
+}
+
+// post posts the messages m renders to in channel, the first answering
+// the message reply when set, and returns the first one's id.
+func (a *Adapter) post(ctx context.Context, channel, reply string, m thread.Message, key string) (string, error) {
+	if !isDigits(channel) {
+		return "", platform.Errorf(platform.Invalid, "%q is not a Discord channel id.", clip(channel, 40))
 	}
-	th, found, err := a.threads.Thread(ctx, r.ID, Platform)
+	msgs, err := a.renderMessage(ctx, m)
 	if err != nil {
-		return fmt.Errorf("notify %s: %w", r.Ref(), err)
+		return "", err
 	}
-	opened := false
-	if !found || th.ThreadRef == "" {
-		if th, err = a.openThread(ctx, r, th, found); err != nil || th.Channel == "" {
-			return err
+	first := ""
+	for i, msg := range msgs {
+		out, err := a.send(ctx, channel, msg, nonce(key, i), reply)
+		if err != nil {
+			return "", a.postErr("post message", channel, err)
 		}
-		opened = true
-	}
-	if ev.Kind == platform.EventTransition && !opened {
-		if err := a.editRoot(ctx, r, th); err != nil {
-			return err
+		if i == 0 {
+			first, reply = out.ID, ""
 		}
 	}
-	err = a.postInThread(ctx, th, msg, nonce(r.ID, ev.ID))
-	if slices.Contains(lostChannel, apiCode(err)) {
-		// The bot lost the thread or its channel (deleted, permissions
-		// changed): the rest of the story moves to a direct message.
-		a.log.WarnContext(ctx, "cannot post in the thread any more; moving it to a direct message", "request_id", r.ID, "channel", th.Channel, "err", err)
-		moved, merr := a.rootInDM(ctx, r, th.Channel)
-		if merr != nil || moved.Channel == "" {
-			return merr
+	return first, nil
+}
+
+// Reply implements thread.Transport: it posts m in th's thread, or as an
+// answer to the root where there is no thread (direct messages, no
+// permission to start one). A post's thread (one that is not a resource's
+// story) is started when there is none yet, and when its message was
+// deleted the post goes in the channel. Errors are classified as Post's.
+func (a *Adapter) Reply(ctx context.Context, th platform.Thread, m thread.Message, key string) (string, error) {
+	if !isDigits(th.Channel) || !isDigits(th.ThreadRef) {
+		return "", platform.Errorf(platform.Invalid, "%q in %q is not a Discord thread.", clip(th.ThreadRef, 40), clip(th.Channel, 40))
+	}
+	answer := ""
+	if th.ThreadRef == th.Channel {
+		answer = th.RootRef
+	}
+	ref, err := a.post(ctx, th.ThreadRef, answer, m, key)
+	if m.Kind != thread.Post || th.ThreadRef != th.RootRef || apiCode(err) != codeUnknownChannel {
+		return ref, err
+	}
+	// A thread started from a message has the message's id: this one has
+	// not been started yet.
+	title := m.Reply.Title
+	target, err := a.startThread(ctx, th.Channel, th.RootRef, title)
+	if err != nil {
+		return "", err
+	}
+	answer = ""
+	if target == th.Channel {
+		answer = th.RootRef
+	}
+	return a.post(ctx, target, answer, m, key)
+}
+
+// Edit implements thread.Transport: a Post without Actions leaves the
+// message without buttons. A message that was deleted is thread.ErrGone
+// and a platform NotFound error; other errors are classified as Post's.
+func (a *Adapter) Edit(ctx context.Context, channel, ref string, m thread.Message) error {
+	if !isDigits(channel) || !isDigits(ref) {
+		return platform.Errorf(platform.Invalid, "%q in %q is not a Discord message.", clip(ref, 40), clip(channel, 40))
+	}
+	msgs, err := a.renderMessage(ctx, m)
+	if err != nil {
+		return err
+	}
+	msg := msgs[0]
+	edit := &discordgo.MessageEdit{ID: ref, Channel: channel, Embeds: &msg.Embeds, AllowedMentions: noMentions()}
+	if m.Kind != thread.Root {
+		components := msg.Components
+		if components == nil {
+			components = []discordgo.MessageComponent{}
 		}
-		err = a.postInThread(ctx, moved, msg, nonce(r.ID, ev.ID))
+		edit.Content, edit.Components = &msg.Content, &components
+	}
+	_, err = a.s.ChannelMessageEditComplex(edit, discordgo.WithContext(ctx))
+	if apiCode(err) == codeUnknownMessage {
+		return thread.Classify(thread.ErrGone, &platform.Error{Code: platform.NotFound, Message: "The Discord message was deleted.", Err: err})
 	}
 	if err != nil {
-		return a.apiErr("post thread message", err)
+		return a.postErr("edit message", channel, err)
 	}
 	return nil
 }
 
-// eventMessage renders the thread message of event ev of r: its line, and
-// the event's actions as buttons (Config's EventActions).
-func (a *Adapter) eventMessage(ctx context.Context, r *platform.Resource, ev platform.Event) (Message, bool) {
-	text, ok := EventMessage(r, ev)
-	if !ok {
-		return Message{}, false
-	}
-	m := Message{Content: text}
-	actions := a.actions(r, ev)
-	var notes []string
-	problems := withActions(&m, actions, &notes)
-	a.logActionProblems(ctx, problems)
-	if len(notes) > 0 {
-		m.Content = joinWithNotes([]string{text}, notes)
-	}
-	return m, true
-}
-
-// postInThread posts m in th's thread, or as a reply to the root when th
-// has no thread of its own (direct messages).
-func (a *Adapter) postInThread(ctx context.Context, th postgres.Thread, m Message, nonce string) error {
-	reply := ""
-	if th.ThreadRef == th.Channel {
-		reply = th.RootRef
-	}
-	_, err := a.send(ctx, th.ThreadRef, m, nonce, reply)
-	return err
-}
-
-// openThread posts r's root message unless it was posted already (found
-// with no thread: an earlier attempt stopped half-way), then starts its
-// thread, saving each step.
-func (a *Adapter) openThread(ctx context.Context, r *platform.Resource, th postgres.Thread, found bool) (postgres.Thread, error) {
-	if !found {
-		channel := a.requests
-		if channel == "" {
-			channel = r.Origin.Channel
-		}
-		if channel == "" {
-			return a.rootInDM(ctx, r, "")
-		}
-		msg, err := a.send(ctx, channel, RootMessage(r), nonce(r.ID, 0), "")
-		if slices.Contains(lostChannel, apiCode(err)) {
-			a.log.WarnContext(ctx, "cannot post in the request's channel; using a direct message", "request_id", r.ID, "channel", channel, "err", err)
-			return a.rootInDM(ctx, r, "")
-		}
-		if err != nil {
-			return postgres.Thread{}, a.apiErr("post root message", err)
-		}
-		th = postgres.Thread{Channel: channel, RootRef: msg.ID}
-		if err := a.threads.SaveThread(ctx, r.ID, Platform, th); err != nil {
-			return postgres.Thread{}, fmt.Errorf("save discord thread of %s: %w", r.Ref(), err)
-		}
+// StartThread implements thread.Transport: it starts a thread from th's
+// root message. Where there can be no thread (direct messages, a channel
+// type without threads, no permission) the story goes on as answers to
+// the root.
+func (a *Adapter) StartThread(ctx context.Context, th platform.Thread, r *platform.Resource, dm bool) (platform.Thread, error) {
+	if dm {
+		th.ThreadRef = th.Channel
+		return th, nil
 	}
 	ch, err := a.s.MessageThreadStartComplex(th.Channel, th.RootRef, &discordgo.ThreadStart{Name: ThreadName(r), AutoArchiveDuration: threadArchive},
 		discordgo.WithContext(ctx))
@@ -181,58 +191,15 @@ func (a *Adapter) openThread(ctx context.Context, r *platform.Resource, th postg
 		a.log.WarnContext(ctx, "cannot start a thread; replying to the root message instead", "request_id", r.ID, "channel", th.Channel, "err", err)
 		th.ThreadRef = th.Channel
 	default:
-		return postgres.Thread{}, a.apiErr("start thread", err)
-	}
-	if err := a.threads.SaveThread(ctx, r.ID, Platform, th); err != nil {
-		return postgres.Thread{}, fmt.Errorf("save discord thread of %s: %w", r.Ref(), err)
+		return platform.Thread{}, a.apiErr("start thread", err)
 	}
 	return th, nil
 }
 
-// rootInDM posts r's root message in its requester's direct messages,
-// where the story continues as replies to it, and saves that as r's
-// thread. It returns a zero Thread when the requester is not a Discord
-// user, or when the direct messages are the channel that was just lost.
-func (a *Adapter) rootInDM(ctx context.Context, r *platform.Resource, lost string) (postgres.Thread, error) {
-	dm, err := a.openDM(ctx, r.Requester)
-	if err != nil {
-		return postgres.Thread{}, err
-	}
-	if dm == "" || dm == lost {
-		a.log.ErrorContext(ctx, "request has no Discord channel to be told in; its progress is not posted", "request_id", r.ID)
-		return postgres.Thread{}, nil
-	}
-	msg, err := a.send(ctx, dm, RootMessage(r), nonce(r.ID, -1), "")
-	if err != nil {
-		return postgres.Thread{}, a.apiErr("post root message", err)
-	}
-	th := postgres.Thread{Channel: dm, RootRef: msg.ID, ThreadRef: dm}
-	if err := a.threads.SaveThread(ctx, r.ID, Platform, th); err != nil {
-		return postgres.Thread{}, fmt.Errorf("save discord thread of %s: %w", r.Ref(), err)
-	}
-	return th, nil
-}
-
-// editRoot shows r's current state in its root message.
-func (a *Adapter) editRoot(ctx context.Context, r *platform.Resource, th postgres.Thread) error {
-	m := RootMessage(r)
-	_, err := a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{ID: th.RootRef, Channel: th.Channel, Embeds: &m.Embeds, AllowedMentions: noMentions()},
-		discordgo.WithContext(ctx))
-	switch code := apiCode(err); {
-	case err == nil:
-	case code == codeUnknownMessage || slices.Contains(lostChannel, code):
-		// Someone deleted the root, or the bot lost its channel: the
-		// thread still tells the story.
-		a.log.WarnContext(ctx, "cannot update root message", "request_id", r.ID, "err", err)
-	default:
-		return a.apiErr("edit root message", err)
-	}
-	return nil
-}
-
-// openDM opens the direct message channel with a Discord actor; it returns
-// "" for an actor who is not a Discord user.
-func (a *Adapter) openDM(ctx context.Context, actor platform.Actor) (string, error) {
+// DirectChannel implements thread.Transport: it opens the direct message
+// channel with a Discord actor; it returns "" for an actor who is not a
+// Discord user.
+func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (string, error) {
 	user := discordUser(actor)
 	if user == "" {
 		return "", nil
@@ -244,39 +211,43 @@ func (a *Adapter) openDM(ctx context.Context, actor platform.Actor) (string, err
 	return ch.ID, nil
 }
 
-// Private sends r's connection details to its requester by direct message
-// — never in a channel, never logged — and notes in the thread that they
-// were sent (or why they could not be). A 429 is returned as a
-// *RateLimitError.
-func (a *Adapter) Private(ctx context.Context, r *platform.Resource, secrets map[string]string) error {
-	dm, err := a.openDM(ctx, r.Requester)
-	if err != nil {
-		return err
+// Find implements thread.Transport: Discord needs no lookup, its nonce
+// makes a repeated post the same message.
+func (a *Adapter) Find(context.Context, string, string, string) (string, error) { return "", nil }
+
+// renderMessage renders m as the Discord messages it takes (connection details
+// that do not fit in one continue in the next).
+func (a *Adapter) renderMessage(ctx context.Context, m thread.Message) ([]Message, error) {
+	switch m.Kind {
+	case thread.Root:
+		return []Message{RootMessage(m.Resource)}, nil
+	case thread.Event:
+		return []Message{a.eventMessage(ctx, m)}, nil
+	case thread.Secret:
+		return PrivateMessages(m.Resource, m.Secrets), nil
+	case thread.Note:
+		st, text := thread.NoteOf(m.Note, mention(m.Resource.Requester))
+		return []Message{{Content: clip(st.Emoji+" "+text, maxContent)}}, nil
+	case thread.Post:
+		msg, err := a.postMessage(ctx, m.Reply)
+		return []Message{msg}, err
 	}
-	if dm == "" {
-		a.log.ErrorContext(ctx, "requester is not a Discord user; connection details not sent", "request_id", r.ID)
-		return nil
-	}
-	note := fmt.Sprintf("🔒 Connection details were sent to %s by direct message.", mention(r.Requester))
-	for _, m := range PrivateMessages(r, secrets) {
-		_, err := a.s.ChannelMessageSendComplex(dm, &discordgo.MessageSend{Content: m.Content, Embeds: m.Embeds, AllowedMentions: noMentions()},
-			discordgo.WithContext(ctx))
-		if apiCode(err) == codeCannotDM {
-			a.log.WarnContext(ctx, "requester does not accept direct messages; connection details not sent", "request_id", r.ID)
-			note = fmt.Sprintf("🔒 The connection details could not be sent to %s: they do not accept direct messages from this server. "+
-				"Allow them, then ask the platform team to reset the credentials.", mention(r.Requester))
-			break
-		}
-		if err != nil {
-			return a.apiErr("send direct message", err)
-		}
-	}
-	th, found, err := a.threads.Thread(ctx, r.ID, Platform)
-	if err != nil || !found || th.ThreadRef == "" || th.Channel == dm {
-		return nil
-	}
-	if err := a.postInThread(ctx, th, Message{Content: note}, ""); err != nil {
-		a.log.WarnContext(ctx, "note in the thread that connection details were sent", "request_id", r.ID, "err", a.apiErr("post thread message", err))
-	}
-	return nil
+	return nil, fmt.Errorf("discord: cannot render a message of kind %d", m.Kind)
 }
+
+// eventMessage renders the thread message of an event: its line, and the
+// event's actions as buttons.
+func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Message {
+	text, _ := EventMessage(ev.Resource, ev.Event)
+	m := Message{Content: text}
+	var notes []string
+	problems := withActions(&m, ev.Actions, &notes)
+	a.logActionProblems(ctx, problems)
+	if len(notes) > 0 {
+		m.Content = joinWithNotes([]string{text}, notes)
+	}
+	return m
+}
+
+// lost reports whether code means the bot cannot post in the channel.
+func lost(code int) bool { return slices.Contains(lostChannel, code) }

@@ -11,14 +11,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
+	"github.com/idpbot/idpbot/internal/chat/thread"
+	"github.com/idpbot/idpbot/internal/chat/thread/threadtest"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 // recordingNotifier passes deliveries to the adapter and keeps the errors.
 type recordingNotifier struct {
-	a    *Adapter
+	a    *thread.Notifier
 	mu   sync.Mutex
 	errs []error
 }
@@ -47,7 +48,7 @@ func deliveringHarness(t *testing.T, hc harnessConfig) (*harness, *platformtest.
 	f := fixture(t)
 	hc.engine = f.Engine
 	h := newHarness(t, hc)
-	n := &recordingNotifier{a: h.adapter}
+	n := &recordingNotifier{a: h.notifier}
 	f.Deliver(Platform, n)
 	return h, f, n
 }
@@ -166,20 +167,20 @@ func TestRequesterWhoRefusesDirectMessages(t *testing.T) {
 func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
-	threads := &postgrestest.Threads{}
+	threads := &threadtest.Threads{}
 	h := newHarness(t, harnessConfig{engine: f.Engine, threads: threads})
 	r := resource(platform.Pending)
 	r.ID = 7
 	ev := platform.Event{ID: 1, Kind: platform.EventTransition, To: platform.Pending, Message: "requested by alice"}
 	// The first attempt posts the root, then the thread cannot be started.
 	h.fake.Inject(discordtest.Fault{Route: "POST /channels/{channel_id}/messages/{message_id}/threads", Times: 1, Status: 503})
-	if err := h.adapter.Notify(context.Background(), r, ev); err == nil {
+	if err := h.notifier.Notify(context.Background(), r, ev); err == nil {
 		t.Fatal("Notify with Discord down = nil, want an error to retry")
 	}
 	// The retry starts the thread from the root posted before; a third
 	// delivery of the same event posts nothing new.
 	for range 2 {
-		if err := h.adapter.Notify(context.Background(), r, ev); err != nil {
+		if err := h.notifier.Notify(context.Background(), r, ev); err != nil {
 			t.Fatalf("Notify = %v", err)
 		}
 	}
@@ -193,19 +194,19 @@ func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 	}
 	// A 429 is a RateLimitError with Discord's retry_after.
 	h.fake.RateLimit("POST /channels/{channel_id}/messages", 1, 1500*time.Millisecond)
-	err := h.adapter.Notify(context.Background(), r, platform.Event{ID: 2, Kind: platform.EventStep, Message: "creating role"})
+	err := h.notifier.Notify(context.Background(), r, platform.Event{ID: 2, Kind: platform.EventStep, Message: "creating role"})
 	var rl interface{ RetryAfter() time.Duration }
 	if !errors.As(err, &rl) || rl.RetryAfter() != 1500*time.Millisecond {
 		t.Errorf("Notify rate limited = %v, want a RetryAfter of 1.5s", err)
 	}
 	// So is one on the root's edit, and on opening the direct message.
 	h.fake.RateLimit("PATCH /channels/{channel_id}/messages/{message_id}", 1, time.Second)
-	err = h.adapter.Notify(context.Background(), r, platform.Event{ID: 3, Kind: platform.EventTransition, From: platform.Pending, To: platform.Provisioning})
+	err = h.notifier.Notify(context.Background(), r, platform.Event{ID: 3, Kind: platform.EventTransition, From: platform.Pending, To: platform.Provisioning})
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("Notify with the root's edit rate limited = %v, want a RetryAfter of 1s", err)
 	}
 	h.fake.RateLimit("POST /users/@me/channels", 1, 2*time.Second)
-	err = h.adapter.Private(context.Background(), r, map[string]string{"password": "x"})
+	err = h.notifier.Private(context.Background(), r, map[string]string{"password": "x"})
 	if !errors.As(err, &rl) || rl.RetryAfter() != 2*time.Second {
 		t.Errorf("Private rate limited = %v, want a RetryAfter of 2s", err)
 	}

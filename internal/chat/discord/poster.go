@@ -2,9 +2,6 @@ package discord
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,74 +10,10 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
-
-var (
-	_ commands.Poster = (*Adapter)(nil)
-	_ commands.Editor = (*Adapter)(nil)
-)
-
-// Post posts reply in channel (a channel id) as a message of its own —
-// title, sections as embeds, actions as buttons — and returns the
-// message's id, the ref PostInThread answers under. It is called from
-// durable jobs: a message carries a nonce derived from its channel and
-// content, so a retry after a lost response does not post it twice (an
-// identical message posted again in the same channel within a few minutes
-// is the same message). A 429 is returned as a *RateLimitError; a channel
-// that does not exist (any more) as a platform NotFound error and one the
-// bot may not post in as Forbidden, so that the job stops retrying; other
-// failures (5xx, network) as plain errors to retry.
-func (a *Adapter) Post(ctx context.Context, channel string, reply commands.Reply) (string, error) {
-	if !isDigits(channel) {
-		return "", platform.Errorf(platform.Invalid, "%q is not a Discord channel id.", clip(channel, 40))
-	}
-	m, err := a.postMessage(ctx, reply)
-	if err != nil {
-		return "", err
-	}
-	msg, err := a.send(ctx, channel, m, postNonce(channel, m), "")
-	if err != nil {
-		return "", a.postErr("post message", channel, err)
-	}
-	return msg.ID, nil
-}
-
-// PostInThread posts reply in the thread of the message ref in channel,
-// starting the thread (named after that message) when there is none yet.
-// Where threads cannot be (direct messages, no permission to start one)
-// it answers the message ref in channel instead, and when the message was
-// deleted it posts in channel. Errors are classified as Post's.
-func (a *Adapter) PostInThread(ctx context.Context, channel, ref string, reply commands.Reply) error {
-	if !isDigits(channel) || !isDigits(ref) {
-		return platform.Errorf(platform.Invalid, "%q in %q is not a Discord message.", clip(ref, 40), clip(channel, 40))
-	}
-	m, err := a.postMessage(ctx, reply)
-	if err != nil {
-		return err
-	}
-	// A thread started from a message has the message's id.
-	_, err = a.send(ctx, ref, m, postNonce(ref, m), "")
-	if err == nil {
-		return nil
-	}
-	if apiCode(err) != codeUnknownChannel {
-		return a.postErr("post thread message", ref, err)
-	}
-	thread, err := a.startThread(ctx, channel, ref, reply.Title)
-	if err != nil {
-		return err
-	}
-	answer := ""
-	if thread == channel {
-		answer = ref
-	}
-	if _, err := a.send(ctx, thread, m, postNonce(thread, m), answer); err != nil {
-		return a.postErr("post thread message", thread, err)
-	}
-	return nil
-}
 
 // postMessage renders a reply posted outside any command; actions that
 // cannot be buttons are logged. A reply with nothing to show is Invalid.
@@ -91,33 +24,6 @@ func (a *Adapter) postMessage(ctx context.Context, reply commands.Reply) (Messag
 		return Message{}, platform.Errorf(platform.Invalid, "There is nothing to post: the message has no title, text or sections.")
 	}
 	return m, nil
-}
-
-// Edit replaces the message ref in channel with reply; a reply without
-// Actions leaves it without buttons. A message that was deleted is a
-// platform NotFound error; other errors are classified as Post's.
-func (a *Adapter) Edit(ctx context.Context, channel, ref string, reply commands.Reply) error {
-	if !isDigits(channel) || !isDigits(ref) {
-		return platform.Errorf(platform.Invalid, "%q in %q is not a Discord message.", clip(ref, 40), clip(channel, 40))
-	}
-	m, err := a.postMessage(ctx, reply)
-	if err != nil {
-		return err
-	}
-	components := m.Components
-	if components == nil {
-		components = []discordgo.MessageComponent{}
-	}
-	content := m.Content
-	_, err = a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{ID: ref, Channel: channel, Content: &content, Embeds: &m.Embeds,
-		Components: &components, AllowedMentions: noMentions()}, discordgo.WithContext(ctx))
-	if apiCode(err) == codeUnknownMessage {
-		return &platform.Error{Code: platform.NotFound, Message: "The Discord message was deleted.", Err: err}
-	}
-	if err != nil {
-		return a.postErr("edit message", channel, err)
-	}
-	return nil
 }
 
 // ChannelMembers returns about how many people can read channel, the bot
@@ -223,23 +129,21 @@ func threadTitle(m *discordgo.Message) string {
 	return ""
 }
 
-// postNonce identifies message m posted in channel, so that Discord
-// returns the message posted already instead of repeating it.
-func postNonce(channel string, m Message) string {
-	data, _ := json.Marshal(m)
-	sum := sha256.Sum256(append([]byte(channel+"\x00"), data...))
-	return "idp" + hex.EncodeToString(sum[:])[:21]
-}
-
 // postErr classifies an error of posting in channel: a *RateLimitError
 // for a 429, a platform error for what retrying cannot fix (NotFound: no
 // such channel; Forbidden: the bot may not post there; Invalid: Discord
 // refused the message), and otherwise the wrapped error, to retry.
-func (a *Adapter) postErr(route, channel string, err error) error {
+func (a *Adapter) postErr(route, channel string, err error) (out error) {
 	err = a.apiErr(route, err)
-	var rl *RateLimitError
+	var rl *thread.RateLimitError
 	if errors.As(err, &rl) {
 		return err
+	}
+	switch code := apiCode(err); {
+	case lost(code):
+		defer func() { out = thread.Classify(thread.ErrLost, out) }()
+	case code == codeCannotDM:
+		defer func() { out = thread.Classify(thread.ErrCannotDM, out) }()
 	}
 	switch apiCode(err) {
 	case codeUnknownChannel:

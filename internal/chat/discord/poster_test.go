@@ -15,7 +15,6 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 const (
@@ -52,7 +51,7 @@ func TestPostAndPostInThread(t *testing.T) {
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine})
 	ctx := context.Background()
-	ref, err := h.adapter.Post(ctx, requestsChannel, approvalCard())
+	ref, err := h.notifier.Post(ctx, requestsChannel, approvalCard())
 	if err != nil {
 		t.Fatalf("Post = %v", err)
 	}
@@ -70,16 +69,16 @@ func TestPostAndPostInThread(t *testing.T) {
 		t.Fatalf("Post returned %q, message %+v; want the card with its buttons in the channel", ref, card)
 	}
 	// A retry after a lost response is the same message.
-	if again, err := h.adapter.Post(ctx, requestsChannel, approvalCard()); err != nil || again != ref {
+	if again, err := h.notifier.Post(ctx, requestsChannel, approvalCard()); err != nil || again != ref {
 		t.Errorf("Post again = %q, %v; want the same message %s", again, err, ref)
 	}
 
 	// The first message in the thread starts it, named after the card;
 	// the next ones go straight in.
-	if err := h.adapter.PostInThread(ctx, requestsChannel, ref, commands.Reply{Title: "Approved by bob"}); err != nil {
+	if err := h.notifier.PostInThread(ctx, requestsChannel, ref, commands.Reply{Title: "Approved by bob"}); err != nil {
 		t.Fatalf("PostInThread = %v", err)
 	}
-	if err := h.adapter.PostInThread(ctx, requestsChannel, ref, commands.Reply{Title: "Provisioning started", Actions: []commands.Action{{Label: "Status", Command: "status #12"}}}); err != nil {
+	if err := h.notifier.PostInThread(ctx, requestsChannel, ref, commands.Reply{Title: "Provisioning started", Actions: []commands.Action{{Label: "Status", Command: "status #12"}}}); err != nil {
 		t.Fatalf("second PostInThread = %v", err)
 	}
 	th, ok := h.fake.Channel(ref)
@@ -100,14 +99,14 @@ func TestPostAndPostInThread(t *testing.T) {
 		t.Errorf("%d messages in the channel, want only the card", len(got))
 	}
 	// A thread someone else started (another replica, a person) is used.
-	other, err := h.adapter.Post(ctx, testChannel, commands.Reply{Title: "Support ticket 7"})
+	other, err := h.notifier.Post(ctx, testChannel, commands.Reply{Title: "Support ticket 7"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.adapter.s.MessageThreadStartComplex(testChannel, other, &discordgo.ThreadStart{Name: "by hand"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.adapter.PostInThread(ctx, testChannel, other, commands.Reply{Title: "Answered"}); err != nil {
+	if err := h.notifier.PostInThread(ctx, testChannel, other, commands.Reply{Title: "Answered"}); err != nil {
 		t.Fatalf("PostInThread in an existing thread = %v", err)
 	}
 	if got := contents(h.fake.Messages(other)); !cmp.Equal(got, []string{"**Answered**"}) {
@@ -115,7 +114,7 @@ func TestPostAndPostInThread(t *testing.T) {
 	}
 	// A command too long for a button is posted as text, and logged.
 	long := commands.Reply{Title: "Digest", Actions: []commands.Action{{Label: "Everything", Command: "list --all " + strings.Repeat("--team payments ", 10)}}}
-	id, err := h.adapter.Post(ctx, testChannel, long)
+	id, err := h.notifier.Post(ctx, testChannel, long)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,15 +132,15 @@ func TestPostInThreadWhereThreadsCannotBe(t *testing.T) {
 	h := newHarness(t, harnessConfig{engine: f.Engine})
 	ctx := context.Background()
 	// Direct messages have no threads: the post answers the card.
-	dm, err := h.adapter.openDM(ctx, platform.Actor{ID: "discord:" + alice.ID})
+	dm, err := h.adapter.DirectChannel(ctx, platform.Actor{ID: "discord:" + alice.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := h.adapter.Post(ctx, dm, commands.Reply{Title: "How likely are you to recommend the platform?"})
+	ref, err := h.notifier.Post(ctx, dm, commands.Reply{Title: "How likely are you to recommend the platform?"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.adapter.PostInThread(ctx, dm, ref, commands.Reply{Title: "Thanks!"}); err != nil {
+	if err := h.notifier.PostInThread(ctx, dm, ref, commands.Reply{Title: "Thanks!"}); err != nil {
 		t.Fatalf("PostInThread in a DM = %v", err)
 	}
 	ms := h.fake.Messages(dm)
@@ -149,12 +148,12 @@ func TestPostInThreadWhereThreadsCannotBe(t *testing.T) {
 		t.Errorf("direct messages = %+v, want the card and an answer to it", ms)
 	}
 	// A deleted card: the post goes in its channel.
-	gone, err := h.adapter.Post(ctx, testChannel, commands.Reply{Title: "Weekly digest"})
+	gone, err := h.notifier.Post(ctx, testChannel, commands.Reply{Title: "Weekly digest"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.fake.DeleteMessage(gone)
-	if err := h.adapter.PostInThread(ctx, testChannel, gone, commands.Reply{Title: "Corrected figures"}); err != nil {
+	if err := h.notifier.PostInThread(ctx, testChannel, gone, commands.Reply{Title: "Corrected figures"}); err != nil {
 		t.Fatalf("PostInThread under a deleted message = %v", err)
 	}
 	if got := contents(h.fake.Messages(testChannel)); !cmp.Equal(got, []string{"**Corrected figures**"}) {
@@ -171,32 +170,32 @@ func TestPostErrors(t *testing.T) {
 	var rl interface{ RetryAfter() time.Duration }
 
 	h.fake.RateLimit(routeMessages, 1, 2500*time.Millisecond)
-	_, err := h.adapter.Post(ctx, testChannel, card)
+	_, err := h.notifier.Post(ctx, testChannel, card)
 	if !errors.As(err, &rl) || rl.RetryAfter() != 2500*time.Millisecond {
 		t.Errorf("Post rate limited = %v, want a RetryAfter of 2.5s", err)
 	}
-	ref, err := h.adapter.Post(ctx, testChannel, card)
+	ref, err := h.notifier.Post(ctx, testChannel, card)
 	if err != nil {
 		t.Fatalf("Post after the rate limit = %v", err)
 	}
 	h.fake.RateLimit(routeMessages, 1, time.Second)
-	err = h.adapter.PostInThread(ctx, testChannel, ref, commands.Reply{Title: "Approved"})
+	err = h.notifier.PostInThread(ctx, testChannel, ref, commands.Reply{Title: "Approved"})
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("PostInThread rate limited = %v, want a RetryAfter of 1s", err)
 	}
 
 	h.fake.Inject(discordtest.Fault{Route: routeMessages, Times: 1, Status: http.StatusServiceUnavailable})
-	_, err = h.adapter.Post(ctx, testChannel, card)
+	_, err = h.notifier.Post(ctx, testChannel, card)
 	if err == nil || errors.As(err, &rl) || platform.ErrorCode(err) != platform.Internal {
 		t.Errorf("Post with Discord failing = %v (code %s), want a plain error to retry", err, platform.ErrorCode(err))
 	}
 
 	h.fake.DeleteChannel(testChannel)
-	_, err = h.adapter.Post(ctx, testChannel, card)
+	_, err = h.notifier.Post(ctx, testChannel, card)
 	if platform.ErrorCode(err) != platform.NotFound || !strings.Contains(platform.ErrorMessage(err), testChannel) {
 		t.Errorf("Post in a deleted channel = %v (code %s), want not found", err, platform.ErrorCode(err))
 	}
-	err = h.adapter.PostInThread(ctx, testChannel, ref, commands.Reply{Title: "Approved"})
+	err = h.notifier.PostInThread(ctx, testChannel, ref, commands.Reply{Title: "Approved"})
 	if platform.ErrorCode(err) != platform.NotFound {
 		t.Errorf("PostInThread in a deleted channel = %v (code %s), want not found", err, platform.ErrorCode(err))
 	}
@@ -209,11 +208,11 @@ func TestPostErrors(t *testing.T) {
 		{"not a channel id", "#general", card},
 		{"empty reply", requestsChannel, commands.Reply{}},
 	} {
-		if _, err := h.adapter.Post(ctx, tc.channel, tc.reply); platform.ErrorCode(err) != platform.Invalid {
+		if _, err := h.notifier.Post(ctx, tc.channel, tc.reply); platform.ErrorCode(err) != platform.Invalid {
 			t.Errorf("Post (%s) = %v, want invalid", tc.name, err)
 		}
 	}
-	if err := h.adapter.PostInThread(ctx, requestsChannel, "../x", card); platform.ErrorCode(err) != platform.Invalid {
+	if err := h.notifier.PostInThread(ctx, requestsChannel, "../x", card); platform.ErrorCode(err) != platform.Invalid {
 		t.Errorf("PostInThread under a bad ref = %v, want invalid", err)
 	}
 	if n := len(h.fake.Messages(requestsChannel)); n != 0 {
@@ -296,7 +295,7 @@ func TestVerify(t *testing.T) {
 
 	h.fake.Lenient() // the wrong token is the point
 	bad, err := New(Config{BotToken: "not-the-token", AppID: discordtest.AppID, PublicKey: h.key.Public, APIURL: h.fake.URL(),
-		Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine, Threads: &postgrestest.Threads{}})
+		Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine})
 	if err != nil {
 		t.Fatal(err)
 	}

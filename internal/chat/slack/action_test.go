@@ -261,7 +261,7 @@ func ordersDB(t testing.TB, f *platformtest.Fixture) *platform.Resource {
 // resource, and returns the message as the fake holds it.
 func statusCard(t testing.TB, h *harness) slackfake.Message {
 	t.Helper()
-	ts, err := h.adapter.Post(context.Background(), testChannel, commands.Reply{Title: "orders-db #1 is ready", Actions: []commands.Action{
+	ts, err := h.notifier.Post(context.Background(), testChannel, commands.Reply{Title: "orders-db #1 is ready", Actions: []commands.Action{
 		{Label: "Status", Command: "status #1"},
 		{Label: "Delete", Command: "delete #1 --yes", Style: "danger"},
 		{Label: "Look up", Command: "status", Input: "Resource name"},
@@ -446,7 +446,7 @@ func TestApprovalButtonsInTheThread(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine, actions: commands.EventActions})
-	f.Deliver(Platform, h.adapter)
+	f.Deliver(Platform, h.notifier)
 	r, _, err := f.Engine.Submit(context.Background(), aliceActor(), platform.Request{Service: "postgresql-database", Name: "orders-db",
 		Team: "payments", Environment: "production", Parameters: map[string]any{"high_availability": true},
 		Origin: platform.Origin{Platform: Platform, Channel: testChannel}})
@@ -457,7 +457,7 @@ func TestApprovalButtonsInTheThread(t *testing.T) {
 		t.Fatalf("state = %s, want awaiting_approval", r.State)
 	}
 	f.Flush(5 * time.Second)
-	if err := h.adapter.Notify(context.Background(), r, platform.Event{ID: 99, ResourceID: r.ID, Kind: platform.EventExpiring, Message: "expires in 2 days"}); err != nil {
+	if err := h.notifier.Notify(context.Background(), r, platform.Event{ID: 99, ResourceID: r.ID, Kind: platform.EventExpiring, Message: "expires in 2 days"}); err != nil {
 		t.Fatal(err)
 	}
 	root := h.fake.Messages(testChannel)[0]

@@ -23,7 +23,6 @@ import (
 
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // Platform is the name of this chat platform in actor ids, origins, threads
@@ -39,15 +38,6 @@ const (
 	// response_url.
 	slowWork = 2 * time.Minute
 )
-
-// ThreadStore remembers where a resource's progress thread is;
-// *postgres.Store implements it.
-type ThreadStore interface {
-	Thread(ctx context.Context, resourceID int64, platform string) (postgres.Thread, bool, error)
-	SaveThread(ctx context.Context, resourceID int64, platform string, t postgres.Thread) error
-}
-
-var _ ThreadStore = (*postgres.Store)(nil)
 
 // Metrics is what the adapter reports; *metrics.Metrics implements it.
 type Metrics interface {
@@ -71,12 +61,8 @@ type Config struct {
 	HTTPClient *http.Client
 	Router     *commands.Router
 	Engine     *platform.Engine
-	Threads    ThreadStore
-	// RequestsChannel, when set, receives every root message instead of
-	// the channel the command was typed in.
-	RequestsChannel string
-	Logger          *slog.Logger
-	Now             func() time.Time
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// Org lists the user groups and email members to resolve; default the
 	// Engine's.
 	Org *platform.Org
@@ -88,21 +74,15 @@ type Config struct {
 	AckBudget time.Duration
 	// IdentityTTL is how long resolved emails and user groups are cached.
 	IdentityTTL time.Duration
-	// EventActions returns the buttons of an event's thread message
-	// (default commands.EventActions: Approve/Reject while a request awaits
-	// approval, Extend before its TTL ends).
-	EventActions func(r *platform.Resource, ev platform.Event) []commands.Action
 }
 
-// Adapter connects Slack to the command router and delivers progress. It is
-// also the jobs notifier and the commands.Poster for platform "slack".
+// Adapter connects Slack to the command router, and is the
+// thread.Transport that delivers progress and posts to Slack.
 type Adapter struct {
 	api       *slackapi.Client
 	http      *http.Client
 	router    *commands.Router
 	engine    *platform.Engine
-	threads   ThreadStore
-	requests  string
 	secret    string
 	appToken  string
 	log       *slog.Logger
@@ -110,7 +90,6 @@ type Adapter struct {
 	metrics   Metrics
 	ackBudget time.Duration
 	who       *identity
-	actions   func(r *platform.Resource, ev platform.Event) []commands.Action
 
 	bg sync.WaitGroup
 
@@ -135,8 +114,8 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-") {
 		problems = append(problems, "the app token must be an app-level token (xapp-…) with the connections:write scope")
 	}
-	if cfg.Router == nil || cfg.Engine == nil || cfg.Threads == nil {
-		problems = append(problems, "Router, Engine and Threads are required")
+	if cfg.Router == nil || cfg.Engine == nil {
+		problems = append(problems, "Router and Engine are required")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("slack: %s", strings.Join(problems, "; "))
@@ -144,18 +123,12 @@ func New(cfg Config) (*Adapter, error) {
 	a := &Adapter{
 		router:    cfg.Router,
 		engine:    cfg.Engine,
-		threads:   cfg.Threads,
-		requests:  cfg.RequestsChannel,
 		secret:    cfg.SigningSecret,
 		appToken:  cfg.AppToken,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		metrics:   cfg.Metrics,
 		ackBudget: cfg.AckBudget,
-		actions:   cfg.EventActions,
-	}
-	if a.actions == nil {
-		a.actions = commands.EventActions
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -256,48 +229,6 @@ func (a *Adapter) Verify(ctx context.Context) error {
 // that outlived their acknowledgement, view updates) is done. Call it on
 // shutdown, after the HTTP server and Socket Mode have stopped.
 func (a *Adapter) Wait() { a.bg.Wait() }
-
-// RateLimitError is returned by Notify, Private, Post, PostInThread and
-// ChannelMembers when Slack answered 429: the job should wait RetryAfter
-// before trying again.
-type RateLimitError struct {
-	Method string
-	After  time.Duration
-	Err    error
-}
-
-// Error implements error.
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("slack %s: rate limited, retry after %s", e.Method, e.After)
-}
-
-// Unwrap returns slack-go's error.
-func (e *RateLimitError) Unwrap() error { return e.Err }
-
-// RetryAfter is how long to wait before calling again.
-func (e *RateLimitError) RetryAfter() time.Duration { return e.After }
-
-// apiErr classifies an error of a Web API call for the job that made it.
-// (The job, not the adapter, records rate-limit waits in the metrics.)
-func (a *Adapter) apiErr(method string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var rl *slackapi.RateLimitedError
-	if errors.As(err, &rl) {
-		return &RateLimitError{Method: method, After: rl.RetryAfter, Err: err}
-	}
-	return fmt.Errorf("slack %s: %w", method, err)
-}
-
-// slackCode returns the Slack error code of a failed call ("not_in_channel").
-func slackCode(err error) string {
-	var se slackapi.SlackErrorResponse
-	if errors.As(err, &se) {
-		return se.Err
-	}
-	return ""
-}
 
 // countingTransport reports every Web API call to the metrics.
 type countingTransport struct {

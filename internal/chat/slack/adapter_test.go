@@ -17,7 +17,6 @@ import (
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 func decode(t testing.TB, body []byte) map[string]any {
@@ -450,9 +449,9 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no token", Config{SigningSecret: "s", Router: router, Engine: f.Engine, Threads: &postgrestest.Threads{}}, "bot token"},
-		{"no secret", Config{BotToken: "xoxb-1", Router: router, Engine: f.Engine, Threads: &postgrestest.Threads{}}, "signing secret"},
-		{"bot token as app token", Config{BotToken: "xoxb-1", AppToken: "xoxb-1", Router: router, Engine: f.Engine, Threads: &postgrestest.Threads{}}, "xapp-"},
+		{"no token", Config{SigningSecret: "s", Router: router, Engine: f.Engine}, "bot token"},
+		{"no secret", Config{BotToken: "xoxb-1", Router: router, Engine: f.Engine}, "signing secret"},
+		{"bot token as app token", Config{BotToken: "xoxb-1", AppToken: "xoxb-1", Router: router, Engine: f.Engine}, "xapp-"},
 		{"no router", Config{BotToken: "xoxb-1", SigningSecret: "s"}, "Router"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -330,25 +331,13 @@ func noticeModal(title, text string, meta Metadata) slackapi.ModalViewRequest {
 	}
 }
 
-// stateStyle is how a state is shown: an emoji and a label.
-var stateStyle = map[platform.State][2]string{
-	platform.Pending:          {":hourglass_flowing_sand:", "Pending"},
-	platform.AwaitingApproval: {":raised_hand:", "Awaiting approval"},
-	platform.Provisioning:     {":gear:", "Provisioning"},
-	platform.Ready:            {":white_check_mark:", "Ready"},
-	platform.Failed:           {":x:", "Failed"},
-	platform.Deleting:         {":wastebasket:", "Deleting"},
-	platform.Deleted:          {":white_circle:", "Deleted"},
-	platform.Rejected:         {":no_entry_sign:", "Rejected"},
-	platform.Expired:          {":hourglass:", "Expired"},
-}
+// icon renders a style's icon by its Slack short name.
+func icon(st thread.Style) string { return ":" + st.Icon + ":" }
 
+// stateLabel renders a state with its icon.
 func stateLabel(s platform.State) string {
-	st, ok := stateStyle[s]
-	if !ok {
-		return string(s)
-	}
-	return st[0] + " " + st[1]
+	st := thread.StateStyle(s)
+	return icon(st) + " " + st.Label
 }
 
 // mention renders an actor: a Slack mention for Slack users, the name
@@ -364,83 +353,91 @@ func field(k, v string) *slackapi.TextBlockObject {
 	return mrkdwn(fmt.Sprintf("*%s*\n%s", k, v), maxFieldText)
 }
 
+// codeList renders named values as one line of code spans.
+func codeList(kvs []thread.KV, sep string) string {
+	parts := make([]string, len(kvs))
+	for i, kv := range kvs {
+		parts[i] = fmt.Sprintf("`%s` %s", escape(kv.Key), escape(kv.Value))
+	}
+	return strings.Join(parts, sep)
+}
+
 // RootMessage renders the message that stands for resource r in its
-// channel, edited in place as r changes state.
+// channel, edited in place as r changes state (thread.RootOf).
 func RootMessage(r *platform.Resource) Msg {
-	head := fmt.Sprintf("%s *%s* %s · `%s`", stateStyle[r.State][0], escape(r.Name), escape(r.Ref()), escape(r.Service))
+	f := thread.RootOf(r)
+	head := fmt.Sprintf("%s *%s* %s · `%s`", icon(f.State), escape(f.Name), escape(f.Ref), escape(f.Service))
 	blocks := []slackapi.Block{
 		slackapi.NewSectionBlock(mrkdwn(head, maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("head")),
 		slackapi.NewSectionBlock(nil, []*slackapi.TextBlockObject{
-			field("Team", escape(r.Team)),
-			field("Environment", escape(r.Environment)),
-			field("Requested by", mention(r.Requester)),
-			field("State", stateLabel(r.State)),
+			field("Team", escape(f.Team)),
+			field("Environment", escape(f.Environment)),
+			field("Requested by", mention(f.Requester)),
+			field("State", icon(f.State)+" "+f.State.Label),
 		}, nil, slackapi.SectionBlockOptionBlockID("facts")),
 	}
-	if r.Reason != "" && (r.State == platform.Failed || r.State == platform.Rejected || r.State == platform.Expired) {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Reason:* "+escape(r.Reason), maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("reason")))
+	if f.Reason != "" {
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Reason:* "+escape(f.Reason), maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("reason")))
 	}
-	blocks = append(blocks, slackapi.NewContextBlock("hint", mrkdwn(fmt.Sprintf("Progress in the thread · `/idp status %s`", escape(r.Ref())), maxSectionText)))
-	text := fmt.Sprintf("%s %s (%s) for %s in %s: %s", r.Service, r.Name, r.Ref(), r.Team, r.Environment, strings.ToLower(stateStyle[r.State][1]))
-	return Msg{Text: clip(text, maxFallbackText), Blocks: blocks}
+	if len(f.Parameters) > 0 {
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Parameters*\n"+codeList(f.Parameters, " · "), maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("parameters")))
+	}
+	if len(f.Outputs) > 0 {
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Outputs*\n"+codeList(f.Outputs, "\n"), maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("outputs")))
+	}
+	hint := escape(f.Hint) + " · `" + escape(f.Command) + "`"
+	if !f.Created.IsZero() {
+		hint += fmt.Sprintf(" · requested <!date^%d^{date_short_pretty} {time}|%s>", f.Created.Unix(), f.Created.UTC().Format(time.RFC3339))
+	}
+	blocks = append(blocks, slackapi.NewContextBlock("hint", mrkdwn(hint, maxSectionText)))
+	return Msg{Text: clip(f.Summary, maxFallbackText), Blocks: blocks}
 }
 
-// EventMessage renders one event of r's history as a reply in its thread.
-// Secret events render nothing: their content goes to the requester only.
+// EventMessage renders one event of r's history as a reply in its thread
+// (thread.LineOf); false for an event that shows no line.
 func EventMessage(r *platform.Resource, ev platform.Event) (Msg, bool) {
-	var line string
-	switch ev.Kind {
-	case platform.EventTransition:
-		line = fmt.Sprintf("%s *%s*", stateStyle[ev.To][0], stateStyle[ev.To][1])
-		if ev.Message != "" && !strings.EqualFold(ev.Message, stateStyle[ev.To][1]) {
-			line += " — " + escape(ev.Message)
-		}
-		if ev.To == platform.Ready && len(r.Outputs) > 0 {
-			var outs []string
-			for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
-				outs = append(outs, fmt.Sprintf("`%s` %s", escape(k), escape(r.Outputs[k])))
-			}
-			line += "\n" + strings.Join(outs, " · ")
-		}
-	case platform.EventStep:
-		line = ":small_blue_diamond: " + escape(ev.Message)
-	case platform.EventVerdict:
-		line = ":warning: " + escape(ev.Message)
-	case platform.EventSecret:
+	l, ok := thread.LineOf(r, ev)
+	if !ok {
 		return Msg{}, false
-	default:
-		if ev.Message == "" {
-			return Msg{}, false
+	}
+	line := icon(l.Style)
+	if l.Label != "" {
+		line += " *" + escape(l.Label) + "*"
+		if l.Text != "" {
+			line += " —"
 		}
-		line = ":memo: " + escape(ev.Message)
+	}
+	if l.Text != "" {
+		line += " " + escape(l.Text)
+	}
+	if len(l.Outputs) > 0 {
+		line += "\n" + codeList(l.Outputs, " · ")
 	}
 	return Msg{Text: clip(line, maxSectionText)}, true
 }
 
 // PrivateMessage renders the connection details of r for its requester
-// only. The fallback text, which shows in notifications, holds no secret.
+// only (thread.SecretOf). The fallback text, which shows in notifications,
+// holds no secret.
 func PrivateMessage(r *platform.Resource, secrets map[string]string) Msg {
-	intro := fmt.Sprintf(":lock: *Connection details for %s* %s\n%s in %s/%s. Only you can see this message; keep these somewhere safe, they are not shown again.",
-		escape(r.Name), escape(r.Ref()), escape(r.Service), escape(r.Team), escape(r.Environment))
+	d := thread.SecretOf(r, secrets)
+	intro := fmt.Sprintf("%s *%s*\n%s", icon(thread.LockStyle), escape(d.Title), escape(d.About))
 	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(intro, maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("intro"))}
-	if len(r.Outputs) > 0 {
+	if len(d.Outputs) > 0 {
 		var fields []*slackapi.TextBlockObject
-		for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
-			if len(fields) == maxFields {
-				break
-			}
-			fields = append(fields, field(escape(k), escape(r.Outputs[k])))
+		for _, kv := range d.Outputs[:min(len(d.Outputs), maxFields)] {
+			fields = append(fields, field(escape(kv.Key), escape(kv.Value)))
 		}
 		blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil, slackapi.SectionBlockOptionBlockID("outputs")))
 	}
 	var lines []string
-	for _, k := range slices.Sorted(maps.Keys(secrets)) {
-		lines = append(lines, escape(k)+"="+escape(secrets[k]))
+	for _, kv := range d.Values {
+		lines = append(lines, escape(kv.Key)+"="+escape(kv.Value))
 	}
 	if len(lines) > 0 {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("```"+strings.Join(lines, "\n")+"```", maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("secrets")))
 	}
-	return Msg{Text: fmt.Sprintf("Connection details for %s (%s)", r.Name, r.Ref()), Blocks: blocks}
+	return Msg{Text: d.Title, Blocks: blocks}
 }
 
 // FormModal renders a create form as a modal whose input blocks are named

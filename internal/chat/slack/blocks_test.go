@@ -209,8 +209,9 @@ func lifecycle() (*platform.Resource, []platform.Event) {
 	at := platformtest.Start
 	r := &platform.Resource{ID: 12, Service: "postgresql-database", ServiceType: "database", Name: "orders-db", Team: "payments",
 		Environment: "development", State: platform.Ready, Requester: aliceActor(), Origin: platform.Origin{Platform: Platform, Channel: testChannel},
-		Outputs:   map[string]string{"host": "db.internal", "port": "5432", "database": "payments_development_orders_db", "username": "payments_development_orders_db"},
-		CreatedAt: at, UpdatedAt: at.Add(9 * time.Second), ReadyAt: at.Add(9 * time.Second)}
+		Parameters: map[string]any{"size": "small", "high_availability": false, "backup_retention_days": 7},
+		Outputs:    map[string]string{"host": "db.internal", "port": "5432", "database": "payments_development_orders_db", "username": "payments_development_orders_db"},
+		CreatedAt:  at, UpdatedAt: at.Add(9 * time.Second), ReadyAt: at.Add(9 * time.Second)}
 	evs := []platform.Event{
 		{ID: 1, ResourceID: 12, Actor: aliceActor(), Kind: platform.EventTransition, To: platform.Pending, Message: "requested by alice"},
 		{ID: 2, ResourceID: 12, Actor: platform.System, Kind: platform.EventVerdict, Message: "cost (warn): large databases cost <$400>/month & more"},

@@ -62,7 +62,7 @@ func newStack(t testing.TB, withJobs bool) *stack {
 		return s
 	}
 	r, err := jobs.New(jobs.Config{
-		Pool: pool, Engine: engine, Store: store, Notifiers: map[string]jobs.Notifier{Platform: h.adapter},
+		Pool: pool, Engine: engine, Store: store, Notifiers: map[string]jobs.Notifier{Platform: h.notifier},
 		Logger: testLogger(&bytes.Buffer{}), Schema: postgrestest.Schema(pool),
 		RetryPolicy: fixedRetry(50 * time.Millisecond), FetchPollInterval: 50 * time.Millisecond,
 	})

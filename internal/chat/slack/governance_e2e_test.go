@@ -134,14 +134,14 @@ func newGovStack(t *testing.T) *govStack {
 		options: commands.Options{Now: clock.Now, Tickets: gov}})
 	h.fake.AddUser(approverUser)
 	runner, err = jobs.New(jobs.Config{
-		Pool: pool, Engine: engine, Store: store, Notifiers: map[string]jobs.Notifier{Platform: h.adapter},
+		Pool: pool, Engine: engine, Store: store, Notifiers: map[string]jobs.Notifier{Platform: h.notifier},
 		Logger: log, Schema: postgrestest.Schema(pool),
 		RetryPolicy: fixedRetry(50 * time.Millisecond), FetchPollInterval: 50 * time.Millisecond,
 		// As cmd/bot's startJobs: the post and sweep workers, posting
 		// through the adapter. The sweep's periodic job is left out: the
 		// tests sweep when they move the clock.
 		Register: func(w *river.Workers) {
-			gov.Register(w, map[string]commands.Poster{Platform: h.adapter})
+			gov.Register(w, map[string]commands.Poster{Platform: h.notifier})
 		},
 	})
 	if err != nil {

@@ -21,11 +21,12 @@ import (
 
 	"github.com/idpbot/idpbot/catalog"
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
+	"github.com/idpbot/idpbot/internal/chat/thread"
+	"github.com/idpbot/idpbot/internal/chat/thread/threadtest"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
-	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -94,15 +95,17 @@ type harness struct {
 	t       testing.TB
 	fake    *slackfake.Server
 	adapter *Adapter
-	srv     *httptest.Server
-	engine  *platform.Engine
-	logs    *bytes.Buffer
-	views   int // views returned by lastView so far
+	// notifier tells stories and posts through adapter, as the bot does.
+	notifier *thread.Notifier
+	srv      *httptest.Server
+	engine   *platform.Engine
+	logs     *bytes.Buffer
+	views    int // views returned by lastView so far
 }
 
 type harnessConfig struct {
 	engine    *platform.Engine
-	threads   ThreadStore
+	threads   thread.Store
 	ackBudget time.Duration
 	requests  string
 	appToken  string
@@ -135,7 +138,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	}
 	fake.SetUsergroup("S0PLATFORM", dave.ID)
 	if hc.threads == nil {
-		hc.threads = &postgrestest.Threads{}
+		hc.threads = &threadtest.Threads{}
 	}
 	logs := &bytes.Buffer{}
 	log := testLogger(logs)
@@ -144,18 +147,15 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	}
 	hc.options.Logger = log
 	a, err := New(Config{
-		BotToken:        fake.BotToken,
-		SigningSecret:   testSecret,
-		AppToken:        hc.appToken,
-		APIURL:          fake.URL(),
-		HTTPClient:      hc.client,
-		Router:          commands.NewRouter(hc.engine, hc.options),
-		Engine:          hc.engine,
-		Threads:         hc.threads,
-		RequestsChannel: hc.requests,
-		Logger:          log,
-		AckBudget:       hc.ackBudget,
-		EventActions:    hc.actions,
+		BotToken:      fake.BotToken,
+		SigningSecret: testSecret,
+		AppToken:      hc.appToken,
+		APIURL:        fake.URL(),
+		HTTPClient:    hc.client,
+		Router:        commands.NewRouter(hc.engine, hc.options),
+		Engine:        hc.engine,
+		Logger:        log,
+		AckBudget:     hc.ackBudget,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,8 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		srv.Close()
 		a.Wait()
 	})
-	return &harness{t: t, fake: fake, adapter: a, srv: srv, engine: hc.engine, logs: logs}
+	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log})
+	return &harness{t: t, fake: fake, adapter: a, notifier: n, srv: srv, engine: hc.engine, logs: logs}
 }
 
 // fixture returns a platformtest engine with the shipped catalog, the test

@@ -2,93 +2,140 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
+var _ thread.Transport = (*Adapter)(nil)
+
 // unpostable are the Slack errors that mean the bot cannot post in a
-// channel at all; the thread then goes to the requester's direct messages.
+// channel at all; a resource's story then goes to the requester's direct
+// messages.
 var unpostable = []string{"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "ekm_access_denied"}
 
-// Notify posts one event of r's history in r's progress thread: the first
-// event creates the root message (in the configured requests channel, or the
-// channel the request came from) and remembers it; a state change edits the
-// root to show the current state; every event becomes a reply in the
-// thread. The reply is the last call, so a retry after any failure repeats
-// only idempotent work. A 429 is returned as a *RateLimitError.
-func (a *Adapter) Notify(ctx context.Context, r *platform.Resource, ev platform.Event) error {
-	msg, ok := a.eventMessage(ctx, r, ev)
-	if !ok {
-		return nil
-	}
-	th, found, err := a.threads.Thread(ctx, r.ID, Platform)
-	if err != nil {
-		return fmt.Errorf("notify %s: %w", r.Ref(), err)
-	}
-	if !found {
-		channel := a.requests
-		if channel == "" {
-			channel = r.Origin.Channel
-		}
-		if th, err = a.postRoot(ctx, r, channel); err != nil {
-			return err
-		}
-		if th.Channel == "" {
-			return nil
-		}
-	} else if ev.Kind == platform.EventTransition {
-		root := RootMessage(r)
-		_, _, _, err := a.api.UpdateMessageContext(ctx, th.Channel, th.RootRef,
-			slackapi.MsgOptionText(root.Text, false), slackapi.MsgOptionBlocks(root.Blocks...))
-		switch code := slackCode(err); {
-		case err == nil:
-		case slices.Contains(cannotUpdate, code):
-			// Someone deleted the root, or Slack will not let it change:
-			// the thread still tells the story.
-			a.log.WarnContext(ctx, "cannot update root message", "request_id", r.ID, "err", err)
-		default:
-			return a.apiErr("chat.update", err)
-		}
-	}
-	key := fmt.Sprintf("event:%d", ev.ID)
-	_, err = a.postOnce(ctx, th.Channel, th.ThreadRef, key, msg)
-	if slices.Contains(unpostable, slackCode(err)) && !strings.HasPrefix(th.Channel, "D") {
-		// The bot lost the channel (removed, archived): the rest of the
-		// story moves to the requester's direct messages.
-		a.log.WarnContext(ctx, "cannot post in the thread's channel any more; moving it to a direct message", "request_id", r.ID, "channel", th.Channel, "err", err)
-		if th, err = a.postRoot(ctx, r, ""); err != nil || th.Channel == "" {
-			return err
-		}
-		_, err = a.postOnce(ctx, th.Channel, th.ThreadRef, key, msg)
-	}
-	return a.apiErr("chat.postMessage", err)
+// Platform implements thread.Transport.
+func (a *Adapter) Platform() string { return Platform }
+
+// Post implements thread.Transport: it posts m in channel (a conversation
+// id) with metadata naming it key, and returns its ts. A 429 is a
+// *thread.RateLimitError; a channel that does not exist (any more) is a
+// platform NotFound error and one the bot may not post in (not a member,
+// archived) Forbidden, both thread.ErrLost; other failures (5xx, network)
+// are plain errors to retry.
+func (a *Adapter) Post(ctx context.Context, channel string, m thread.Message, key string) (string, error) {
+	return a.send(ctx, channel, "", m, key)
 }
 
-// eventMessage renders the thread message of event ev of r: its line, and
-// the event's actions as buttons (Config's EventActions) under it.
-func (a *Adapter) eventMessage(ctx context.Context, r *platform.Resource, ev platform.Event) (Msg, bool) {
-	m, ok := EventMessage(r, ev)
-	if !ok {
-		return Msg{}, false
+// Reply implements thread.Transport: it posts m in th's thread (Slack
+// threads hang off their root message). Errors are classified as Post's.
+func (a *Adapter) Reply(ctx context.Context, th platform.Thread, m thread.Message, key string) (string, error) {
+	if !messageTS.MatchString(th.ThreadRef) {
+		return "", platform.Errorf(platform.Invalid, "%q in %q is not a Slack message.", clip(th.ThreadRef, 40), clip(th.Channel, 40))
 	}
-	actions := a.actions(r, ev)
-	if len(actions) == 0 {
-		return m, true
+	return a.send(ctx, th.Channel, th.ThreadRef, m, key)
+}
+
+func (a *Adapter) send(ctx context.Context, channel, threadTS string, m thread.Message, key string) (string, error) {
+	if !channelID.MatchString(channel) {
+		return "", platform.Errorf(platform.Invalid, "%q is not a Slack channel id.", clip(channel, 40))
 	}
-	blocks, notes, problems := actionBlocks(actions, maxActionBlocks)
+	msg, err := a.render(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	opts := append(msgOptions(msg, threadTS), slackapi.MsgOptionMetadata(slackapi.SlackMetadata{
+		EventType: deliveryEventType, EventPayload: map[string]any{"key": key}}))
+	_, ts, err := a.api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return "", a.postErr("chat.postMessage", channel, err)
+	}
+	return ts, nil
+}
+
+// Edit implements thread.Transport (chat.update); a Post without Actions
+// leaves the message without buttons. A message that was deleted, or that
+// Slack will not let change any more, is thread.ErrGone and a platform
+// NotFound error; other errors are classified as Post's.
+func (a *Adapter) Edit(ctx context.Context, channel, ref string, m thread.Message) error {
+	if !channelID.MatchString(channel) || !messageTS.MatchString(ref) {
+		return platform.Errorf(platform.Invalid, "%q in %q is not a Slack message.", clip(ref, 40), clip(channel, 40))
+	}
+	msg, err := a.render(ctx, m)
+	if err != nil {
+		return err
+	}
+	_, _, _, err = a.api.UpdateMessageContext(ctx, channel, ref, msgOptions(msg, "")...)
+	if code := slackCode(err); slices.Contains(cannotUpdate, code) {
+		return thread.Classify(thread.ErrGone, &platform.Error{Code: platform.NotFound, Message: "The Slack message was deleted, or can no longer be changed.", Err: err})
+	}
+	if err != nil {
+		return a.postErr("chat.update", channel, err)
+	}
+	return nil
+}
+
+// StartThread implements thread.Transport: a Slack thread is the replies
+// to its root message.
+func (a *Adapter) StartThread(_ context.Context, th platform.Thread, _ *platform.Resource, _ bool) (platform.Thread, error) {
+	th.ThreadRef = th.RootRef
+	return th, nil
+}
+
+// DirectChannel implements thread.Transport: it opens the direct message
+// channel with a Slack actor; it returns "" for an actor who is not a
+// Slack user.
+func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (string, error) {
+	user, ok := strings.CutPrefix(actor.ID, Platform+":")
+	if !ok || user == "" {
+		return "", nil
+	}
+	ch, _, _, err := a.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
+	if err != nil {
+		return "", a.apiErr("conversations.open", err)
+	}
+	return ch.ID, nil
+}
+
+// render renders m as a Slack message.
+func (a *Adapter) render(ctx context.Context, m thread.Message) (Msg, error) {
+	switch m.Kind {
+	case thread.Root:
+		return RootMessage(m.Resource), nil
+	case thread.Event:
+		return a.eventMessage(ctx, m), nil
+	case thread.Secret:
+		return PrivateMessage(m.Resource, m.Secrets), nil
+	case thread.Note:
+		st, text := thread.NoteOf(m.Note, mention(m.Resource.Requester))
+		return Msg{Text: ":" + st.Icon + ": " + text}, nil
+	case thread.Post:
+		return a.postMessage(ctx, m.Reply)
+	}
+	return Msg{}, fmt.Errorf("slack: cannot render a message of kind %d", m.Kind)
+}
+
+// eventMessage renders the thread message of an event: its line, and the
+// event's actions as buttons under it.
+func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Msg {
+	m, _ := EventMessage(ev.Resource, ev.Event)
+	if len(ev.Actions) == 0 {
+		return m
+	}
+	blocks, notes, problems := actionBlocks(ev.Actions, maxActionBlocks)
 	a.logActionProblems(ctx, problems)
 	text := m.Text
 	if len(notes) > 0 {
 		text += "\nRun as text:\n" + strings.Join(notes, "\n")
 	}
 	m.Blocks = append([]slackapi.Block{slackapi.NewSectionBlock(mrkdwn(text, maxSectionText), nil, nil, slackapi.SectionBlockOptionBlockID("event"))}, blocks...)
-	return m, true
+	return m
 }
 
 // msgOptions are the options posting m (in the thread of threadTS, if
@@ -104,81 +151,25 @@ func msgOptions(m Msg, threadTS string) []slackapi.MsgOption {
 	return opts
 }
 
-// postRoot posts r's root message in channel and saves it as r's thread.
-// With no channel, or one the bot cannot post in, it uses the requester's
-// direct messages. It returns a zero Thread when the thread has nowhere to
-// go.
-func (a *Adapter) postRoot(ctx context.Context, r *platform.Resource, channel string) (postgres.Thread, error) {
-	root := RootMessage(r)
-	post := func(ch string) (string, error) {
-		return a.postOnce(ctx, ch, "", fmt.Sprintf("root:%d", r.ID), root)
-	}
-	var ts string
-	var err error
-	if channel != "" {
-		ts, err = post(channel)
-	}
-	if channel == "" || slices.Contains(unpostable, slackCode(err)) {
-		if err != nil {
-			a.log.WarnContext(ctx, "cannot post in the request's channel; using a direct message", "request_id", r.ID, "channel", channel, "err", err)
-		}
-		dm, derr := a.openDM(ctx, r.Requester)
-		if derr != nil || dm == "" {
-			if derr == nil {
-				a.log.ErrorContext(ctx, "request has no channel and no Slack requester; its progress is not posted", "request_id", r.ID)
-			}
-			return postgres.Thread{}, derr
-		}
-		channel = dm
-		ts, err = post(channel)
-	}
-	if err != nil {
-		return postgres.Thread{}, a.apiErr("chat.postMessage", err)
-	}
-	th := postgres.Thread{Channel: channel, ThreadRef: ts, RootRef: ts}
-	if err := a.threads.SaveThread(ctx, r.ID, Platform, th); err != nil {
-		return postgres.Thread{}, fmt.Errorf("save slack thread of %s: %w", r.Ref(), err)
-	}
-	return th, nil
-}
-
-// openDM opens the direct message channel with a Slack actor; it returns
-// "" for an actor who is not a Slack user.
-func (a *Adapter) openDM(ctx context.Context, actor platform.Actor) (string, error) {
-	user, ok := strings.CutPrefix(actor.ID, Platform+":")
-	if !ok || user == "" {
-		return "", nil
-	}
-	ch, _, _, err := a.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
-	if err != nil {
-		return "", a.apiErr("conversations.open", err)
-	}
-	return ch.ID, nil
-}
-
-// Private sends r's connection details to its requester by direct message
-// — never in a channel, never logged — and notes in the thread that they
-// were sent. A 429 is returned as a *RateLimitError.
-func (a *Adapter) Private(ctx context.Context, r *platform.Resource, secrets map[string]string) error {
-	dm, err := a.openDM(ctx, r.Requester)
-	if err != nil {
-		return err
-	}
-	if dm == "" {
-		a.log.ErrorContext(ctx, "requester is not a Slack user; connection details not sent", "request_id", r.ID)
+// apiErr classifies an error of a Web API call for the job that made it: a
+// 429 is a *thread.RateLimitError. (The job, not the adapter, records
+// rate-limit waits in the metrics.)
+func (a *Adapter) apiErr(method string, err error) error {
+	if err == nil {
 		return nil
 	}
-	msg := PrivateMessage(r, secrets)
-	if _, err := a.postOnce(ctx, dm, "", fmt.Sprintf("secret:%d", r.ID), msg); err != nil {
-		return a.apiErr("chat.postMessage", err)
+	var rl *slackapi.RateLimitedError
+	if errors.As(err, &rl) {
+		return &thread.RateLimitError{Bucket: "slack " + method, After: rl.RetryAfter, Err: err}
 	}
-	th, found, err := a.threads.Thread(ctx, r.ID, Platform)
-	if err != nil || !found || th.Channel == dm {
-		return nil
+	return fmt.Errorf("slack %s: %w", method, err)
+}
+
+// slackCode returns the Slack error code of a failed call ("not_in_channel").
+func slackCode(err error) string {
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
 	}
-	note := fmt.Sprintf(":lock: Connection details were sent to %s by direct message.", mention(r.Requester))
-	if _, err := a.postOnce(ctx, th.Channel, th.ThreadRef, fmt.Sprintf("secret-note:%d", r.ID), Msg{Text: note}); err != nil {
-		a.log.WarnContext(ctx, "note in thread that connection details were sent", "request_id", r.ID, "err", err)
-	}
-	return nil
+	return ""
 }

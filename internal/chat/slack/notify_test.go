@@ -45,7 +45,7 @@ func TestProgressThread(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine})
-	f.Deliver(Platform, h.adapter)
+	f.Deliver(Platform, h.notifier)
 	submitDB(t, h, alice, "orders-db")
 	r := resources(t, f)[0]
 	f.Settle(r.ID, 5*time.Second)
@@ -95,7 +95,7 @@ func TestRequestsChannelAndDirectMessageFallback(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine, requests: "C0REQUESTS"})
-	f.Deliver(Platform, h.adapter)
+	f.Deliver(Platform, h.notifier)
 	submitDB(t, h, alice, "orders-db")
 	f.Settle(resources(t, f)[0].ID, 5*time.Second)
 	f.Flush(5 * time.Second)
@@ -111,7 +111,7 @@ func TestRequestsChannelAndDirectMessageFallback(t *testing.T) {
 	h2.fake.DenyChannel("C0PRIVATE", "not_in_channel")
 	r := &platform.Resource{ID: 99, Service: "postgresql-database", Name: "x", Team: "payments", Environment: "development",
 		State: platform.Pending, Requester: platform.Actor{ID: "slack:U0ALICE"}, Origin: platform.Origin{Platform: Platform, Channel: testChannel}}
-	if err := h2.adapter.Notify(context.Background(), r, platform.Event{ID: 1, ResourceID: 99, Kind: platform.EventTransition, To: platform.Pending}); err != nil {
+	if err := h2.notifier.Notify(context.Background(), r, platform.Event{ID: 1, ResourceID: 99, Kind: platform.EventTransition, To: platform.Pending}); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := h2.fake.Messages("DU0ALICE"); len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
@@ -129,17 +129,17 @@ func TestNotifyRateLimitAndOutage(t *testing.T) {
 	ev := platform.Event{ID: 1, ResourceID: 7, Kind: platform.EventTransition, To: platform.Pending, Message: "requested by alice"}
 
 	h.fake.Fail("chat.postMessage", 1, http.StatusTooManyRequests, 3*time.Second)
-	err := h.adapter.Notify(ctx, r, ev)
+	err := h.notifier.Notify(ctx, r, ev)
 	var snooze interface{ RetryAfter() time.Duration }
 	if !errors.As(err, &snooze) || snooze.RetryAfter() != 3*time.Second {
 		t.Fatalf("Notify during a 429: %v, want an error with RetryAfter 3s", err)
 	}
 	// The root was posted; the reply hit a 429 after it.
 	h.fake.Fail("chat.postMessage", 1, http.StatusInternalServerError, 0)
-	if err := h.adapter.Notify(ctx, r, ev); err == nil || errors.As(err, &snooze) {
+	if err := h.notifier.Notify(ctx, r, ev); err == nil || errors.As(err, &snooze) {
 		t.Fatalf("Notify during a 500: %v, want a plain error", err)
 	}
-	if err := h.adapter.Notify(ctx, r, ev); err != nil {
+	if err := h.notifier.Notify(ctx, r, ev); err != nil {
 		t.Fatal(err)
 	}
 	msgs := h.fake.Messages(testChannel)
@@ -149,10 +149,10 @@ func TestNotifyRateLimitAndOutage(t *testing.T) {
 	r.State = platform.Provisioning
 	h.fake.Fail("chat.update", 1, http.StatusTooManyRequests, time.Second)
 	ev2 := platform.Event{ID: 2, ResourceID: 7, Kind: platform.EventTransition, From: platform.Pending, To: platform.Provisioning}
-	if err := h.adapter.Notify(ctx, r, ev2); !errors.As(err, &snooze) {
+	if err := h.notifier.Notify(ctx, r, ev2); !errors.As(err, &snooze) {
 		t.Fatalf("chat.update 429: %v", err)
 	}
-	if err := h.adapter.Notify(ctx, r, ev2); err != nil {
+	if err := h.notifier.Notify(ctx, r, ev2); err != nil {
 		t.Fatal(err)
 	}
 	if msgs := h.fake.Messages(testChannel); len(msgs) != 3 || !strings.Contains(string(msgs[0].Blocks), "Provisioning") {
@@ -160,7 +160,7 @@ func TestNotifyRateLimitAndOutage(t *testing.T) {
 	}
 	var secret platform.Event
 	secret.Kind = platform.EventSecret
-	if err := h.adapter.Notify(ctx, r, secret); err != nil || len(h.fake.Messages(testChannel)) != 3 {
+	if err := h.notifier.Notify(ctx, r, secret); err != nil || len(h.fake.Messages(testChannel)) != 3 {
 		t.Errorf("a secret event was posted publicly (%v)", err)
 	}
 }
@@ -170,7 +170,7 @@ func TestPrivateToNonSlackRequester(t *testing.T) {
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine})
 	r := &platform.Resource{ID: 3, Name: "x", Requester: platform.Actor{ID: "console:bob"}}
-	if err := h.adapter.Private(context.Background(), r, map[string]string{"password": "hunter2"}); err != nil {
+	if err := h.notifier.Private(context.Background(), r, map[string]string{"password": "hunter2"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(h.fake.AllMessages()); n != 0 {

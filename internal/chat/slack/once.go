@@ -2,16 +2,11 @@ package slack
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
 	slackapi "github.com/slack-go/slack"
-
-	"github.com/idpbot/idpbot/internal/platform"
 )
 
 // Slack's chat.postMessage has no idempotency key: when its answer is lost
@@ -31,34 +26,9 @@ const deliveryEventType = "idpbot_delivery"
 // is among the channel's latest.
 const lookLimit = 200
 
-// contentKey names a message by where it goes and what it says, for posts
-// that have no identity of their own (cards, tickets, surveys, digests):
-// the same post retried has the same key.
-func contentKey(channel, threadTS string, m Msg) string {
-	data, _ := json.Marshal(m)
-	sum := sha256.Sum256(append([]byte(channel+"\x00"+threadTS+"\x00"), data...))
-	return "post:" + hex.EncodeToString(sum[:12])
-}
-
-// postOnce posts m in channel (in the thread of threadTS when set) with
-// metadata naming it key, and returns its ts. On a redelivery it first
-// looks for the message key and returns that one's ts instead. Errors are
-// the API's, unclassified.
-func (a *Adapter) postOnce(ctx context.Context, channel, threadTS, key string, m Msg) (string, error) {
-	if platform.Redelivery(ctx) {
-		ts, err := a.posted(ctx, channel, threadTS, key)
-		if err != nil {
-			return "", err
-		}
-		if ts != "" {
-			a.log.InfoContext(ctx, "message found posted by an earlier attempt; not posting it again", "channel", channel, "key", key)
-			return ts, nil
-		}
-	}
-	opts := append(msgOptions(m, threadTS), slackapi.MsgOptionMetadata(slackapi.SlackMetadata{
-		EventType: deliveryEventType, EventPayload: map[string]any{"key": key}}))
-	_, ts, err := a.api.PostMessageContext(ctx, channel, opts...)
-	return ts, err
+// Find implements thread.Transport: see posted.
+func (a *Adapter) Find(ctx context.Context, channel, threadTS, key string) (string, error) {
+	return a.posted(ctx, channel, threadTS, key)
 }
 
 // posted returns the ts of the message with metadata key in channel (in

@@ -10,13 +10,9 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
-)
-
-var (
-	_ commands.Poster = (*Adapter)(nil)
-	_ commands.Editor = (*Adapter)(nil)
 )
 
 var (
@@ -27,67 +23,6 @@ var (
 	// messageTS matches a message timestamp, the ref of a posted message.
 	messageTS = regexp.MustCompile(`^[0-9]{1,12}\.[0-9]{1,9}$`)
 )
-
-// Post posts reply in channel (a conversation id) as a message of its own —
-// title, sections, actions as buttons — and returns the message's ts, the
-// ref PostInThread answers under. It is called from durable jobs: a 429 is
-// returned as a *RateLimitError; a channel that does not exist (any more)
-// as a platform NotFound error and one the bot may not post in (not a
-// member, archived) as Forbidden, so that the job stops retrying; other
-// failures (5xx, network) as plain errors to retry.
-func (a *Adapter) Post(ctx context.Context, channel string, reply commands.Reply) (string, error) {
-	if !channelID.MatchString(channel) {
-		return "", platform.Errorf(platform.Invalid, "%q is not a Slack channel id.", clip(channel, 40))
-	}
-	m, err := a.postMessage(ctx, reply)
-	if err != nil {
-		return "", err
-	}
-	ts, err := a.postOnce(ctx, channel, "", contentKey(channel, "", m), m)
-	if err != nil {
-		return "", a.postErr("chat.postMessage", channel, err)
-	}
-	return ts, nil
-}
-
-// PostInThread posts reply in the thread of the message ref (its ts) in
-// channel: the first reply starts the thread, later ones join it. Errors
-// are classified as Post's.
-func (a *Adapter) PostInThread(ctx context.Context, channel, ref string, reply commands.Reply) error {
-	if !channelID.MatchString(channel) || !messageTS.MatchString(ref) {
-		return platform.Errorf(platform.Invalid, "%q in %q is not a Slack message.", clip(ref, 40), clip(channel, 40))
-	}
-	m, err := a.postMessage(ctx, reply)
-	if err != nil {
-		return err
-	}
-	if _, err := a.postOnce(ctx, channel, ref, contentKey(channel, ref, m), m); err != nil {
-		return a.postErr("chat.postMessage", channel, err)
-	}
-	return nil
-}
-
-// Edit replaces the message ref (its ts) in channel with reply
-// (chat.update); a reply without Actions leaves it without buttons. A
-// message that was deleted, or that Slack will not let change any more, is
-// a platform NotFound error; other errors are classified as Post's.
-func (a *Adapter) Edit(ctx context.Context, channel, ref string, reply commands.Reply) error {
-	if !channelID.MatchString(channel) || !messageTS.MatchString(ref) {
-		return platform.Errorf(platform.Invalid, "%q in %q is not a Slack message.", clip(ref, 40), clip(channel, 40))
-	}
-	m, err := a.postMessage(ctx, reply)
-	if err != nil {
-		return err
-	}
-	_, _, _, err = a.api.UpdateMessageContext(ctx, channel, ref, msgOptions(m, "")...)
-	if code := slackCode(err); slices.Contains(cannotUpdate, code) {
-		return &platform.Error{Code: platform.NotFound, Message: "The Slack message was deleted, or can no longer be changed.", Err: err}
-	}
-	if err != nil {
-		return a.postErr("chat.update", channel, err)
-	}
-	return nil
-}
 
 // ChannelMembers returns how many people are in channel, the bot not
 // counted, for survey response rates. It returns 0 and no error when
@@ -143,13 +78,16 @@ var (
 // for a 429, a platform error for what retrying cannot fix (NotFound: no
 // such channel; Forbidden: the bot may not post there; Invalid: Slack
 // refused the message), and otherwise the wrapped error, to retry.
-func (a *Adapter) postErr(method, channel string, err error) error {
+func (a *Adapter) postErr(method, channel string, err error) (out error) {
 	err = a.apiErr(method, err)
-	var rl *RateLimitError
+	var rl *thread.RateLimitError
 	if errors.As(err, &rl) {
 		return err
 	}
 	code := slackCode(err)
+	if slices.Contains(unpostable, code) {
+		defer func() { out = thread.Classify(thread.ErrLost, out) }()
+	}
 	switch {
 	case slices.Contains(noChannel, code):
 		return &platform.Error{Code: platform.NotFound, Message: fmt.Sprintf("The Slack channel %s does not exist any more, or idpbot cannot see it: invite it to the channel or configure another one.", channel), Err: err}

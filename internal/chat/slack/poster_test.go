@@ -22,7 +22,7 @@ func TestPostAndPostInThread(t *testing.T) {
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine})
 	ctx := context.Background()
-	ref, err := h.adapter.Post(ctx, requestsChannel, approvalCard())
+	ref, err := h.notifier.Post(ctx, requestsChannel, approvalCard())
 	if err != nil {
 		t.Fatalf("Post = %v", err)
 	}
@@ -44,11 +44,11 @@ func TestPostAndPostInThread(t *testing.T) {
 	}
 
 	// The first reply starts the card's thread; the next joins it.
-	if err := h.adapter.PostInThread(ctx, requestsChannel, ref, commands.Reply{Title: "Approved by bob"}); err != nil {
+	if err := h.notifier.PostInThread(ctx, requestsChannel, ref, commands.Reply{Title: "Approved by bob"}); err != nil {
 		t.Fatalf("PostInThread = %v", err)
 	}
 	status := commands.Reply{Title: "Provisioning started", Actions: []commands.Action{{Label: "Status", Command: "status #12"}}}
-	if err := h.adapter.PostInThread(ctx, requestsChannel, ref, status); err != nil {
+	if err := h.notifier.PostInThread(ctx, requestsChannel, ref, status); err != nil {
 		t.Fatalf("second PostInThread = %v", err)
 	}
 	replies := h.fake.Replies(requestsChannel, ref)
@@ -63,7 +63,7 @@ func TestPostAndPostInThread(t *testing.T) {
 	}
 	// A command too long for a button is posted as text, and logged.
 	long := commands.Reply{Title: "Digest", Actions: []commands.Action{{Label: "Everything", Command: "list --all " + strings.Repeat("--team payments ", 150)}}}
-	ts, err := h.adapter.Post(ctx, testChannel, long)
+	ts, err := h.notifier.Post(ctx, testChannel, long)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,21 +90,21 @@ func TestPostErrors(t *testing.T) {
 	var rl interface{ RetryAfter() time.Duration }
 
 	h.fake.Fail("chat.postMessage", 1, http.StatusTooManyRequests, 2*time.Second)
-	_, err := h.adapter.Post(ctx, testChannel, card)
+	_, err := h.notifier.Post(ctx, testChannel, card)
 	if !errors.As(err, &rl) || rl.RetryAfter() != 2*time.Second {
 		t.Errorf("Post rate limited = %v, want a RetryAfter of 2s", err)
 	}
-	ref, err := h.adapter.Post(ctx, testChannel, card)
+	ref, err := h.notifier.Post(ctx, testChannel, card)
 	if err != nil {
 		t.Fatalf("Post after the rate limit = %v", err)
 	}
 	h.fake.Fail("chat.postMessage", 1, http.StatusTooManyRequests, time.Second)
-	err = h.adapter.PostInThread(ctx, testChannel, ref, commands.Reply{Title: "Approved"})
+	err = h.notifier.PostInThread(ctx, testChannel, ref, commands.Reply{Title: "Approved"})
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("PostInThread rate limited = %v, want a RetryAfter of 1s", err)
 	}
 	h.fake.Fail("chat.postMessage", 1, http.StatusServiceUnavailable, 0)
-	_, err = h.adapter.Post(ctx, testChannel, card)
+	_, err = h.notifier.Post(ctx, testChannel, card)
 	if err == nil || errors.As(err, &rl) || platform.ErrorCode(err) != platform.Internal {
 		t.Errorf("Post with Slack failing = %v (code %s), want a plain error to retry", err, platform.ErrorCode(err))
 	}
@@ -119,11 +119,11 @@ func TestPostErrors(t *testing.T) {
 		{"is_archived", platform.Forbidden, "The Slack channel C0GONE is archived"},
 	} {
 		h.fake.DenyChannel("C0GONE", tc.slackCode)
-		_, err := h.adapter.Post(ctx, "C0GONE", card)
+		_, err := h.notifier.Post(ctx, "C0GONE", card)
 		if platform.ErrorCode(err) != tc.code || !strings.HasPrefix(platform.ErrorMessage(err), tc.message) {
 			t.Errorf("Post with %s = %v (code %s), want %s: %q", tc.slackCode, err, platform.ErrorCode(err), tc.code, tc.message)
 		}
-		if err := h.adapter.PostInThread(ctx, "C0GONE", ref, card); platform.ErrorCode(err) != tc.code {
+		if err := h.notifier.PostInThread(ctx, "C0GONE", ref, card); platform.ErrorCode(err) != tc.code {
 			t.Errorf("PostInThread with %s = %v, want %s", tc.slackCode, err, tc.code)
 		}
 	}
@@ -137,12 +137,12 @@ func TestPostErrors(t *testing.T) {
 		{"a token", "xoxb-1", card},
 		{"empty reply", requestsChannel, commands.Reply{}},
 	} {
-		if _, err := h.adapter.Post(ctx, tc.channel, tc.reply); platform.ErrorCode(err) != platform.Invalid {
+		if _, err := h.notifier.Post(ctx, tc.channel, tc.reply); platform.ErrorCode(err) != platform.Invalid {
 			t.Errorf("Post (%s) = %v, want invalid", tc.name, err)
 		}
 	}
 	for _, bad := range []string{"", "../x", "1700000000", "1700000000.1; x"} {
-		if err := h.adapter.PostInThread(ctx, requestsChannel, bad, card); platform.ErrorCode(err) != platform.Invalid {
+		if err := h.notifier.PostInThread(ctx, requestsChannel, bad, card); platform.ErrorCode(err) != platform.Invalid {
 			t.Errorf("PostInThread under %q = %v, want invalid", bad, err)
 		}
 	}

@@ -6,17 +6,12 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/idpbot/idpbot/internal/platform"
 )
 
-// Thread is where a chat adapter posted a resource's progress: the channel,
-// the root message it edits as the state changes, and the thread it replies
-// in. The references are opaque to the store (a Slack ts, a Discord message
-// ID, …).
-type Thread struct {
-	Channel   string
-	ThreadRef string
-	RootRef   string
-}
+// Thread is where a chat platform tells a resource's story.
+type Thread = platform.Thread
 
 // Thread returns the thread of resource resourceID on a chat platform, and
 // whether one was saved.

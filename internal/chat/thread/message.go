@@ -1,0 +1,248 @@
+package thread
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// Kind is what a Message is; each Transport renders every kind in its
+// platform's own way, from the facts this package words once.
+type Kind uint8
+
+// The kinds of messages the Notifier sends.
+const (
+	// Root stands for a resource in its channel and is edited in place as
+	// the resource changes state (RootOf).
+	Root Kind = iota + 1
+	// Event is one event of a resource's history, a reply in its thread
+	// (LineOf), with the event's Actions as buttons.
+	Event
+	// Secret is a resource's connection details, for its requester only
+	// (SecretOf).
+	Secret
+	// Note is a line of the bot's own in a resource's thread (NoteOf).
+	Note
+	// Post is a command reply posted outside any resource's story:
+	// approval cards, support tickets, surveys, digests.
+	Post
+)
+
+// Message is what the Notifier asks a Transport to post or edit. Which
+// fields are set depends on Kind.
+type Message struct {
+	Kind     Kind
+	Resource *platform.Resource // Root, Event, Secret, Note
+	Event    platform.Event     // Event
+	Actions  []commands.Action  // Event
+	Secrets  map[string]string  // Secret
+	Note     NoteKind           // Note
+	Reply    commands.Reply     // Post
+}
+
+// Tone is the colour a platform gives a state where it can (Discord's
+// embed colour).
+type Tone uint8
+
+// The tones of states.
+const (
+	Info Tone = iota
+	Warning
+	Success
+	Danger
+	Removing
+	Muted
+)
+
+// Style is how a state or a line is shown: an icon, by its Slack short
+// name (`:gear:`) and as the emoji other platforms show, a label and a
+// tone.
+type Style struct {
+	Icon, Emoji, Label string
+	Tone               Tone
+}
+
+var states = map[platform.State]Style{
+	platform.Pending:          {"hourglass_flowing_sand", "⏳", "Pending", Info},
+	platform.AwaitingApproval: {"raised_hand", "✋", "Awaiting approval", Warning},
+	platform.Provisioning:     {"gear", "⚙️", "Provisioning", Info},
+	platform.Ready:            {"white_check_mark", "✅", "Ready", Success},
+	platform.Failed:           {"x", "❌", "Failed", Danger},
+	platform.Deleting:         {"wastebasket", "🗑️", "Deleting", Removing},
+	platform.Deleted:          {"white_circle", "⚪", "Deleted", Muted},
+	platform.Rejected:         {"no_entry_sign", "🚫", "Rejected", Danger},
+	platform.Expired:          {"hourglass", "⌛", "Expired", Muted},
+}
+
+// Styles of the lines that are not state changes.
+var (
+	StepStyle    = Style{"small_blue_diamond", "🔹", "Step", Info}
+	VerdictStyle = Style{"warning", "⚠️", "Policy", Warning}
+	NoteStyle    = Style{"memo", "📝", "Note", Info}
+	LockStyle    = Style{"lock", "🔒", "Private", Info}
+)
+
+// StateStyle returns how state s is shown.
+func StateStyle(s platform.State) Style {
+	if st, ok := states[s]; ok {
+		return st
+	}
+	return Style{"small_blue_diamond", "•", string(s), Info}
+}
+
+// KV is one named value of a message, in the order shown.
+type KV struct{ Key, Value string }
+
+// Sorted returns m's entries ordered by key.
+func Sorted(m map[string]string) []KV {
+	out := make([]KV, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, KV{k, m[k]})
+	}
+	return out
+}
+
+// Facts are what a resource's root message shows, on every platform.
+type Facts struct {
+	State       Style
+	Name, Ref   string
+	Service     string
+	Team        string
+	Environment string
+	Requester   platform.Actor
+	// Reason is why a request failed, was rejected or expired; empty
+	// otherwise.
+	Reason string
+	// Parameters are the request's parameters, values formatted.
+	Parameters []KV
+	// Outputs are shown once the resource is ready.
+	Outputs []KV
+	// Hint tells where to follow the request, and Command how to ask.
+	Hint, Command string
+	Created       time.Time
+	// Summary is the one-line text notifications show.
+	Summary string
+}
+
+// RootOf returns the facts of r's root message.
+func RootOf(r *platform.Resource) Facts {
+	st := StateStyle(r.State)
+	f := Facts{
+		State: st, Name: r.Name, Ref: r.Ref(), Service: r.Service, Team: r.Team, Environment: r.Environment,
+		Requester: r.Requester, Created: r.CreatedAt,
+		Hint: "Progress in the thread", Command: "/idp status " + r.Ref(),
+		Summary: fmt.Sprintf("%s %s (%s) for %s in %s: %s", r.Service, r.Name, r.Ref(), r.Team, r.Environment, strings.ToLower(st.Label)),
+	}
+	if r.State == platform.Failed || r.State == platform.Rejected || r.State == platform.Expired {
+		f.Reason = r.Reason
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
+		f.Parameters = append(f.Parameters, KV{k, platform.FormatValue(r.Parameters[k])})
+	}
+	if r.State == platform.Ready {
+		f.Outputs = Sorted(r.Outputs)
+	}
+	return f
+}
+
+// Line is one event of a resource's history as its thread shows it.
+type Line struct {
+	Style Style
+	// Label is the state a transition reached, shown in bold; empty for
+	// other lines.
+	Label string
+	// Text is the event's message (for a transition, when it says more
+	// than the label).
+	Text string
+	// Outputs are shown with the transition to ready.
+	Outputs []KV
+}
+
+// LineOf returns the thread line of event ev of r, or false when ev shows
+// no line: a secret's content goes to the requester only, and a note
+// without a message says nothing.
+func LineOf(r *platform.Resource, ev platform.Event) (Line, bool) {
+	switch ev.Kind {
+	case platform.EventTransition:
+		st := StateStyle(ev.To)
+		l := Line{Style: st, Label: st.Label}
+		if ev.Message != "" && !strings.EqualFold(ev.Message, st.Label) {
+			l.Text = ev.Message
+		}
+		if ev.To == platform.Ready {
+			l.Outputs = Sorted(r.Outputs)
+		}
+		return l, true
+	case platform.EventStep:
+		return Line{Style: StepStyle, Text: ev.Message}, true
+	case platform.EventVerdict:
+		return Line{Style: VerdictStyle, Text: ev.Message}, true
+	case platform.EventSecret:
+		return Line{}, false
+	}
+	if ev.Message == "" {
+		return Line{}, false
+	}
+	return Line{Style: NoteStyle, Text: ev.Message}, true
+}
+
+// Details are what a resource's private message of connection details
+// shows.
+type Details struct {
+	// Title names the resource; About says what it is and that only the
+	// requester sees it.
+	Title, About string
+	Outputs      []KV
+	// Values are the secrets, the connection URL first.
+	Values []KV
+}
+
+// SecretOf returns the private message of r's connection details.
+func SecretOf(r *platform.Resource, secrets map[string]string) Details {
+	values := Sorted(secrets)
+	slices.SortStableFunc(values, func(a, b KV) int {
+		switch {
+		case a.Key == "url" && b.Key != "url":
+			return -1
+		case b.Key == "url" && a.Key != "url":
+			return 1
+		}
+		return 0
+	})
+	return Details{
+		Title: fmt.Sprintf("Connection details for %s %s", r.Name, r.Ref()),
+		About: fmt.Sprintf("%s in %s/%s. Only you can see this message; keep them somewhere safe, they are not shown again.",
+			r.Service, r.Team, r.Environment),
+		Outputs: Sorted(r.Outputs),
+		Values:  values,
+	}
+}
+
+// NoteKind is which note of the bot's own a Note message is.
+type NoteKind uint8
+
+// The notes the Notifier posts in a thread.
+const (
+	// SecretSent: the connection details went to the requester's direct
+	// messages.
+	SecretSent NoteKind = iota + 1
+	// CannotDM: the requester does not accept direct messages.
+	CannotDM
+)
+
+// NoteOf words note n about who, rendered by mention (a platform's
+// mention of an actor, or their name).
+func NoteOf(n NoteKind, who string) (Style, string) {
+	switch n {
+	case CannotDM:
+		return LockStyle, fmt.Sprintf("The connection details could not be sent to %s: they do not accept direct messages from the bot. "+
+			"Allow them, then ask the platform team to reset the credentials.", who)
+	default:
+		return LockStyle, fmt.Sprintf("Connection details were sent to %s by direct message.", who)
+	}
+}
