@@ -27,6 +27,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
@@ -49,16 +50,6 @@ const (
 	// an interaction's token valid for 15 minutes.
 	slowWork = 2 * time.Minute
 )
-
-// Metrics is what the adapter reports; *metrics.Metrics implements it.
-// Every API call is a ChatCall with its route and status ("429" for a
-// rate limit); the delivery jobs record the waits.
-type Metrics interface {
-	Ack(platform, kind string, took time.Duration)
-	Command(platform, verb, outcome string, took time.Duration)
-	Error(platform string, code platform.Code)
-	ChatCall(platform, method, status string)
-}
 
 // Config is what an Adapter is built from.
 type Config struct {
@@ -86,8 +77,10 @@ type Config struct {
 	RequestsChannel string
 	Logger          *slog.Logger
 	Now             func() time.Time
-	// Metrics, when set, is told about acks, commands and API calls.
-	Metrics Metrics
+	// Metrics, when set, is told about acks, commands and API calls:
+	// every API call is a ChatCall with its route and status ("429" for a
+	// rate limit); the delivery jobs record the waits.
+	Metrics chat.Metrics
 	// AckBudget is how long an interaction's work may run before a deferred
 	// response is sent instead of the answer, which then replaces it
 	// (default DefaultAckBudget; negative: always defer).
@@ -106,7 +99,7 @@ type Adapter struct {
 	requests  string
 	log       *slog.Logger
 	now       func() time.Time
-	metrics   Metrics
+	metrics   chat.Metrics
 	ackBudget time.Duration
 	layout    *layout
 
@@ -171,7 +164,7 @@ func New(cfg Config) (*Adapter, error) {
 		a.now = time.Now
 	}
 	if a.metrics == nil {
-		a.metrics = nopMetrics{}
+		a.metrics = chat.NopMetrics{}
 	}
 	if a.ackBudget == 0 {
 		a.ackBudget = DefaultAckBudget
@@ -180,9 +173,10 @@ func New(cfg Config) (*Adapter, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
+	if base != nil {
+		rewritten := *hc
+		rewritten.Transport = &rewrite{base: base, next: hc.Transport}
+		hc = &rewritten
 	}
 	token := cfg.BotToken
 	if !strings.HasPrefix(token, "Bot ") {
@@ -192,8 +186,7 @@ func New(cfg Config) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
-	s.Client = &http.Client{Timeout: hc.Timeout, Jar: hc.Jar, CheckRedirect: hc.CheckRedirect,
-		Transport: &transport{base: base, next: next, metrics: a.metrics}}
+	s.Client = chat.CountCalls(hc, Platform, func(r *http.Request) string { return routeLabel(r.Method, r.URL.Path) }, a.metrics)
 	// A 429 must reach the delivery job, which waits and keeps the thread
 	// in order, instead of sleeping inside the client.
 	s.ShouldRetryOnRateLimit = false
@@ -298,17 +291,16 @@ func apiCode(err error) int {
 	return 0
 }
 
-// transport sends the API calls to APIURL when set, and reports them.
-type transport struct {
-	base    *url.URL
-	next    http.RoundTripper
-	metrics Metrics
+// rewrite sends the API calls to base (Config.APIURL) instead of
+// https://discord.com/api.
+type rewrite struct {
+	base *url.URL
+	next http.RoundTripper // nil: http.DefaultTransport
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	route := routeLabel(r.Method, r.URL.Path)
-	if t.base != nil && r.URL.Host == "discord.com" && (r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")) {
+func (t *rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == "discord.com" && (r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")) {
 		r = r.Clone(r.Context())
 		u := *r.URL
 		rest := strings.TrimPrefix(u.EscapedPath(), "/api")
@@ -316,18 +308,16 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		u.RawPath = t.base.EscapedPath() + rest
 		p, err := url.PathUnescape(u.RawPath)
 		if err != nil {
-			return nil, fmt.Errorf("rewrite %s: %w", route, err)
+			return nil, fmt.Errorf("rewrite %s: %w", routeLabel(r.Method, r.URL.Path), err)
 		}
 		u.Path = p
 		r.URL, r.Host = &u, t.base.Host
 	}
-	resp, err := t.next.RoundTrip(r)
-	status := "error"
-	if err == nil {
-		status = strconv.Itoa(resp.StatusCode)
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
 	}
-	t.metrics.ChatCall(Platform, route, status)
-	return resp, err
+	return next.RoundTrip(r)
 }
 
 // routeLabel is a bounded metric label for an API call: the method and the
@@ -364,10 +354,3 @@ func isDigits(s string) bool {
 	}
 	return true
 }
-
-type nopMetrics struct{}
-
-func (nopMetrics) Ack(string, string, time.Duration)             {}
-func (nopMetrics) Command(string, string, string, time.Duration) {}
-func (nopMetrics) Error(string, platform.Code)                   {}
-func (nopMetrics) ChatCall(string, string, string)               {}

@@ -9,13 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/commands"
-	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
 )
-
-var _ Metrics = (*metrics.Metrics)(nil)
 
 func TestNewChecksItsConfig(t *testing.T) {
 	t.Parallel()
@@ -58,6 +56,8 @@ func TestRouteLabelsAreBounded(t *testing.T) {
 }
 
 // countingMetrics records what the adapter reports.
+var _ chat.Metrics = (*countingMetrics)(nil)
+
 type countingMetrics struct {
 	mu    sync.Mutex
 	calls []string
@@ -71,6 +71,7 @@ func (m *countingMetrics) Command(_, verb, outcome string, _ time.Duration) {
 }
 func (m *countingMetrics) Error(string, platform.Code)       {}
 func (m *countingMetrics) ChatCall(_, method, status string) { m.add(&m.calls, method+" "+status) }
+func (m *countingMetrics) RateLimited(string, time.Duration) {}
 func (m *countingMetrics) add(s *[]string, v string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

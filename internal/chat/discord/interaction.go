@@ -12,6 +12,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -126,15 +127,12 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, verb str
 func (a *Adapter) answerWith(ctx context.Context, i *discordgo.Interaction, verb string, update bool, work func(context.Context) commands.Reply,
 	render func(context.Context, *discordgo.Interaction, commands.Reply) Message) (*discordgo.InteractionResponse, func()) {
 	start := time.Now()
-	done := make(chan Message, 1)
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
-	a.bg.Go(func() {
-		defer cancel()
+	m, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(wctx context.Context) (m Message) {
 		defer func() {
 			if p := recover(); p != nil {
 				ref := commands.NewRef()
 				a.log.ErrorContext(ctx, "discord interaction panicked", "ref", ref, "interaction_id", i.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				done <- Message{Content: "⚠️ Something went wrong (ref: " + ref + ")"}
+				m = Message{Content: "⚠️ Something went wrong (ref: " + ref + ")"}
 			}
 		}()
 		rep := work(wctx)
@@ -145,23 +143,17 @@ func (a *Adapter) answerWith(ctx context.Context, i *discordgo.Interaction, verb
 			a.metrics.Error(Platform, code)
 		}
 		a.metrics.Command(Platform, verb, outcome, time.Since(start))
-		done <- render(ctx, i, rep)
+		return render(ctx, i, rep)
 	})
-	if a.ackBudget > 0 {
-		t := time.NewTimer(a.ackBudget)
-		defer t.Stop()
-		select {
-		case m := <-done:
-			return reply(m, update), nil
-		case <-t.C:
-		}
+	if inTime {
+		return reply(m, update), nil
 	}
 	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
 		Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}
 	if update {
 		deferred = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 	}
-	return deferred, func() { a.editOriginal(i, <-done) }
+	return deferred, func() { a.editOriginal(i, later()) }
 }
 
 // editOriginal replaces an interaction's (deferred) response with m.

@@ -21,6 +21,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -38,15 +39,6 @@ const (
 	// response_url.
 	slowWork = 2 * time.Minute
 )
-
-// Metrics is what the adapter reports; *metrics.Metrics implements it.
-type Metrics interface {
-	Ack(platform, kind string, took time.Duration)
-	Command(platform, verb, outcome string, took time.Duration)
-	Error(platform string, code platform.Code)
-	ChatCall(platform, method, status string)
-	RateLimited(platform string, wait time.Duration)
-}
 
 // Config is what an Adapter is built from.
 type Config struct {
@@ -67,7 +59,7 @@ type Config struct {
 	// Engine's.
 	Org *platform.Org
 	// Metrics, when set, is told about acks, commands and API calls.
-	Metrics Metrics
+	Metrics chat.Metrics
 	// AckBudget is how long a command may run before the acknowledgement
 	// leaves without its answer, which then follows through response_url
 	// (Slack allows 3 s). Default DefaultAckBudget.
@@ -87,7 +79,7 @@ type Adapter struct {
 	appToken  string
 	log       *slog.Logger
 	now       func() time.Time
-	metrics   Metrics
+	metrics   chat.Metrics
 	ackBudget time.Duration
 	who       *identity
 
@@ -138,7 +130,7 @@ func New(cfg Config) (*Adapter, error) {
 		a.now = time.Now
 	}
 	if a.metrics == nil {
-		a.metrics = nopMetrics{}
+		a.metrics = chat.NopMetrics{}
 	}
 	if a.ackBudget <= 0 {
 		a.ackBudget = DefaultAckBudget
@@ -147,12 +139,7 @@ func New(cfg Config) (*Adapter, error) {
 	if base == nil {
 		base = &http.Client{Timeout: DefaultTimeout}
 	}
-	transport := base.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
-	a.http = &http.Client{Timeout: base.Timeout, Jar: base.Jar, CheckRedirect: base.CheckRedirect,
-		Transport: &countingTransport{next: transport, metrics: a.metrics}}
+	a.http = chat.CountCalls(base, Platform, webAPIMethod, a.metrics)
 	opts := []slackapi.Option{slackapi.OptionHTTPClient(a.http)}
 	if cfg.APIURL != "" {
 		u := cfg.APIURL
@@ -230,30 +217,12 @@ func (a *Adapter) Verify(ctx context.Context) error {
 // shutdown, after the HTTP server and Socket Mode have stopped.
 func (a *Adapter) Wait() { a.bg.Wait() }
 
-// countingTransport reports every Web API call to the metrics.
-type countingTransport struct {
-	next    http.RoundTripper
-	metrics Metrics
-}
-
-func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+// webAPIMethod labels a call for the metrics: the Web API method
+// ("chat.postMessage"), or "response_url" for an answer to a command or
+// an action.
+func webAPIMethod(r *http.Request) string {
 	if strings.Contains(r.URL.Path, "/response/") || strings.HasPrefix(r.URL.Host, "hooks.") {
-		method = "response_url"
+		return "response_url"
 	}
-	resp, err := t.next.RoundTrip(r)
-	status := "error"
-	if err == nil {
-		status = fmt.Sprint(resp.StatusCode)
-	}
-	t.metrics.ChatCall(Platform, method, status)
-	return resp, err
+	return r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 }
-
-type nopMetrics struct{}
-
-func (nopMetrics) Ack(string, string, time.Duration)             {}
-func (nopMetrics) Command(string, string, string, time.Duration) {}
-func (nopMetrics) Error(string, platform.Code)                   {}
-func (nopMetrics) ChatCall(string, string, string)               {}
-func (nopMetrics) RateLimited(string, time.Duration)             {}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
 	"github.com/idpbot/idpbot/internal/commands"
-	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
@@ -489,7 +489,7 @@ func (m *recordingMetrics) has(s string) bool {
 	return slices.Contains(m.lines, s)
 }
 
-var _ Metrics = (*metrics.Metrics)(nil)
+var _ chat.Metrics = (*recordingMetrics)(nil)
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
@@ -497,7 +497,7 @@ func TestMetrics(t *testing.T) {
 	h := newHarness(t, harnessConfig{engine: f.Engine})
 	rec := &recordingMetrics{}
 	h.adapter.metrics = rec
-	h.adapter.http.Transport.(*countingTransport).metrics = rec
+	h.adapter.http.Transport.(*chat.CountingTransport).Metrics = rec
 	h.slash(alice, "crate")
 	h.slash(alice, "create postgresql-database")
 	h.lastView()

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -36,54 +36,49 @@ var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list
 // that outlives AckBudget continues in the background: the acknowledgement
 // says so, and the answer replaces it through response_url.
 func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
-	var (
-		mu       sync.Mutex
-		acked    bool
-		finished bool
-		result   *Msg
-		done     = make(chan struct{})
-	)
-	a.bg.Go(func() {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
-		defer cancel()
-		msg, open := a.runCommand(wctx, cmd)
-		mu.Lock()
-		late := acked
-		if !late {
-			result, finished = msg, true
-		}
-		mu.Unlock()
-		if !late {
-			close(done)
-		}
-		if open != nil {
-			msg = open(wctx)
-		}
-		switch {
-		case !late && msg != nil && open != nil:
-			a.respond(wctx, cmd.ResponseURL, *msg, false, false) // the modal did not open
-		case late && msg != nil:
-			a.respond(wctx, cmd.ResponseURL, *msg, true, false)
-		case late:
-			a.respond(wctx, cmd.ResponseURL, Msg{}, false, true) // the modal opened: remove "working on it"
-		}
+	res, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) slashResult {
+		msg, open := a.runCommand(ctx, cmd)
+		return slashResult{msg: msg, open: open}
 	})
-	timer := time.NewTimer(a.ackBudget)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-		mu.Lock()
-		defer mu.Unlock()
-		if !finished {
-			acked = true
-			return ephemeralOf(Msg{Text: ":hourglass_flowing_sand: Working on it…"})
-		}
+	if !inTime {
+		a.bg.Go(func() { a.followUp(ctx, cmd, later(), true) })
+		return ephemeralOf(Msg{Text: ":hourglass_flowing_sand: Working on it…"})
 	}
-	if result == nil {
+	if res.open != nil {
+		a.bg.Go(func() { a.followUp(ctx, cmd, res, false) })
+	}
+	if res.msg == nil {
 		return nil
 	}
-	return ephemeralOf(*result)
+	return ephemeralOf(*res.msg)
+}
+
+// slashResult is what runCommand returns: the reply to show, or the
+// function that opens the modal answering the command.
+type slashResult struct {
+	msg  *Msg
+	open func(context.Context) *Msg
+}
+
+// followUp completes a slash command after its acknowledgement: it opens
+// the modal that answers it, and answers through response_url when the
+// modal did not open, and, when the acknowledgement said "working on it"
+// (late), with the reply or by removing that message.
+func (a *Adapter) followUp(ctx context.Context, cmd slackapi.SlashCommand, res slashResult, late bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
+	defer cancel()
+	msg := res.msg
+	if res.open != nil {
+		msg = res.open(ctx)
+	}
+	switch {
+	case !late && msg != nil && res.open != nil:
+		a.respond(ctx, cmd.ResponseURL, *msg, false, false) // the modal did not open
+	case late && msg != nil:
+		a.respond(ctx, cmd.ResponseURL, *msg, true, false)
+	case late:
+		a.respond(ctx, cmd.ResponseURL, Msg{}, false, true) // the modal opened: remove "working on it"
+	}
 }
 
 // runCommand runs one slash command. It returns the reply to show, or a
