@@ -60,22 +60,23 @@ func retry(ctx context.Context, a *app, what string, f func(context.Context) err
 // checkToken checks a chat platform's bot token at startup with the
 // adapter's verify (whose failure also keeps the adapter not ready): a
 // token the platform refuses stops startup. A platform out of reach does
-// not; the returned function, called once the adapter runs, logs it and
-// retries the check in the background until the platform answers.
-func checkToken(ctx context.Context, a *app, name string, verify func(context.Context) error) (func(context.Context), error) {
+// not: the check is then added to the runs, which log it and retry it
+// until the platform answers.
+func checkToken(ctx context.Context, a *app, name string, verify func(context.Context) error, set *adapterSet) error {
 	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := verify(vctx)
 	cancel()
 	switch {
 	case err == nil:
-		return func(context.Context) {}, nil
+		return nil
 	case platform.ErrorCode(err) == platform.Forbidden:
-		return nil, userError{platform.ErrorMessage(err)}
+		return userError{platform.ErrorMessage(err)}
 	}
-	return func(ctx context.Context) {
+	set.runs = append(set.runs, func(ctx context.Context) error {
 		a.log.Warn("cannot reach "+name+" to check the bot token; starting anyway, not ready until it answers", "err", err)
-		go func() { _ = retry(ctx, a, "check the "+name+" bot token", verify) }()
-	}, nil
+		return retry(ctx, a, "check the "+name+" bot token", verify)
+	})
+	return nil
 }
 
 // addDiscord enables the Discord adapter when DISCORD_BOT_TOKEN is set:
@@ -104,8 +105,7 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 	if err != nil {
 		return userError{"discord: " + err.Error()}
 	}
-	checkLater, err := checkToken(ctx, a, "Discord", d.Verify)
-	if err != nil {
+	if err := checkToken(ctx, a, "Discord", d.Verify, set); err != nil {
 		return err
 	}
 	set.add(a.notifier(d))
@@ -115,13 +115,12 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 		ops.mux.Handle(discord.InteractionsPath, d.Handler())
 	}
 	set.runs = append(set.runs, func(ctx context.Context) error {
+		return retry(ctx, a, "register Discord commands", d.RegisterCommands)
+	}, func(ctx context.Context) error {
 		defer d.Wait()
-		checkLater(ctx)
 		if gateway {
-			go func() { _ = retry(ctx, a, "register Discord commands", d.RegisterCommands) }()
 			return retry(ctx, a, "Discord gateway", d.RunGateway)
 		}
-		_ = retry(ctx, a, "register Discord commands", d.RegisterCommands)
 		<-ctx.Done()
 		return nil
 	})
@@ -165,8 +164,7 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	if err != nil {
 		return userError{"slack: " + err.Error()}
 	}
-	checkLater, err := checkToken(ctx, a, "Slack", s.Verify)
-	if err != nil {
+	if err := checkToken(ctx, a, "Slack", s.Verify, set); err != nil {
 		return err
 	}
 	set.add(a.notifier(s))
@@ -176,7 +174,6 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	}
 	set.runs = append(set.runs, func(ctx context.Context) error {
 		defer s.Wait()
-		checkLater(ctx)
 		if socket {
 			return retry(ctx, a, "Slack Socket Mode", s.RunSocketMode)
 		}
