@@ -364,6 +364,16 @@ var tones = map[thread.Tone]int{
 	thread.Danger: colorError, thread.Removing: colorOrange, thread.Muted: colorMuted,
 }
 
+// lineMarkup is how Discord markdown writes thread lines.
+var lineMarkup = thread.Markup{
+	Icon:   func(st thread.Style) string { return st.Emoji },
+	Bold:   func(s string) string { return "**" + s + "**" },
+	Escape: escape,
+	Value: func(kv thread.KV) string {
+		return fmt.Sprintf("%s `%s`", escape(kv.Key), strings.ReplaceAll(kv.Value, "`", "'"))
+	},
+}
+
 // pairs renders named values as key=value lines.
 func pairs(kvs []thread.KV, sep string) string {
 	parts := make([]string, len(kvs))
@@ -434,23 +444,7 @@ func EventMessage(r *platform.Resource, ev platform.Event) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	line := l.Style.Emoji
-	if l.Label != "" {
-		line += " **" + escape(l.Label) + "**"
-		if l.Text != "" {
-			line += " —"
-		}
-	}
-	if l.Text != "" {
-		line += " " + escape(l.Text)
-	}
-	if len(l.Outputs) > 0 {
-		outs := make([]string, len(l.Outputs))
-		for i, kv := range l.Outputs {
-			outs[i] = fmt.Sprintf("%s `%s`", escape(kv.Key), strings.ReplaceAll(kv.Value, "`", "'"))
-		}
-		line += "\n" + strings.Join(outs, " · ")
-	}
+	line := l.Format(lineMarkup)
 	return clip(line, maxContent), true
 }
 

@@ -347,11 +347,19 @@ func field(k, v string) *slackapi.TextBlockObject {
 	return mrkdwn(fmt.Sprintf("*%s*\n%s", k, v), maxFieldText)
 }
 
+// markup is how Slack mrkdwn writes thread lines.
+var markup = thread.Markup{
+	Icon:   icon,
+	Bold:   func(s string) string { return "*" + s + "*" },
+	Escape: escape,
+	Value:  func(kv thread.KV) string { return fmt.Sprintf("`%s` %s", escape(kv.Key), escape(kv.Value)) },
+}
+
 // codeList renders named values as one line of code spans.
 func codeList(kvs []thread.KV, sep string) string {
 	parts := make([]string, len(kvs))
 	for i, kv := range kvs {
-		parts[i] = fmt.Sprintf("`%s` %s", escape(kv.Key), escape(kv.Value))
+		parts[i] = markup.Value(kv)
 	}
 	return strings.Join(parts, sep)
 }
@@ -394,19 +402,7 @@ func EventMessage(r *platform.Resource, ev platform.Event) (Msg, bool) {
 	if !ok {
 		return Msg{}, false
 	}
-	line := icon(l.Style)
-	if l.Label != "" {
-		line += " *" + escape(l.Label) + "*"
-		if l.Text != "" {
-			line += " —"
-		}
-	}
-	if l.Text != "" {
-		line += " " + escape(l.Text)
-	}
-	if len(l.Outputs) > 0 {
-		line += "\n" + codeList(l.Outputs, " · ")
-	}
+	line := l.Format(markup)
 	return Msg{Text: clip(line, maxSectionText)}, true
 }
 

@@ -163,6 +163,38 @@ type Line struct {
 	Outputs []KV
 }
 
+// Markup is how a platform writes text: its icons, bold, escaping and
+// how it shows a named value.
+type Markup struct {
+	Icon   func(Style) string
+	Bold   func(string) string
+	Escape func(string) string
+	Value  func(KV) string
+}
+
+// Format writes l in markup m: "⚙️ **Provisioning** — started", the
+// outputs on a line of their own.
+func (l Line) Format(m Markup) string {
+	line := m.Icon(l.Style)
+	if l.Label != "" {
+		line += " " + m.Bold(m.Escape(l.Label))
+		if l.Text != "" {
+			line += " —"
+		}
+	}
+	if l.Text != "" {
+		line += " " + m.Escape(l.Text)
+	}
+	if len(l.Outputs) > 0 {
+		outs := make([]string, len(l.Outputs))
+		for i, kv := range l.Outputs {
+			outs[i] = m.Value(kv)
+		}
+		line += "\n" + strings.Join(outs, " · ")
+	}
+	return line
+}
+
 // LineOf returns the thread line of event ev of r, or false when ev shows
 // no line: a secret's content goes to the requester only, and a note
 // without a message says nothing.
