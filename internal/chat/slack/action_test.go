@@ -442,6 +442,38 @@ func TestSlowInputActionClosesTheModalFirst(t *testing.T) {
 	}
 }
 
+// A slow submission from a button on an ephemeral message is answered
+// after the acknowledgement through the click's response_url: the follow-up
+// is the only way the person learns the result.
+func TestSlowInputActionAnswersThroughResponseURL(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	h := newHarness(t, harnessConfig{engine: f.Engine, ackBudget: 20 * time.Millisecond})
+	ordersDB(t, f)
+	card := statusCard(t, h)
+	h.interact(h.fake.Click(alice, card, true, "idp_ask_2"))
+	modal := h.lastView()
+	h.fake.Delay("users.info", 300*time.Millisecond)
+	start := time.Now()
+	if ack := h.submit(modal, alice, map[string]string{actionInput: "orders-db"}); ack["response_action"] != "clear" {
+		t.Fatalf("slow submission ack %v, want clear", ack)
+	}
+	if took := time.Since(start); took > 250*time.Millisecond {
+		t.Errorf("the acknowledgement took %v", took)
+	}
+	if n := len(h.fake.Responses()); n != 0 {
+		t.Fatalf("%d responses before the command finished, want none", n)
+	}
+	slackfake.Eventually(t, 5*time.Second, "the result through response_url", func() bool { return len(h.fake.Responses()) == 1 })
+	r := h.fake.Responses()[0]
+	if r.ResponseType != "ephemeral" || r.ReplaceOriginal || r.DeleteOriginal || !strings.Contains(r.Text, "orders-db #1: ready") {
+		t.Errorf("response %+v, want orders-db's status for alice alone, beside the message", r)
+	}
+	if n := len(h.fake.Ephemeral()); n != 0 {
+		t.Errorf("%d chat.postEphemeral calls, want the answer through response_url alone", n)
+	}
+}
+
 func TestApprovalButtonsInTheThread(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
