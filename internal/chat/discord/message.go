@@ -364,11 +364,6 @@ var tones = map[thread.Tone]int{
 	thread.Danger: colorError, thread.Removing: colorOrange, thread.Muted: colorMuted,
 }
 
-func stateLabel(s platform.State) string {
-	st := thread.StateStyle(s)
-	return st.Emoji + " " + escape(st.Label)
-}
-
 // pairs renders named values as key=value lines.
 func pairs(kvs []thread.KV, sep string) string {
 	parts := make([]string, len(kvs))

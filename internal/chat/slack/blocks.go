@@ -334,12 +334,6 @@ func noticeModal(title, text string, meta Metadata) slackapi.ModalViewRequest {
 // icon renders a style's icon by its Slack short name.
 func icon(st thread.Style) string { return ":" + st.Icon + ":" }
 
-// stateLabel renders a state with its icon.
-func stateLabel(s platform.State) string {
-	st := thread.StateStyle(s)
-	return icon(st) + " " + st.Label
-}
-
 // mention renders an actor: a Slack mention for Slack users, the name
 // otherwise.
 func mention(a platform.Actor) string {
