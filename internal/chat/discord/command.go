@@ -66,17 +66,6 @@ const (
 // is all lowercase.
 var optionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
-// formMode is how a service's create form is asked.
-type formMode int
-
-const (
-	// asOptions: the form's fields are the subcommand's typed options.
-	asOptions formMode = iota
-	// asModal: the subcommand has no options and opens a modal of text
-	// inputs (at most 5 fields), or explains how to use /idp run.
-	asModal
-)
-
 // layout is the shape of the /idp command for a catalog and organisation,
 // computed once: which services are subcommands with typed options and
 // which open a modal, and whether teams and environments are choices.
@@ -86,8 +75,10 @@ type layout struct {
 	// services, names Discord does not accept, or more than 8000
 	// characters), and create takes a service option with autocomplete.
 	grouped bool
-	modes   map[string]formMode
-	// why says why a service is asked in a modal.
+	// why holds the services asked in a modal, and why: their subcommand
+	// has no options and opens a modal of text inputs (at most 5 fields),
+	// or explains how to use /idp run. The other services' form fields
+	// are their subcommand's typed options.
 	why     map[string]string
 	teams   []string
 	envs    []string
@@ -96,7 +87,7 @@ type layout struct {
 }
 
 func newLayout(cat *platform.Catalog, org *platform.Org) *layout {
-	l := &layout{catalog: cat, modes: map[string]formMode{}, why: map[string]string{}}
+	l := &layout{catalog: cat, why: map[string]string{}}
 	if org != nil {
 		l.teams, l.envs = org.TeamNames(), org.EnvironmentNames()
 	}
@@ -106,7 +97,7 @@ func newLayout(cat *platform.Catalog, org *platform.Org) *layout {
 	}
 	for _, svc := range services {
 		if why := optionsMisfit(svc); why != "" {
-			l.modes[svc.Name], l.why[svc.Name] = asModal, why
+			l.why[svc.Name] = why
 		}
 	}
 	l.grouped = len(services) > 0 && len(services) <= maxOptions
@@ -145,8 +136,9 @@ func optionsMisfit(svc *platform.ServiceDefinition) string {
 	return ""
 }
 
-// mode returns how service's form is asked.
-func (l *layout) mode(service string) formMode { return l.modes[service] }
+// inModal reports whether service's form is asked in a modal rather than
+// as its subcommand's options.
+func (l *layout) inModal(service string) bool { return l.why[service] != "" }
 
 // build renders the command; terse keeps only titles as parameter
 // descriptions, to fit the 8000-character limit.
@@ -262,7 +254,7 @@ func (l *layout) serviceCommand(svc *platform.ServiceDefinition, terse bool) *di
 		desc += ": " + strings.Join(strings.Fields(svc.Description), " ")
 	}
 	sub := &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommand, Name: svc.Name}
-	if l.mode(svc.Name) == asModal {
+	if l.inModal(svc.Name) {
 		sub.Description = clipWithSuffix(desc, " (opens a form)", maxDescription)
 		return sub
 	}

@@ -153,7 +153,7 @@ func TestCommandsKeepDiscordLimits(t *testing.T) {
 			}
 			var modal []string
 			for _, s := range tc.cat.Names() {
-				if l.mode(s) == asModal {
+				if l.inModal(s) {
 					modal = append(modal, s)
 				}
 			}

@@ -311,7 +311,7 @@ func (a *Adapter) create(ctx context.Context, i *discordgo.Interaction, actor pl
 	values := optionValues(options)
 	dry := values[optDryRun] == "true"
 	delete(values, optDryRun)
-	if a.layout.mode(service) == asModal {
+	if a.layout.inModal(service) {
 		return a.openForm(ctx, i, actor, service, dry), nil
 	}
 	sub := commands.Submission{Actor: actor, Platform: Platform, Channel: i.ChannelID, Service: service, Values: values, DryRun: dry,

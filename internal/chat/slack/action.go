@@ -11,6 +11,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -305,37 +306,22 @@ func (a *Adapter) actionSubmit(ctx context.Context, cb slackapi.InteractionCallb
 	verb := actionVerb(command)
 	o := clickOrigin{channel: md.Channel, thread: md.Thread, responseURL: md.ResponseURL, ephemeral: md.Ephemeral}
 	user := cb.User.ID
-	done := make(chan commands.Reply, 1)
-	a.bg.Go(func() {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
-		defer cancel()
-		actor := a.who.actor(wctx, user, userName(cb.User))
-		a.log.InfoContext(wctx, "slack action", "user", actor.ID, "verb", verb)
-		rep := a.router.Handle(wctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
+	rep, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) commands.Reply {
+		actor := a.who.actor(ctx, user, userName(cb.User))
+		a.log.InfoContext(ctx, "slack action", "user", actor.ID, "verb", verb)
+		rep := a.router.Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
 			IdempotencyKey: "slack:view:" + cb.View.ID})
-		a.countCommand(wctx, verb, rep, start)
-		done <- rep
+		a.countCommand(ctx, verb, rep, start)
+		return rep
 	})
-	timer := time.NewTimer(a.ackBudget)
-	defer timer.Stop()
-	select {
-	case rep := <-done:
-		if rep.Err != nil {
-			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{actionInput: clip(errorText(rep), maxErrorText)})
-		}
-		a.bg.Go(func() {
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
-			defer cancel()
-			a.tell(wctx, o, user, a.replyMessage(wctx, rep))
-		})
-	case <-timer.C:
+	switch {
+	case !inTime:
 		// Slow: the modal closes now and the result follows.
-		a.bg.Go(func() {
-			rep := <-done
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
-			defer cancel()
-			a.tell(wctx, o, user, a.replyMessage(wctx, rep))
-		})
+		a.bg.Go(func() { a.tellLater(ctx, o, user, later()) })
+	case rep.Err != nil:
+		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{actionInput: clip(errorText(rep), maxErrorText)})
+	default:
+		a.bg.Go(func() { a.tellLater(ctx, o, user, rep) })
 	}
 	return slackapi.NewClearViewSubmissionResponse()
 }
@@ -367,6 +353,15 @@ func (a *Adapter) countCommand(ctx context.Context, verb string, rep commands.Re
 		a.log.InfoContext(ctx, "command refused", "verb", verb, "code", outcome, "ref", rep.ErrRef)
 	}
 	a.metrics.Command(Platform, verb, outcome, time.Since(start))
+}
+
+// tellLater shows rep to user alone where they clicked, after the
+// acknowledgement of the request ctx belongs to: on a context that keeps
+// ctx's values, not its end, bounded by slowWork.
+func (a *Adapter) tellLater(ctx context.Context, o clickOrigin, user string, rep commands.Reply) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
+	defer cancel()
+	a.tell(ctx, o, user, a.replyMessage(ctx, rep))
 }
 
 // tell shows m to user alone where they clicked: as an ephemeral message

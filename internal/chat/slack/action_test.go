@@ -419,26 +419,56 @@ func TestInputButtonAsksThenRunsWithTheText(t *testing.T) {
 	}
 }
 
+// A submission that outlives the acknowledgement budget closes the modal at
+// once; its result follows, to the person alone where they clicked.
 func TestSlowInputActionClosesTheModalFirst(t *testing.T) {
 	t.Parallel()
-	f := fixture(t)
-	h := newHarness(t, harnessConfig{engine: f.Engine, ackBudget: 20 * time.Millisecond})
-	ordersDB(t, f)
-	card := statusCard(t, h)
-	h.interact(h.fake.Click(carol, card, false, "idp_ask_2"))
-	modal := h.lastView()
-	// carol's email lookup is slow: the command outlives the budget.
-	h.fake.Delay("users.info", 300*time.Millisecond)
-	start := time.Now()
-	if ack := h.submit(modal, carol, map[string]string{actionInput: "orders-db"}); ack["response_action"] != "clear" {
-		t.Fatalf("slow submission ack %v, want clear", ack)
-	}
-	if took := time.Since(start); took > 250*time.Millisecond {
-		t.Errorf("the acknowledgement took %v", took)
-	}
-	slackfake.Eventually(t, 5*time.Second, "the result", func() bool { return len(h.fake.Ephemeral()) == 1 })
-	if got := h.fake.Ephemeral()[0]; got.Params["user"] != carol.ID || !strings.Contains(got.Params["text"], `There is no resource "orders-db"`) {
-		t.Errorf("result %+v, want carol (platform) told she cannot see it", got.Params)
+	for _, tc := range []struct {
+		name string
+		user slackfake.User
+		// ephemeral: the button is on an ephemeral message, which only
+		// the click's response_url reaches.
+		ephemeral bool
+		want      string
+	}{
+		// carol (platform) cannot see orders-db: the refusal comes after
+		// the modal closed, not on its input.
+		{name: "refusal by chat.postEphemeral", user: carol, want: `There is no resource "orders-db"`},
+		{name: "result through response_url", user: alice, ephemeral: true, want: "orders-db #1: ready"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := fixture(t)
+			h := newHarness(t, harnessConfig{engine: f.Engine, ackBudget: 20 * time.Millisecond})
+			ordersDB(t, f)
+			card := statusCard(t, h)
+			h.interact(h.fake.Click(tc.user, card, tc.ephemeral, "idp_ask_2"))
+			modal := h.lastView()
+			// The user's lookup is slow: the command outlives the budget.
+			h.fake.Delay("users.info", 300*time.Millisecond)
+			start := time.Now()
+			if ack := h.submit(modal, tc.user, map[string]string{actionInput: "orders-db"}); ack["response_action"] != "clear" {
+				t.Fatalf("slow submission ack %v, want clear", ack)
+			}
+			if took := time.Since(start); took > 250*time.Millisecond {
+				t.Errorf("the acknowledgement took %v", took)
+			}
+			answers := func() int { return len(h.fake.Ephemeral()) + len(h.fake.Responses()) }
+			if n := answers(); n != 0 {
+				t.Fatalf("%d answers before the command finished, want none", n)
+			}
+			slackfake.Eventually(t, 5*time.Second, "the result", func() bool { return answers() == 1 })
+			if tc.ephemeral {
+				r := h.fake.Responses()
+				if len(r) != 1 || r[0].ResponseType != "ephemeral" || r[0].ReplaceOriginal || r[0].DeleteOriginal || !strings.Contains(r[0].Text, tc.want) {
+					t.Errorf("responses %+v, want one with %q for %s alone, beside the message", r, tc.want, tc.user.ID)
+				}
+				return
+			}
+			if got := h.fake.Ephemeral(); len(got) != 1 || got[0].Params["user"] != tc.user.ID || !strings.Contains(got[0].Params["text"], tc.want) {
+				t.Errorf("ephemeral messages %+v, want one with %q for %s", got, tc.want, tc.user.ID)
+			}
+		})
 	}
 }
 
