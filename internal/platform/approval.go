@@ -53,12 +53,22 @@ func (e *Engine) Deadlines() Deadlines { return e.deadline }
 // ApprovalsNeeded returns how many approvals a request for r needs under
 // the current configuration: the larger of its environment's and its
 // service's. A request already awaiting approval needs at least one.
-func (e *Engine) ApprovalsNeeded(r *Resource) int {
+func (e *Engine) ApprovalsNeeded(r *Resource) int { return ApprovalsNeeded(e.org, e.catalog, r) }
+
+// ApprovalsNeeded returns how many approvals a request for r needs under
+// org and catalog; see Engine.ApprovalsNeeded.
+func ApprovalsNeeded(org *Org, catalog *Catalog, r *Resource) int {
 	n := 0
-	if env, ok := e.org.Environment(r.Environment); ok {
+	if org == nil {
+		org = &Org{}
+	}
+	if env, ok := org.Environment(r.Environment); ok {
 		n = env.Approvals
 	}
-	if svc, err := e.catalog.Lookup(r.Service); err == nil {
+	if catalog == nil {
+		catalog = &Catalog{}
+	}
+	if svc, err := catalog.Lookup(r.Service); err == nil {
 		n = max(n, svc.Approvals)
 	}
 	if r.State == AwaitingApproval {

@@ -1,0 +1,146 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/platform"
+)
+
+// EnqueuerConfig is what an Enqueuer is built from.
+type EnqueuerConfig struct {
+	Pool *pgxpool.Pool
+	// Schema is the PostgreSQL schema of River's tables, as in Config.
+	Schema string
+	// Org and Catalog say how many approvals a request needs, for its
+	// approval cards.
+	Org     *platform.Org
+	Catalog *platform.Catalog
+	// ApprovalChannels are where approval cards and reminders are posted,
+	// by platform (config channels.approvals).
+	ApprovalChannels map[string]string
+	Logger           *slog.Logger
+}
+
+// Enqueuer inserts the jobs an event calls for, in the transaction that
+// records the event (its OnEvent is postgres.StoreOptions.OnEvent), with
+// an insert-only River client of its own: it needs nothing that is built
+// after the store, so the store, the engine, the router, the adapters and
+// the Runner are built in that order, each from what exists.
+type Enqueuer struct {
+	client    *river.Client[pgx.Tx]
+	org       *platform.Org
+	catalog   *platform.Catalog
+	approvals map[string]string
+}
+
+// NewEnqueuer returns an Enqueuer. It does no I/O.
+func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("jobs: the enqueuer needs a Pool")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{Logger: cfg.Logger.With("component", "jobs"), Schema: cfg.Schema})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: enqueuer: %w", err)
+	}
+	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels}, nil
+}
+
+// OnEvent inserts, in tx, the jobs event ev of resource r calls for:
+//   - provisioning for a new or an approved request, deprovisioning for a
+//     deletion;
+//   - the delivery of every event to the thread on the platform the
+//     request came from, in that platform's queue (NotifyQueue), whichever
+//     process recorded it: the processes that serve the platform work it;
+//   - an approval card in every approvals channel when r starts waiting
+//     for approval, a reminder card when its approvers are reminded, and,
+//     once it is decided, the edit of those cards to show the decision.
+func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
+	var params []river.InsertManyParams
+	switch {
+	case ev.Kind == platform.EventTransition && ev.To == platform.Pending,
+		ev.From == platform.AwaitingApproval && ev.To == platform.Provisioning:
+		params = append(params, river.InsertManyParams{Args: ProvisionArgs{ResourceID: r.ID}})
+	case ev.To == platform.Deleting:
+		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: r.ID}})
+	}
+	if r.Origin.Platform != "" {
+		params = append(params, river.InsertManyParams{Args: NotifyArgs{Platform: r.Origin.Platform, ResourceID: r.ID, EventID: ev.ID}})
+	}
+	switch {
+	case ev.Kind == platform.EventTransition && ev.To == platform.AwaitingApproval:
+		params = append(params, e.posts(e.approvals, r.ID, commands.ApprovalCard(r, platform.ApprovalsNeeded(e.org, e.catalog, r), ""))...)
+	case ev.Kind == platform.EventReminder:
+		params = append(params, e.posts(e.approvals, r.ID, commands.ApprovalCard(r, platform.ApprovalsNeeded(e.org, e.catalog, r), ev.Message))...)
+	case ev.Kind == platform.EventTransition && ev.From == platform.AwaitingApproval && posting(e.approvals):
+		decided := commands.DecidedCard(r, ev)
+		params = append(params, river.InsertManyParams{Args: CardsDecidedArgs{ResourceID: r.ID, Title: decided.Title, Sections: decided.Sections}})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue jobs for event %d of %s: %w", ev.ID, r.Ref(), err)
+	}
+	return nil
+}
+
+// Post inserts, in tx, a post of reply to each of channels (by platform);
+// resourceID, when not 0, makes it an approval card of that request.
+func (e *Enqueuer) Post(ctx context.Context, tx pgx.Tx, channels map[string]string, resourceID int64, reply commands.Reply) error {
+	params := e.posts(channels, resourceID, reply)
+	if len(params) == 0 {
+		return nil
+	}
+	_, err := e.client.InsertManyTx(ctx, tx, params)
+	return err
+}
+
+func (e *Enqueuer) posts(channels map[string]string, resourceID int64, reply commands.Reply) []river.InsertManyParams {
+	var params []river.InsertManyParams
+	for _, p := range slices.Sorted(maps.Keys(channels)) {
+		if channels[p] != "" {
+			args := NewPostArgs(p, channels[p], reply)
+			args.ResourceID = resourceID
+			params = append(params, river.InsertManyParams{Args: args})
+		}
+	}
+	return params
+}
+
+// InsertTx inserts one job in tx (survey commands record a vote and
+// enqueue its follow-up in one transaction).
+func (e *Enqueuer) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return e.client.InsertTx(ctx, tx, args, opts)
+}
+
+// InsertMany inserts jobs outside any transaction (the reconcile job's
+// repairs).
+func (e *Enqueuer) InsertMany(ctx context.Context, params []river.InsertManyParams) error {
+	_, err := e.client.InsertMany(ctx, params)
+	return err
+}
+
+// posting reports whether channels names any channel to post in.
+func posting(channels map[string]string) bool {
+	for _, c := range channels {
+		if c != "" {
+			return true
+		}
+	}
+	return false
+}
