@@ -248,7 +248,7 @@ func (r *Router) Handle(ctx context.Context, req Request) (reply Reply) {
 		words = words[1:]
 	}
 	if len(words) == 0 {
-		return r.help(ctx, req, args{})
+		return r.shortHelp(req)
 	}
 	name := strings.ToLower(words[0])
 	switch name {
@@ -322,6 +322,22 @@ func truncate(s string, n int) string {
 }
 
 func invalidf(format string, a ...any) error { return platform.Errorf(platform.Invalid, format, a...) }
+
+// shortHelp answers a command with nothing in it: a few lines naming the
+// commands the person may run and where to read more.
+func (r *Router) shortHelp(req Request) Reply {
+	var names []string
+	for _, v := range r.all() {
+		if r.may(req.Actor, v.role) {
+			names = append(names, v.name)
+		}
+	}
+	return Reply{
+		Title:     "idpbot: request infrastructure from chat. Commands: " + strings.Join(names, ", ") + ".",
+		Sections:  []Section{{Text: "Start with /idp catalog. /idp help describes every command; /idp help <command> explains one."}},
+		Ephemeral: true,
+	}
+}
 
 // help lists the commands the person may run, or explains one.
 func (r *Router) help(ctx context.Context, req Request, a args) Reply {

@@ -109,8 +109,13 @@ func TestHelpGolden(t *testing.T) {
 			t.Errorf("help does not mention %s", verb)
 		}
 	}
-	if diff := cmp.Diff(reply.Text(), e.run(alice, "").Text()); diff != "" {
-		t.Errorf("empty command is not help (-help +empty):\n%s", diff)
+	for _, text := range []string{"", "   ", "/idp", "/idp   "} {
+		short := e.run(alice, text)
+		want := "idpbot: request infrastructure from chat. Commands: help, catalog, create, list,\nstatus, delete, extend, audit, support.\n\n" +
+			"Start with /idp catalog. /idp help describes every command; /idp help <command>\nexplains one.\n"
+		if diff := cmp.Diff(want, short.Text()); diff != "" || !short.Ephemeral || short.Err != nil {
+			t.Errorf("Handle(%q) is not the short help (-want +got):\n%s", text, diff)
+		}
 	}
 	one := e.run(alice, "help delete")
 	if len(one.Sections) != 1 || !strings.Contains(one.Text(), "--yes") {

@@ -127,22 +127,28 @@ func (c *Console) Run(ctx context.Context) error {
 		if !ok {
 			break
 		}
-		text := strings.TrimSpace(line)
-		if rest, found := strings.CutPrefix(text, "/idp"); found && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
-			text = strings.TrimSpace(rest)
+		text := withoutPrefix(strings.TrimSpace(line))
+		if t := strings.ToLower(text); t == "exit" || t == "quit" {
+			break
 		}
-		switch strings.ToLower(text) {
-		case "":
-			continue
-		case "exit", "quit":
-		default:
-			c.handle(ctx, text)
-			continue
-		}
-		break
+		// An empty line is a command too: the router answers it with the
+		// short help.
+		c.handle(ctx, text)
 	}
 	c.wait(ctx)
 	return nil
+}
+
+// withoutPrefix removes a leading "/idp" word.
+func withoutPrefix(text string) string {
+	for _, p := range []string{"/idp"} {
+		if len(text) >= len(p) && strings.EqualFold(text[:len(p)], p) {
+			if rest := text[len(p):]; rest == "" || rest[0] == ' ' || rest[0] == '\t' {
+				return strings.TrimSpace(rest)
+			}
+		}
+	}
+	return text
 }
 
 // read sends input lines to c.lines and closes it at end of input.

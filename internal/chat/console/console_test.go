@@ -124,6 +124,17 @@ func TestPipedCreateRunsToReady(t *testing.T) {
 	}
 }
 
+func TestEmptyInputShowsShortHelp(t *testing.T) {
+	t.Parallel()
+	for _, interactive := range []bool{false, true} {
+		in := strings.NewReader("/idp\n/idp   \n\n")
+		out := newHarness(t, platformtest.Bob, in, interactive, time.Second).run(t)
+		if n := strings.Count(out, "Start with /idp catalog."); n != 3 {
+			t.Errorf("interactive %v: %d short helps for 3 empty commands; output:\n%s", interactive, n, out)
+		}
+	}
+}
+
 func TestPipedSessionReportsFailuresAndErrors(t *testing.T) {
 	t.Parallel()
 	in := strings.NewReader(strings.Join([]string{
