@@ -139,9 +139,10 @@ func (c *Console) Run(ctx context.Context) error {
 	return nil
 }
 
-// withoutPrefix removes a leading "/idp" word.
+// withoutPrefix removes a leading "/idp" or "idp" word: at the console a
+// command may be typed as in a chat, or without the slash.
 func withoutPrefix(text string) string {
-	for _, p := range []string{"/idp"} {
+	for _, p := range []string{"/idp", "idp"} {
 		if len(text) >= len(p) && strings.EqualFold(text[:len(p)], p) {
 			if rest := text[len(p):]; rest == "" || rest[0] == ' ' || rest[0] == '\t' {
 				return strings.TrimSpace(rest)

@@ -135,6 +135,21 @@ func TestEmptyInputShowsShortHelp(t *testing.T) {
 	}
 }
 
+func TestCommandsWithoutTheSlash(t *testing.T) {
+	t.Parallel()
+	in := strings.NewReader("idp list\nIDP help delete\nidp\nidpx\n")
+	out := newHarness(t, platformtest.Bob, in, false, time.Second).run(t)
+	inOrder(t, out,
+		`(?m)^No resources`,
+		`(?m)^/idp delete <name\|#id>`,
+		`Start with /idp catalog\.`,
+		`Unknown command "idpx"`,
+	)
+	if strings.Contains(out, `Unknown command "idp"`) {
+		t.Errorf("idp without the slash is an unknown command:\n%s", out)
+	}
+}
+
 func TestPipedSessionReportsFailuresAndErrors(t *testing.T) {
 	t.Parallel()
 	in := strings.NewReader(strings.Join([]string{
