@@ -138,7 +138,7 @@ func (r *Router) extend(ctx context.Context, req Request, a args) Reply {
 	d, err := platform.ParseDuration(a.pos[1])
 	if err != nil {
 		return r.fail(ctx, &platform.Error{Code: platform.Invalid, Message: fmt.Sprintf("%s is not a duration; use one like 7d, 36h or 2w.", quoteInput(a.pos[1], 20)),
-			Fields: []platform.FieldError{{Field: "duration", Message: err.Error()}}})
+			Fields: []platform.FieldError{{Field: "duration", Message: "must be a duration like 7d, 36h or 2w"}}})
 	}
 	res, err := r.engine.Extend(ctx, req.Actor, a.pos[0], d)
 	if err != nil {

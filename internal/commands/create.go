@@ -124,7 +124,7 @@ func (r *Router) createdReply(res *platform.Resource, p *platform.Plan) Reply {
 func (r *Router) planReply(p *platform.Plan, form *Form) Reply {
 	res := p.Resource
 	reply := Reply{Plan: p, Ephemeral: true}
-	label := res.Name
+	label := truncate(res.Name, platform.MaxNameLength) // an invalid name may be of any length
 	if label == "" {
 		label = "the " + p.Service.Name
 	}

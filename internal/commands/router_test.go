@@ -250,6 +250,32 @@ func TestUnknownVerbs(t *testing.T) {
 	}
 }
 
+// Whatever a person types, a reply echoes at most a short excerpt of it.
+func TestLongInputIsNotEchoed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	long := strings.Repeat("a", 10000)
+	for _, text := range []string{
+		"create postgresql-database name=" + long + " --dry-run",
+		"create postgresql-database name=db team=" + long + " --dry-run",
+		"create postgresql-database name=db environment=" + long + " --dry-run",
+		"create postgresql-database name=" + long,
+		"create " + long,
+		"status " + long,
+		"delete " + long,
+		"extend orders-db " + long,
+		"list --team " + long,
+		"catalog " + long,
+		"help " + long,
+		"support " + long + " help",
+	} {
+		reply := e.run(bob, text)
+		if got := reply.Text(); strings.Contains(strings.Join(strings.Fields(got), ""), strings.Repeat("a", 100)) {
+			t.Errorf("%.50q echoes the input in full (%d bytes):\n%.300s", text, len(got), got)
+		}
+	}
+}
+
 func TestCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
