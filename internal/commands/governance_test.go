@@ -416,4 +416,9 @@ func TestEventActionsAndCards(t *testing.T) {
 	if got := ticket.Text(); !strings.Contains(got, "Support ticket #7 (access) from bob\n\ncannot log in\n\nFrom      bob (console:bob)\nTeams     payments\nAsked in  slack C1\nAt        2026-03-02 13:02 UTC") {
 		t.Errorf("ticket card:\n%s", got)
 	}
+	// The console's channel is the console itself: it is named once.
+	console := commands.TicketCard(commands.Ticket{ID: 8, Category: "bug", Text: "x", Requester: bob, Platform: "console", Channel: "console"})
+	if got := console.Text(); !strings.Contains(got, "Asked in  console\n") {
+		t.Errorf("console ticket card:\n%s", got)
+	}
 }
