@@ -183,7 +183,9 @@ func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 	var decisions []string
 	for _, ev := range evs {
 		if ev.Kind == platform.EventApproval || ev.Kind == platform.EventTransition && ev.From == platform.AwaitingApproval {
-			decisions = append(decisions, fmt.Sprintf("%s by %s: %s", ev.At.UTC().Format(time.DateTime), ev.Actor.ID, ev.Message))
+			// The message names the decider ("rejected by approver: …");
+			// their ID follows it.
+			decisions = append(decisions, fmt.Sprintf("%s %s (%s)", ev.At.UTC().Format(time.DateTime), ev.Message, ev.Actor.ID))
 		}
 	}
 	if len(decisions) > 0 {

@@ -233,7 +233,7 @@ func TestAuditCommand(t *testing.T) {
 			t.Errorf("audit lacks %q:\n%s", want, text)
 		}
 	}
-	if flat := strings.Join(strings.Fields(text), " "); !strings.Contains(flat, "Decisions 2026-03-02 13:02:05 by console:approver: approved by approver (1 of 1); provisioning starts") {
+	if flat := strings.Join(strings.Fields(text), " "); !strings.Contains(flat, "Decisions 2026-03-02 13:02:05 approved by approver (1 of 1); provisioning starts (console:approver)") {
 		t.Errorf("audit lacks the decision:\n%s", text)
 	}
 	if !audit.Ephemeral {

@@ -528,7 +528,10 @@ func summary(t *tracked, r *platform.Resource, waited time.Duration) string {
 	case platform.Ready:
 		return fmt.Sprintf("%s: ready (provisioned in %s).", head, r.ProvisionDuration().Round(time.Millisecond))
 	case platform.Failed, platform.Rejected, platform.Expired:
-		if r.Reason != "" {
+		switch {
+		case strings.HasPrefix(r.Reason, string(r.State)+" "):
+			return fmt.Sprintf("%s: %s", head, r.Reason) // "rejected by approver: …"
+		case r.Reason != "":
 			return fmt.Sprintf("%s: %s: %s", head, r.State, r.Reason)
 		}
 	case platform.AwaitingApproval:
