@@ -369,8 +369,12 @@ func (r *Router) help(ctx context.Context, req Request, a args) Reply {
 		if len(list) == 1 && !r.may(req.Actor, v.role) {
 			text += " (Not for you: " + map[Role]string{Approvers: "approvers", Admins: "platform admins"}[v.role] + " only.)"
 		}
+		heading := "/idp " + v.usage
+		if len(a.pos) == 1 {
+			heading = "" // the title is the usage already
+		}
 		reply.Sections = append(reply.Sections, Section{
-			Heading: "/idp " + v.usage,
+			Heading: heading,
 			Text:    text,
 			Fields:  []KV{{Key: "Example", Value: "/idp " + v.example}},
 		})

@@ -121,6 +121,9 @@ func TestHelpGolden(t *testing.T) {
 	if len(one.Sections) != 1 || !strings.Contains(one.Text(), "--yes") {
 		t.Errorf("help delete = %s", one.Text())
 	}
+	if n := strings.Count(one.Text(), "/idp delete <name|#id>"); n != 1 {
+		t.Errorf("help delete shows its usage %d times, want once:\n%s", n, one.Text())
+	}
 	if got := e.run(alice, "help crate").Title; got != `Unknown command "crate". Did you mean create? See /idp help.` {
 		t.Errorf("help crate = %q", got)
 	}
