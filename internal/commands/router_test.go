@@ -393,6 +393,9 @@ func TestCreateQuota(t *testing.T) {
 	if !strings.Contains(dry.Text(), "✗ quota (deny): team payments has 5 of 5 postgresql-database") || dry.Title != "Dry run: db5 would be denied by policy. Nothing was created." {
 		t.Errorf("dry run over quota:\n%s", dry.Text())
 	}
+	if flat := strings.Join(strings.Fields(dry.Text()), " "); !strings.Contains(flat, "Quota payments: 5 of 5 postgresql-database used; none left, so this request would be denied") {
+		t.Errorf("dry run over quota does not say the quota is used up:\n%s", dry.Text())
+	}
 }
 
 func TestCreateDryRun(t *testing.T) {
