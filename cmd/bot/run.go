@@ -166,12 +166,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "policy":
 		return runPolicyTest(o, stdout)
 	case "migrate":
-		pool, _, err := connect(ctx, g, stderr)
+		pool, _, applied, err := connect(ctx, g, stderr)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		fmt.Fprintln(stdout, "migrations applied")
+		if applied == 0 {
+			fmt.Fprintln(stdout, "the database is up to date: no migrations to apply")
+		} else {
+			fmt.Fprintf(stdout, "applied %d migrations\n", applied)
+		}
 		return nil
 	case "serve", "console":
 		if len(o.command) > 1 {
@@ -225,9 +229,9 @@ func loadCatalog(g env) (*platform.Catalog, error) {
 // migrations. When DATABASE_URL is not set and no server answers at the
 // default address, but PostgreSQL is installed, it starts a private
 // cluster under the data directory and returns an env whose DATABASE_URL
-// is that cluster's. When no database can be had it returns a userError
-// saying what to do.
-func connect(ctx context.Context, g env, stderr io.Writer) (*pgxpool.Pool, env, error) {
+// is that cluster's, and how many migrations it applied. When no database
+// can be had it returns a userError saying what to do.
+func connect(ctx context.Context, g env, stderr io.Writer) (_ *pgxpool.Pool, _ env, migrated int, _ error) {
 	dsn := g.or("DATABASE_URL", defaultDatabaseURL)
 	pool, err := postgres.Connect(ctx, dsn)
 	if err != nil && g("DATABASE_URL") == "" && postgres.IsUnreachable(err) {
@@ -246,13 +250,14 @@ func connect(ctx context.Context, g env, stderr io.Writer) (*pgxpool.Pool, env, 
 		}
 	}
 	if err != nil {
-		return nil, g, databaseError(dsn, err)
+		return nil, g, 0, databaseError(dsn, err)
 	}
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	migrated, err = postgres.MigrateUp(ctx, pool)
+	if err != nil {
 		pool.Close()
-		return nil, g, fmt.Errorf("migrate: %w", err)
+		return nil, g, 0, fmt.Errorf("migrate: %w", err)
 	}
-	return pool, g, nil
+	return pool, g, migrated, nil
 }
 
 // startLocalPostgres starts the private cluster and returns its URL.
@@ -450,7 +455,7 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	if err != nil {
 		return nil, err
 	}
-	if a.pool, g, err = connect(ctx, g, stderr); err != nil {
+	if a.pool, g, _, err = connect(ctx, g, stderr); err != nil {
 		return nil, err
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
