@@ -121,6 +121,16 @@ func TestHelpGolden(t *testing.T) {
 	if len(one.Sections) != 1 || !strings.Contains(one.Text(), "--yes") {
 		t.Errorf("help delete = %s", one.Text())
 	}
+	// Every spelling of an option is in the command's help.
+	for cmd, want := range map[string]string{
+		"help delete": "Options: --yes or -y: delete without asking to confirm.",
+		"help create": "Options: --dry-run or -n: check only.",
+		"help list":   "--env or --environment E: only environment E; --mine: only the ones you requested; --all or -a: include deleted",
+	} {
+		if flat := strings.Join(strings.Fields(e.run(alice, cmd).Text()), " "); !strings.Contains(flat, want) {
+			t.Errorf("%s lacks %q:\n%s", cmd, want, flat)
+		}
+	}
 	if n := strings.Count(one.Text(), "/idp delete <name|#id>"); n != 1 {
 		t.Errorf("help delete shows its usage %d times, want once:\n%s", n, one.Text())
 	}
@@ -342,7 +352,7 @@ func TestCreateErrors(t *testing.T) {
 		{bob, "create postgresql-database name=db large", `Expected key=value, got "large". Example: /idp create postgresql-database name=orders-db.`, nil},
 		{bob, "create postgresql-database =db", `Expected key=value, got "=db". Example: /idp create postgresql-database name=orders-db.`, nil},
 		{bob, "create postgresql-database name=db --yes", `Unknown option "--yes" for create. Options: --dry-run, --for-team T.`, nil},
-		{bob, "create postgresql-database name=db --dryrun=1", "--dry-run takes no value.", nil},
+		{bob, "create postgresql-database name=db -n=1", "--dry-run takes no value.", nil},
 		{bob, "create postgresql-database name=db team=platform", "The request for postgresql-database has 1 invalid field.", []platform.FieldError{{Field: "team", Message: "you are not in team platform"}}},
 		{alice, "create postgresql-database name=db", "The request for postgresql-database has 1 invalid field.", []platform.FieldError{{Field: "team", Message: "is required (one of payments, platform)"}}},
 		{bob, "create postgresql-database name=db environment=prod", "The request for postgresql-database has 1 invalid field.", []platform.FieldError{{Field: "environment", Message: `there is no environment "prod" (did you mean production?)`}}},
@@ -689,7 +699,8 @@ func TestDeleteRefusals(t *testing.T) {
 		{bob, "delete pending-db", "pending-db #2 is pending; delete it once it is ready or failed."},
 		{bob, "delete", "Which resource? Use /idp delete <name> or /idp delete #<id>; /idp list shows them."},
 		{bob, "delete a b --yes", "delete takes one resource, got 2. Use the #id when names are ambiguous."},
-		{bob, "delete orders-db --force=1", "--yes takes no value."},
+		{bob, "delete orders-db -y=1", "--yes takes no value."},
+		{bob, "delete orders-db --yes --force", `Unknown option "--force" for delete. Options: --yes.`},
 		{bob, "delete orders-db --yse", `Unknown option "--yse" for delete. Did you mean --yes? Options: --yes.`},
 	}
 	for _, tt := range tests {
