@@ -189,7 +189,13 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		OnBehalf:       sub.OnBehalf,
 		IdempotencyKey: sub.IdempotencyKey,
 	}
-	var errs []platform.FieldError
+	var (
+		errs []platform.FieldError
+		// read are the values typed in another spelling than the one
+		// recorded (size=Small as small, high_availability=yes as true):
+		// accepted on purpose, and shown so that nobody is surprised.
+		read []platform.FieldError
+	)
 	keys := slices.Sorted(maps.Keys(sub.Values))
 	for _, key := range keys {
 		value := strings.TrimSpace(sub.Values[key])
@@ -229,6 +235,9 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 				continue
 			}
 			req.Parameters[name] = v
+			if got := platform.FormatValue(v); got != value {
+				read = append(read, platform.FieldError{Field: name, Message: fmt.Sprintf("%s=%s (typed %s)", name, got, quoteInput(value, 20))})
+			}
 		}
 	}
 	for _, fd := range form.Fields {
@@ -259,7 +268,7 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		if err != nil {
 			return r.fail(ctx, err)
 		}
-		return r.planReply(p, form)
+		return readAs(r.planReply(p, form), sortByForm(read, form))
 	}
 	res, p, err := r.engine.Submit(ctx, sub.Actor, req)
 	if err != nil {
@@ -274,7 +283,22 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		return reply
 	}
 	r.log.InfoContext(ctx, "request submitted", "request_id", res.ID, "service", res.Service, "team", res.Team, "env", res.Environment, "actor", sub.Actor.ID)
-	return r.createdReply(res, p)
+	return readAs(r.createdReply(res, p), sortByForm(read, form))
+}
+
+// readAs puts a note of the values read in another spelling at the top of
+// reply: "Taken as size=small (typed "Small")."
+func readAs(reply Reply, read []platform.FieldError) Reply {
+	if len(read) == 0 {
+		return reply
+	}
+	notes := make([]string, len(read))
+	for i, e := range read {
+		notes[i] = e.Message
+	}
+	note := Section{Text: "Taken as " + strings.Join(notes, ", ") + "."}
+	reply.Sections = append([]Section{note}, reply.Sections...)
+	return reply
 }
 
 func hasError(errs []platform.FieldError, field string) bool {

@@ -320,6 +320,32 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// Values in another spelling (any case for an option, yes/no/1/0 for a
+// boolean, leading zeros) are accepted on purpose, and the reply says how
+// each was read; values typed as recorded get no such note.
+func TestCreateShowsNormalisedValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const note = `Taken as size=small (typed "Small"), high_availability=true (typed "yes"), backup_retention_days=7 (typed "07").`
+	for _, text := range []string{
+		"create postgresql-database name=a-db size=Small high_availability=yes backup_retention_days=07 --dry-run",
+		"create postgresql-database name=a-db size=Small high_availability=yes backup_retention_days=07",
+	} {
+		reply := e.run(bob, text)
+		if reply.Err != nil || len(reply.Sections) == 0 || reply.Sections[0].Text != note {
+			t.Errorf("%s: first section is not %q:\n%s", text, note, reply.Text())
+		}
+	}
+	if reply := e.run(bob, "create postgresql-database name=b-db size=small high_availability=true"); strings.Contains(reply.Text(), "Taken as") {
+		t.Errorf("values typed as recorded are noted:\n%s", reply.Text())
+	}
+	sub := e.router.Submit(context.Background(), commands.Submission{Actor: bob, Platform: "discord", Channel: "C1", Service: "postgresql-database",
+		Values: map[string]string{"name": "c-db", "high_availability": "1"}})
+	if sub.Err != nil || !strings.Contains(sub.Text(), `Taken as high_availability=true (typed "1").`) {
+		t.Errorf("a form's submission does not say how it was read:\n%s", sub.Text())
+	}
+}
+
 func TestCreateErrors(t *testing.T) {
 	t.Parallel()
 	const shape = "must be lowercase letters, digits and hyphens, starting and ending with a letter or digit (like orders-db)"
