@@ -162,6 +162,64 @@ func (f *Form) Check(field, value string) error {
 	return err
 }
 
+// PolicyDefaults returns the form's fields with defaults the policies allow
+// for the answers given so far (name, team, environment), and a note for
+// each default it changed: a parameter whose default a policy denies
+// there takes the first other value that it allows ("In production,
+// high_availability defaults to true: Production resources must have
+// high_availability enabled."). Without answers enough to plan, the
+// fields are returned as they are.
+func (r *Router) PolicyDefaults(ctx context.Context, actor platform.Actor, form *Form, values map[string]string) ([]platform.Field, []string) {
+	fields := slices.Clone(form.Fields)
+	req := platform.Request{Service: form.Service.Name, Name: values["name"], Team: values["team"], Environment: values["environment"], Parameters: map[string]any{}}
+	denied := func(field string) (platform.Verdict, bool) {
+		p, err := r.engine.Plan(ctx, actor, req)
+		if err != nil || len(p.Errors) > 0 {
+			return platform.Verdict{}, false
+		}
+		for _, v := range p.Denials() {
+			if v.Field == field {
+				return v, true
+			}
+		}
+		return platform.Verdict{}, false
+	}
+	var notes []string
+	for i, f := range fields {
+		if f.Default == nil || f.Name == "name" || f.Name == "team" || f.Name == "environment" {
+			continue
+		}
+		verdict, ok := denied(f.Name)
+		if !ok {
+			continue
+		}
+		var alternatives []any
+		switch f.Kind {
+		case platform.KindBoolean:
+			alternatives = []any{f.Default != true}
+		case platform.KindEnum:
+			for _, o := range f.Options {
+				if o != f.Default {
+					alternatives = append(alternatives, o)
+				}
+			}
+		}
+		for _, alt := range alternatives {
+			req.Parameters[f.Name] = alt
+			if _, still := denied(f.Name); !still {
+				fields[i].Default = alt
+				notes = append(notes, fmt.Sprintf("In %s, %s defaults to %s: %s.", req.Environment, f.Name, platform.FormatValue(alt), strings.TrimSuffix(verdict.Message, ".")))
+				break
+			}
+			delete(req.Parameters, f.Name)
+		}
+		if _, changed := req.Parameters[f.Name]; !changed {
+			notes = append(notes, fmt.Sprintf("In %s, %s: %s.", req.Environment, f.Name, strings.TrimSuffix(verdict.Message, ".")))
+		}
+	}
+	return fields, notes
+}
+
 // fieldAliases are other spellings of the common fields.
 var fieldAliases = map[string]string{"env": "environment"}
 

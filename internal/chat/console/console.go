@@ -346,13 +346,28 @@ func (c *Console) fill(ctx context.Context, form *commands.Form) {
 	values := map[string]string{}
 	ask := form.Fields
 	for round := 1; ; round++ {
-		for _, f := range ask {
+		for i := 0; i < len(ask); i++ {
+			f := ask[i]
 			v, ok := c.askField(ctx, form, f)
 			if !ok {
 				c.println("Cancelled; nothing was requested.")
 				return
 			}
+			if v == "" && f.Default != nil {
+				v = platform.FormatValue(f.Default) // the default shown, which may be the policies'
+			}
 			values[f.Name] = v
+			if round == 1 && f.Name == "environment" {
+				// The parameters that follow default to what the
+				// policies allow in the chosen environment.
+				fields, notes := c.cfg.Router.PolicyDefaults(ctx, c.cfg.Actor, form, values)
+				if len(fields) == len(ask) {
+					ask = fields
+				}
+				for _, n := range notes {
+					c.println(n)
+				}
+			}
 		}
 		c.hold()
 		reply := c.cfg.Router.Submit(ctx, commands.Submission{
