@@ -142,12 +142,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "policy":
 		return runPolicyTest(o, stdout)
 	case "migrate":
-		pool, _, err := connect(ctx, g, stderr)
+		pool, _, applied, err := connect(ctx, g, stderr)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		fmt.Fprintln(stdout, "migrations applied")
+		if applied == 0 {
+			fmt.Fprintln(stdout, "the database is up to date: no migrations to apply")
+		} else {
+			fmt.Fprintf(stdout, "applied %d migrations\n", applied)
+		}
 		return nil
 	case "serve", "console":
 		if len(o.command) > 1 {

@@ -17,9 +17,9 @@ import (
 // migrations. When DATABASE_URL is not set and no server answers at the
 // default address, but PostgreSQL is installed, it starts a private
 // cluster under the data directory and returns an env whose DATABASE_URL
-// is that cluster's. When no database can be had it returns a userError
-// saying what to do.
-func connect(ctx context.Context, g env, stderr io.Writer) (*pgxpool.Pool, env, error) {
+// is that cluster's, and how many migrations it applied. When no database
+// can be had it returns a userError saying what to do.
+func connect(ctx context.Context, g env, stderr io.Writer) (_ *pgxpool.Pool, _ env, migrated int, _ error) {
 	dsn := g.or("DATABASE_URL", defaultDatabaseURL)
 	pool, err := postgres.Connect(ctx, dsn)
 	if err != nil && g("DATABASE_URL") == "" && postgres.IsUnreachable(err) {
@@ -38,13 +38,14 @@ func connect(ctx context.Context, g env, stderr io.Writer) (*pgxpool.Pool, env, 
 		}
 	}
 	if err != nil {
-		return nil, g, databaseError(dsn, err)
+		return nil, g, 0, databaseError(dsn, err)
 	}
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	migrated, err = postgres.MigrateUp(ctx, pool)
+	if err != nil {
 		pool.Close()
-		return nil, g, fmt.Errorf("migrate: %w", err)
+		return nil, g, 0, fmt.Errorf("migrate: %w", err)
 	}
-	return pool, g, nil
+	return pool, g, migrated, nil
 }
 
 // startLocalPostgres starts the private cluster and returns its URL.

@@ -124,8 +124,11 @@ func policyTest(path string, cfg *Config, stdout io.Writer) error {
 		}
 		failed++
 		fmt.Fprintf(stdout, "FAIL  %s\n      got   %s\n      want  %s", c.Name, detail, c.Expect.Verdict)
-		if c.Expect.Messages != nil {
+		switch {
+		case len(c.Expect.Messages) > 0:
 			fmt.Fprintf(stdout, ": %s", strings.Join(c.Expect.Messages, "; "))
+		case c.Expect.Messages != nil:
+			fmt.Fprint(stdout, " (no messages)")
 		}
 		fmt.Fprintln(stdout)
 	}

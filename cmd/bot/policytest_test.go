@@ -64,6 +64,12 @@ cases:
     request: {service: postgresql-database, name: db, team: payments, environment: staging, usage: 5}
     expect: {verdict: deny, messages: [over quota]}
 `, "1 of 1 cases failed", []string{"      want  deny: over quota"}},
+		{"no messages expected", `
+cases:
+  - name: quota
+    request: {service: postgresql-database, name: db, team: payments, environment: staging, usage: 5}
+    expect: {verdict: deny, messages: []}
+`, "1 of 1 cases failed", []string{"      want  deny (no messages)\n"}},
 		{"unknown key", "cases:\n  - name: x\n    request: {service: s, paramz: {}}\n    expect: {verdict: allow}\n", `unknown field "paramz"`, nil},
 		{"bad verdict", "cases:\n  - name: x\n    request: {service: s}\n    expect: {verdict: denied}\n", `case "x": expect.verdict must be allow, warn or deny (got "denied")`, nil},
 		{"no cases", "cases: []\n", "no cases", nil},

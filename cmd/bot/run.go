@@ -94,7 +94,7 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	if err != nil {
 		return nil, err
 	}
-	if a.pool, g, err = connect(ctx, g, stderr); err != nil {
+	if a.pool, g, _, err = connect(ctx, g, stderr); err != nil {
 		return nil, err
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

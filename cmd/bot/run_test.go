@@ -207,6 +207,21 @@ func TestNoDatabaseSaysWhatToDo(t *testing.T) {
 	}
 }
 
+// migrate says what it did: the migrations it applied to a new database,
+// and that there was nothing to do the second time.
+func TestMigrateSaysWhatItApplied(t *testing.T) {
+	t.Parallel()
+	getenv, _ := testEnv(t, nil)
+	out, _, err := runBot(t, getenv, "", "migrate")
+	if err != nil || !regexp.MustCompile(`^applied [1-9][0-9]* migrations\n$`).MatchString(out) {
+		t.Errorf("first migrate = %q, %v; want the number applied", out, err)
+	}
+	out, _, err = runBot(t, getenv, "", "migrate")
+	if err != nil || out != "the database is up to date: no migrations to apply\n" {
+		t.Errorf("second migrate = %q, %v; want nothing applied", out, err)
+	}
+}
+
 func TestCatalogValidate(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

@@ -138,7 +138,7 @@ func (r *Router) extend(ctx context.Context, req Request, a args) Reply {
 	d, err := platform.ParseDuration(a.pos[1])
 	if err != nil {
 		return r.fail(ctx, &platform.Error{Code: platform.Invalid, Message: fmt.Sprintf("%s is not a duration; use one like 7d, 36h or 2w.", quoteInput(a.pos[1], 20)),
-			Fields: []platform.FieldError{{Field: "duration", Message: err.Error()}}})
+			Fields: []platform.FieldError{{Field: "duration", Message: "must be a duration like 7d, 36h or 2w"}}})
 	}
 	res, err := r.engine.Extend(ctx, req.Actor, a.pos[0], d)
 	if err != nil {
@@ -183,7 +183,9 @@ func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 	var decisions []string
 	for _, ev := range evs {
 		if ev.Kind == platform.EventApproval || ev.Kind == platform.EventTransition && ev.From == platform.AwaitingApproval {
-			decisions = append(decisions, fmt.Sprintf("%s by %s: %s", ev.At.UTC().Format(time.DateTime), ev.Actor.ID, ev.Message))
+			// The message names the decider ("rejected by approver: …");
+			// their ID follows it.
+			decisions = append(decisions, fmt.Sprintf("%s %s (%s)", ev.At.UTC().Format(time.DateTime), ev.Message, ev.Actor.ID))
 		}
 	}
 	if len(decisions) > 0 {

@@ -124,7 +124,7 @@ func (r *Router) createdReply(res *platform.Resource, p *platform.Plan) Reply {
 func (r *Router) planReply(p *platform.Plan, form *Form) Reply {
 	res := p.Resource
 	reply := Reply{Plan: p, Ephemeral: true}
-	label := res.Name
+	label := truncate(res.Name, platform.MaxNameLength) // an invalid name may be of any length
 	if label == "" {
 		label = "the " + p.Service.Name
 	}
@@ -167,8 +167,11 @@ func (r *Router) planReply(p *platform.Plan, form *Form) Reply {
 		verdicts = []string{"no policy applies"}
 	}
 	quota := fmt.Sprintf("no quota for %s", p.Service.Name)
-	if p.HasQuota {
-		quota = fmt.Sprintf("%s: %d of %d %s used; %d left after this request", res.Team, p.Usage, p.Quota, p.Service.Name, max(p.Quota-p.Usage-1, 0))
+	switch {
+	case p.HasQuota && p.Usage >= p.Quota:
+		quota = fmt.Sprintf("%s: %d of %d %s used; none left, so this request would be denied", res.Team, p.Usage, p.Quota, p.Service.Name)
+	case p.HasQuota:
+		quota = fmt.Sprintf("%s: %d of %d %s used; %d left after this request", res.Team, p.Usage, p.Quota, p.Service.Name, p.Quota-p.Usage-1)
 	}
 	approvals := "none: provisioning starts at once"
 	if p.Approvals > 0 {

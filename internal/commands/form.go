@@ -162,6 +162,64 @@ func (f *Form) Check(field, value string) error {
 	return err
 }
 
+// PolicyDefaults returns the form's fields with defaults the policies allow
+// for the answers given so far (name, team, environment), and a note for
+// each default it changed: a parameter whose default a policy denies
+// there takes the first other value that it allows ("In production,
+// high_availability defaults to true: Production resources must have
+// high_availability enabled."). Without answers enough to plan, the
+// fields are returned as they are.
+func (r *Router) PolicyDefaults(ctx context.Context, actor platform.Actor, form *Form, values map[string]string) ([]platform.Field, []string) {
+	fields := slices.Clone(form.Fields)
+	req := platform.Request{Service: form.Service.Name, Name: values["name"], Team: values["team"], Environment: values["environment"], Parameters: map[string]any{}}
+	denied := func(field string) (platform.Verdict, bool) {
+		p, err := r.engine.Plan(ctx, actor, req)
+		if err != nil || len(p.Errors) > 0 {
+			return platform.Verdict{}, false
+		}
+		for _, v := range p.Denials() {
+			if v.Field == field {
+				return v, true
+			}
+		}
+		return platform.Verdict{}, false
+	}
+	var notes []string
+	for i, f := range fields {
+		if f.Default == nil || f.Name == "name" || f.Name == "team" || f.Name == "environment" {
+			continue
+		}
+		verdict, ok := denied(f.Name)
+		if !ok {
+			continue
+		}
+		var alternatives []any
+		switch f.Kind {
+		case platform.KindBoolean:
+			alternatives = []any{f.Default != true}
+		case platform.KindEnum:
+			for _, o := range f.Options {
+				if o != f.Default {
+					alternatives = append(alternatives, o)
+				}
+			}
+		}
+		for _, alt := range alternatives {
+			req.Parameters[f.Name] = alt
+			if _, still := denied(f.Name); !still {
+				fields[i].Default = alt
+				notes = append(notes, fmt.Sprintf("In %s, %s defaults to %s: %s.", req.Environment, f.Name, platform.FormatValue(alt), strings.TrimSuffix(verdict.Message, ".")))
+				break
+			}
+			delete(req.Parameters, f.Name)
+		}
+		if _, changed := req.Parameters[f.Name]; !changed {
+			notes = append(notes, fmt.Sprintf("In %s, %s: %s.", req.Environment, f.Name, strings.TrimSuffix(verdict.Message, ".")))
+		}
+	}
+	return fields, notes
+}
+
 // fieldAliases are other spellings of the common fields.
 var fieldAliases = map[string]string{"env": "environment"}
 
@@ -189,7 +247,13 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		OnBehalf:       sub.OnBehalf,
 		IdempotencyKey: sub.IdempotencyKey,
 	}
-	var errs []platform.FieldError
+	var (
+		errs []platform.FieldError
+		// read are the values typed in another spelling than the one
+		// recorded (size=Small as small, high_availability=yes as true):
+		// accepted on purpose, and shown so that nobody is surprised.
+		read []platform.FieldError
+	)
 	keys := slices.Sorted(maps.Keys(sub.Values))
 	for _, key := range keys {
 		value := strings.TrimSpace(sub.Values[key])
@@ -229,6 +293,9 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 				continue
 			}
 			req.Parameters[name] = v
+			if got := platform.FormatValue(v); got != value {
+				read = append(read, platform.FieldError{Field: name, Message: fmt.Sprintf("%s=%s (typed %s)", name, got, quoteInput(value, 20))})
+			}
 		}
 	}
 	for _, fd := range form.Fields {
@@ -259,7 +326,7 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		if err != nil {
 			return r.fail(ctx, err)
 		}
-		return r.planReply(p, form)
+		return readAs(r.planReply(p, form), sortByForm(read, form))
 	}
 	res, p, err := r.engine.Submit(ctx, sub.Actor, req)
 	if err != nil {
@@ -274,7 +341,22 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		return reply
 	}
 	r.log.InfoContext(ctx, "request submitted", "request_id", res.ID, "service", res.Service, "team", res.Team, "env", res.Environment, "actor", sub.Actor.ID)
-	return r.createdReply(res, p)
+	return readAs(r.createdReply(res, p), sortByForm(read, form))
+}
+
+// readAs puts a note of the values read in another spelling at the top of
+// reply: "Taken as size=small (typed "Small")."
+func readAs(reply Reply, read []platform.FieldError) Reply {
+	if len(read) == 0 {
+		return reply
+	}
+	notes := make([]string, len(read))
+	for i, e := range read {
+		notes[i] = e.Message
+	}
+	note := Section{Text: "Taken as " + strings.Join(notes, ", ") + "."}
+	reply.Sections = append([]Section{note}, reply.Sections...)
+	return reply
 }
 
 func hasError(errs []platform.FieldError, field string) bool {

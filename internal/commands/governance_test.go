@@ -233,7 +233,7 @@ func TestAuditCommand(t *testing.T) {
 			t.Errorf("audit lacks %q:\n%s", want, text)
 		}
 	}
-	if flat := strings.Join(strings.Fields(text), " "); !strings.Contains(flat, "Decisions 2026-03-02 13:02:05 by console:approver: approved by approver (1 of 1); provisioning starts") {
+	if flat := strings.Join(strings.Fields(text), " "); !strings.Contains(flat, "Decisions 2026-03-02 13:02:05 approved by approver (1 of 1); provisioning starts (console:approver)") {
 		t.Errorf("audit lacks the decision:\n%s", text)
 	}
 	if !audit.Ephemeral {
@@ -415,5 +415,10 @@ func TestEventActionsAndCards(t *testing.T) {
 	ticket := commands.TicketCard(commands.Ticket{ID: 7, Category: "access", Text: "cannot log in", Requester: bob, Teams: []string{"payments"}, Platform: "slack", Channel: "C1", CreatedAt: platformtest.Start})
 	if got := ticket.Text(); !strings.Contains(got, "Support ticket #7 (access) from bob\n\ncannot log in\n\nFrom      bob (console:bob)\nTeams     payments\nAsked in  slack C1\nAt        2026-03-02 13:02 UTC") {
 		t.Errorf("ticket card:\n%s", got)
+	}
+	// The console's channel is the console itself: it is named once.
+	console := commands.TicketCard(commands.Ticket{ID: 8, Category: "bug", Text: "x", Requester: bob, Platform: "console", Channel: "console"})
+	if got := console.Text(); !strings.Contains(got, "Asked in  console\n") {
+		t.Errorf("console ticket card:\n%s", got)
 	}
 }

@@ -151,7 +151,7 @@ func init() {
 			help:    "Request a resource. Keys: name, team, environment and the service's parameters; missing ones take their defaults. --dry-run shows the plan (validation, each policy's verdict, quota, approvals) without creating anything.",
 			example: "create postgresql-database name=orders-db team=payments size=medium",
 			flags: []flagSpec{
-				{name: "dry-run", aliases: []string{"dryrun", "n"}, help: "check only"},
+				{name: "dry-run", aliases: []string{"n"}, help: "check only"},
 				{name: "for-team", value: "T", help: "admins: request for team T (not self-service)", role: Admins},
 			},
 			run: (*Router).create},
@@ -159,17 +159,17 @@ func init() {
 			help:    "List your teams' resources; --all includes deleted ones.",
 			example: "list --team payments --env production",
 			flags: []flagSpec{
-				{name: "team", value: "T"},
-				{name: "env", aliases: []string{"environment"}, value: "E"},
-				{name: "mine"},
-				{name: "all", aliases: []string{"a"}},
+				{name: "team", value: "T", help: "only team T's resources"},
+				{name: "env", aliases: []string{"environment"}, value: "E", help: "only environment E"},
+				{name: "mine", help: "only the ones you requested"},
+				{name: "all", aliases: []string{"a"}, help: "include deleted, rejected and expired ones"},
 			},
 			run: (*Router).list},
 		{name: "status", usage: "status <name|#id>", help: "Show a resource: state, parameters, outputs and recent history.",
 			example: "status orders-db", run: (*Router).status},
 		{name: "delete", usage: "delete <name|#id> [--yes]", help: "Delete a resource and deprovision what it made (asks to confirm unless --yes).",
 			example: "delete #12",
-			flags:   []flagSpec{{name: "yes", aliases: []string{"y", "force"}}},
+			flags:   []flagSpec{{name: "yes", aliases: []string{"y"}, help: "delete without asking to confirm"}},
 			run:     (*Router).delete},
 		{name: "extend", usage: "extend <name|#id> <duration>", help: "Keep a resource with a TTL longer: move its expiry later, like 7d or 36h.",
 			example: "extend scratch-db 7d", run: (*Router).extend},
@@ -248,7 +248,7 @@ func (r *Router) Handle(ctx context.Context, req Request) (reply Reply) {
 		words = words[1:]
 	}
 	if len(words) == 0 {
-		return r.help(ctx, req, args{})
+		return r.shortHelp(req)
 	}
 	name := strings.ToLower(words[0])
 	switch name {
@@ -323,6 +323,51 @@ func truncate(s string, n int) string {
 
 func invalidf(format string, a ...any) error { return platform.Errorf(platform.Invalid, format, a...) }
 
+// shortHelp answers a command with nothing in it: a few lines naming the
+// commands the person may run and where to read more.
+func (r *Router) shortHelp(req Request) Reply {
+	var names []string
+	for _, v := range r.all() {
+		if r.may(req.Actor, v.role) {
+			names = append(names, v.name)
+		}
+	}
+	return Reply{
+		Title:     "idpbot: request infrastructure from chat. Commands: " + strings.Join(names, ", ") + ".",
+		Sections:  []Section{{Text: "Start with /idp catalog. /idp help describes every command; /idp help <command> explains one."}},
+		Ephemeral: true,
+	}
+}
+
+// optionsText lists a command's options for its detailed help, each with
+// its other spellings: " Options: --yes or -y: delete without asking to
+// confirm."
+func optionsText(actor platform.Actor, flags []flagSpec, may func(platform.Actor, Role) bool) string {
+	var parts []string
+	for _, f := range flags {
+		if f.role != Everyone && !may(actor, f.role) || f.help == "" {
+			continue
+		}
+		names := []string{"--" + f.name}
+		for _, a := range f.aliases {
+			if len(a) == 1 {
+				names = append(names, "-"+a)
+			} else {
+				names = append(names, "--"+a)
+			}
+		}
+		spelled := strings.Join(names, " or ")
+		if f.value != "" {
+			spelled += " " + f.value
+		}
+		parts = append(parts, spelled+": "+f.help)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " Options: " + strings.Join(parts, "; ") + "."
+}
+
 // help lists the commands the person may run, or explains one.
 func (r *Router) help(ctx context.Context, req Request, a args) Reply {
 	if len(a.pos) > 1 {
@@ -345,16 +390,24 @@ func (r *Router) help(ctx context.Context, req Request, a args) Reply {
 	reply := Reply{Title: title, Ephemeral: true}
 	for _, v := range list {
 		text := v.help
-		for _, f := range v.flags {
-			if f.role != Everyone && r.may(req.Actor, f.role) && f.help != "" {
-				text += fmt.Sprintf(" --%s %s: %s.", f.name, f.value, f.help)
+		if len(list) == 1 {
+			text += optionsText(req.Actor, v.flags, r.may)
+		} else {
+			for _, f := range v.flags {
+				if f.role != Everyone && r.may(req.Actor, f.role) && f.help != "" {
+					text += fmt.Sprintf(" --%s %s: %s.", f.name, f.value, f.help)
+				}
 			}
 		}
 		if len(list) == 1 && !r.may(req.Actor, v.role) {
 			text += " (Not for you: " + map[Role]string{Approvers: "approvers", Admins: "platform admins"}[v.role] + " only.)"
 		}
+		heading := "/idp " + v.usage
+		if len(a.pos) == 1 {
+			heading = "" // the title is the usage already
+		}
 		reply.Sections = append(reply.Sections, Section{
-			Heading: "/idp " + v.usage,
+			Heading: heading,
 			Text:    text,
 			Fields:  []KV{{Key: "Example", Value: "/idp " + v.example}},
 		})

@@ -109,12 +109,30 @@ func TestHelpGolden(t *testing.T) {
 			t.Errorf("help does not mention %s", verb)
 		}
 	}
-	if diff := cmp.Diff(reply.Text(), e.run(alice, "").Text()); diff != "" {
-		t.Errorf("empty command is not help (-help +empty):\n%s", diff)
+	for _, text := range []string{"", "   ", "/idp", "/idp   "} {
+		short := e.run(alice, text)
+		want := "idpbot: request infrastructure from chat. Commands: help, catalog, create, list,\nstatus, delete, extend, audit, support.\n\n" +
+			"Start with /idp catalog. /idp help describes every command; /idp help <command>\nexplains one.\n"
+		if diff := cmp.Diff(want, short.Text()); diff != "" || !short.Ephemeral || short.Err != nil {
+			t.Errorf("Handle(%q) is not the short help (-want +got):\n%s", text, diff)
+		}
 	}
 	one := e.run(alice, "help delete")
 	if len(one.Sections) != 1 || !strings.Contains(one.Text(), "--yes") {
 		t.Errorf("help delete = %s", one.Text())
+	}
+	// Every spelling of an option is in the command's help.
+	for cmd, want := range map[string]string{
+		"help delete": "Options: --yes or -y: delete without asking to confirm.",
+		"help create": "Options: --dry-run or -n: check only.",
+		"help list":   "--env or --environment E: only environment E; --mine: only the ones you requested; --all or -a: include deleted",
+	} {
+		if flat := strings.Join(strings.Fields(e.run(alice, cmd).Text()), " "); !strings.Contains(flat, want) {
+			t.Errorf("%s lacks %q:\n%s", cmd, want, flat)
+		}
+	}
+	if n := strings.Count(one.Text(), "/idp delete <name|#id>"); n != 1 {
+		t.Errorf("help delete shows its usage %d times, want once:\n%s", n, one.Text())
 	}
 	if got := e.run(alice, "help crate").Title; got != `Unknown command "crate". Did you mean create? See /idp help.` {
 		t.Errorf("help crate = %q", got)
@@ -245,6 +263,32 @@ func TestUnknownVerbs(t *testing.T) {
 	}
 }
 
+// Whatever a person types, a reply echoes at most a short excerpt of it.
+func TestLongInputIsNotEchoed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	long := strings.Repeat("a", 10000)
+	for _, text := range []string{
+		"create postgresql-database name=" + long + " --dry-run",
+		"create postgresql-database name=db team=" + long + " --dry-run",
+		"create postgresql-database name=db environment=" + long + " --dry-run",
+		"create postgresql-database name=" + long,
+		"create " + long,
+		"status " + long,
+		"delete " + long,
+		"extend orders-db " + long,
+		"list --team " + long,
+		"catalog " + long,
+		"help " + long,
+		"support " + long + " help",
+	} {
+		reply := e.run(bob, text)
+		if got := reply.Text(); strings.Contains(strings.Join(strings.Fields(got), ""), strings.Repeat("a", 100)) {
+			t.Errorf("%.50q echoes the input in full (%d bytes):\n%.300s", text, len(got), got)
+		}
+	}
+}
+
 func TestCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -273,6 +317,32 @@ func TestCreate(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "request_id=2") {
 		t.Errorf("the submission is not logged with its request_id:\n%s", e.logs.String())
+	}
+}
+
+// Values in another spelling (any case for an option, yes/no/1/0 for a
+// boolean, leading zeros) are accepted on purpose, and the reply says how
+// each was read; values typed as recorded get no such note.
+func TestCreateShowsNormalisedValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const note = `Taken as size=small (typed "Small"), high_availability=true (typed "yes"), backup_retention_days=7 (typed "07").`
+	for _, text := range []string{
+		"create postgresql-database name=a-db size=Small high_availability=yes backup_retention_days=07 --dry-run",
+		"create postgresql-database name=a-db size=Small high_availability=yes backup_retention_days=07",
+	} {
+		reply := e.run(bob, text)
+		if reply.Err != nil || len(reply.Sections) == 0 || reply.Sections[0].Text != note {
+			t.Errorf("%s: first section is not %q:\n%s", text, note, reply.Text())
+		}
+	}
+	if reply := e.run(bob, "create postgresql-database name=b-db size=small high_availability=true"); strings.Contains(reply.Text(), "Taken as") {
+		t.Errorf("values typed as recorded are noted:\n%s", reply.Text())
+	}
+	sub := e.router.Submit(context.Background(), commands.Submission{Actor: bob, Platform: "discord", Channel: "C1", Service: "postgresql-database",
+		Values: map[string]string{"name": "c-db", "high_availability": "1"}})
+	if sub.Err != nil || !strings.Contains(sub.Text(), `Taken as high_availability=true (typed "1").`) {
+		t.Errorf("a form's submission does not say how it was read:\n%s", sub.Text())
 	}
 }
 
@@ -308,7 +378,7 @@ func TestCreateErrors(t *testing.T) {
 		{bob, "create postgresql-database name=db large", `Expected key=value, got "large". Example: /idp create postgresql-database name=orders-db.`, nil},
 		{bob, "create postgresql-database =db", `Expected key=value, got "=db". Example: /idp create postgresql-database name=orders-db.`, nil},
 		{bob, "create postgresql-database name=db --yes", `Unknown option "--yes" for create. Options: --dry-run, --for-team T.`, nil},
-		{bob, "create postgresql-database name=db --dryrun=1", "--dry-run takes no value.", nil},
+		{bob, "create postgresql-database name=db -n=1", "--dry-run takes no value.", nil},
 		{bob, "create postgresql-database name=db team=platform", "The request for postgresql-database has 1 invalid field.", []platform.FieldError{{Field: "team", Message: "you are not in team platform"}}},
 		{alice, "create postgresql-database name=db", "The request for postgresql-database has 1 invalid field.", []platform.FieldError{{Field: "team", Message: "is required (one of payments, platform)"}}},
 		{bob, "create postgresql-database name=db environment=prod", "The request for postgresql-database has 1 invalid field.", []platform.FieldError{{Field: "environment", Message: `there is no environment "prod" (did you mean production?)`}}},
@@ -358,6 +428,9 @@ func TestCreateQuota(t *testing.T) {
 	dry := e.run(bob, "create postgresql-database name=db5 --dry-run")
 	if !strings.Contains(dry.Text(), "✗ quota (deny): team payments has 5 of 5 postgresql-database") || dry.Title != "Dry run: db5 would be denied by policy. Nothing was created." {
 		t.Errorf("dry run over quota:\n%s", dry.Text())
+	}
+	if flat := strings.Join(strings.Fields(dry.Text()), " "); !strings.Contains(flat, "Quota payments: 5 of 5 postgresql-database used; none left, so this request would be denied") {
+		t.Errorf("dry run over quota does not say the quota is used up:\n%s", dry.Text())
 	}
 }
 
@@ -652,7 +725,8 @@ func TestDeleteRefusals(t *testing.T) {
 		{bob, "delete pending-db", "pending-db #2 is pending; delete it once it is ready or failed."},
 		{bob, "delete", "Which resource? Use /idp delete <name> or /idp delete #<id>; /idp list shows them."},
 		{bob, "delete a b --yes", "delete takes one resource, got 2. Use the #id when names are ambiguous."},
-		{bob, "delete orders-db --force=1", "--yes takes no value."},
+		{bob, "delete orders-db -y=1", "--yes takes no value."},
+		{bob, "delete orders-db --yes --force", `Unknown option "--force" for delete. Options: --yes.`},
 		{bob, "delete orders-db --yse", `Unknown option "--yse" for delete. Did you mean --yes? Options: --yes.`},
 	}
 	for _, tt := range tests {

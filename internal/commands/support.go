@@ -62,7 +62,11 @@ func TicketCard(t Ticket) Reply {
 		fields = append(fields, KV{Key: "Teams", Value: strings.Join(t.Teams, ", ")})
 	}
 	if t.Platform != "" {
-		fields = append(fields, KV{Key: "Asked in", Value: strings.TrimSuffix(t.Platform+" "+t.Channel, " ")})
+		where := t.Platform
+		if t.Channel != "" && t.Channel != t.Platform {
+			where += " " + t.Channel
+		}
+		fields = append(fields, KV{Key: "Asked in", Value: where})
 	}
 	if !t.CreatedAt.IsZero() {
 		fields = append(fields, KV{Key: "At", Value: t.CreatedAt.UTC().Format("2006-01-02 15:04 MST")})

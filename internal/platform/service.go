@@ -35,6 +35,9 @@ type Field struct {
 	MinLength int
 	MaxLength int
 	Pattern   string
+	// Examples are valid values of a string field, shown instead of its
+	// Pattern when a value does not match it.
+	Examples []string
 	// Default is the value used when none is given (nil: none).
 	Default  any
 	Required bool
@@ -149,10 +152,20 @@ func (f Field) CheckString(s string) error {
 	if f.Pattern != "" {
 		re, err := regexp.Compile(f.Pattern)
 		if err == nil && !re.MatchString(s) {
-			return fmt.Errorf("must match %s", f.Pattern)
+			return fmt.Errorf("%s", PatternMessage(f.Pattern, f.Examples))
 		}
 	}
 	return nil
+}
+
+// PatternMessage says what a value that does not match pattern should look
+// like: its examples when there are any ("must look like nginx:1.27"), the
+// pattern itself otherwise.
+func PatternMessage(pattern string, examples []string) string {
+	if len(examples) > 0 {
+		return "must look like " + strings.Join(examples, " or ")
+	}
+	return "must match " + pattern
 }
 
 // FormatValue renders a typed value the way a person would type it.

@@ -17,6 +17,7 @@ func TestFieldParse(t *testing.T) {
 	days := platform.Field{Name: "backup_retention_days", Kind: platform.KindInteger, Min: platformtest.Int(1), Max: platformtest.Int(35)}
 	free := platform.Field{Name: "n", Kind: platform.KindInteger}
 	label := platform.Field{Name: "label", Kind: platform.KindString, MinLength: 2, MaxLength: 5, Pattern: `^[a-z]+$`}
+	image := platform.Field{Name: "image", Kind: platform.KindString, Pattern: `^[a-z0-9]+([._/:@-][a-zA-Z0-9_]+)*$`, Examples: []string{"ghcr.io/acme/orders:1.4.2", "nginx:1.27"}}
 	tests := []struct {
 		f       platform.Field
 		in      string
@@ -51,6 +52,7 @@ func TestFieldParse(t *testing.T) {
 		{label, "abcdef", nil, "must be at most 5 characters (got 6)"},
 		{label, "ab1", nil, "must match ^[a-z]+$"},
 		{label, "ééé", nil, "must match ^[a-z]+$"},
+		{image, "Nginx latest", nil, "must look like ghcr.io/acme/orders:1.4.2 or nginx:1.27"},
 		{label, strings.Repeat("x", 10240), nil, "must be at most 5 characters (got 10240)"},
 	}
 	for _, tt := range tests {

@@ -125,22 +125,29 @@ func (c *Console) Run(ctx context.Context) error {
 		if !ok {
 			break
 		}
-		text := strings.TrimSpace(line)
-		if rest, found := strings.CutPrefix(text, "/idp"); found && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
-			text = strings.TrimSpace(rest)
+		text := withoutPrefix(strings.TrimSpace(line))
+		if t := strings.ToLower(text); t == "exit" || t == "quit" {
+			break
 		}
-		switch strings.ToLower(text) {
-		case "":
-			continue
-		case "exit", "quit":
-		default:
-			c.handle(ctx, text)
-			continue
-		}
-		break
+		// An empty line is a command too: the router answers it with the
+		// short help.
+		c.handle(ctx, text)
 	}
 	c.wait(ctx)
 	return nil
+}
+
+// withoutPrefix removes a leading "/idp" or "idp" word: at the console a
+// command may be typed as in a chat, or without the slash.
+func withoutPrefix(text string) string {
+	for _, p := range []string{"/idp", "idp"} {
+		if len(text) >= len(p) && strings.EqualFold(text[:len(p)], p) {
+			if rest := text[len(p):]; rest == "" || rest[0] == ' ' || rest[0] == '\t' {
+				return strings.TrimSpace(rest)
+			}
+		}
+	}
+	return text
 }
 
 // read sends input lines to c.lines and closes it at end of input.
@@ -337,13 +344,28 @@ func (c *Console) fill(ctx context.Context, form *commands.Form) {
 	values := map[string]string{}
 	ask := form.Fields
 	for round := 1; ; round++ {
-		for _, f := range ask {
+		for i := 0; i < len(ask); i++ {
+			f := ask[i]
 			v, ok := c.askField(ctx, form, f)
 			if !ok {
 				c.println("Cancelled; nothing was requested.")
 				return
 			}
+			if v == "" && f.Default != nil {
+				v = platform.FormatValue(f.Default) // the default shown, which may be the policies'
+			}
 			values[f.Name] = v
+			if round == 1 && f.Name == "environment" {
+				// The parameters that follow default to what the
+				// policies allow in the chosen environment.
+				fields, notes := c.cfg.Router.PolicyDefaults(ctx, c.cfg.Actor, form, values)
+				if len(fields) == len(ask) {
+					ask = fields
+				}
+				for _, n := range notes {
+					c.println(n)
+				}
+			}
 		}
 		c.hold()
 		reply := c.cfg.Router.Submit(ctx, commands.Submission{
@@ -522,7 +544,10 @@ func summary(t *tracked, r *platform.Resource, waited time.Duration) string {
 	case platform.Ready:
 		return fmt.Sprintf("%s: ready (provisioned in %s).", head, r.ProvisionDuration().Round(time.Millisecond))
 	case platform.Failed, platform.Rejected, platform.Expired:
-		if r.Reason != "" {
+		switch {
+		case strings.HasPrefix(r.Reason, string(r.State)+" "):
+			return fmt.Sprintf("%s: %s", head, r.Reason) // "rejected by approver: …"
+		case r.Reason != "":
 			return fmt.Sprintf("%s: %s: %s", head, r.State, r.Reason)
 		}
 	case platform.AwaitingApproval:

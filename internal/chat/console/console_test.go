@@ -126,6 +126,32 @@ func TestPipedCreateRunsToReady(t *testing.T) {
 	}
 }
 
+func TestEmptyInputShowsShortHelp(t *testing.T) {
+	t.Parallel()
+	for _, interactive := range []bool{false, true} {
+		in := strings.NewReader("/idp\n/idp   \n\n")
+		out := newHarness(t, platformtest.Bob, in, interactive, time.Second).run(t)
+		if n := strings.Count(out, "Start with /idp catalog."); n != 3 {
+			t.Errorf("interactive %v: %d short helps for 3 empty commands; output:\n%s", interactive, n, out)
+		}
+	}
+}
+
+func TestCommandsWithoutTheSlash(t *testing.T) {
+	t.Parallel()
+	in := strings.NewReader("idp list\nIDP help delete\nidp\nidpx\n")
+	out := newHarness(t, platformtest.Bob, in, false, time.Second).run(t)
+	inOrder(t, out,
+		`(?m)^No resources`,
+		`(?m)^/idp delete <name\|#id>`,
+		`Start with /idp catalog\.`,
+		`Unknown command "idpx"`,
+	)
+	if strings.Contains(out, `Unknown command "idp"`) {
+		t.Errorf("idp without the slash is an unknown command:\n%s", out)
+	}
+}
+
 func TestPipedSessionReportsFailuresAndErrors(t *testing.T) {
 	t.Parallel()
 	in := strings.NewReader(strings.Join([]string{
@@ -200,10 +226,9 @@ func TestInteractiveFormReasksWrongAnswers(t *testing.T) {
 		"production", // environment
 		"huge",       // size: asked again
 		"",           // size: default small
-		"",           // high_availability: default false, denied by policy in production
+		"",           // high_availability: default true, as the policy requires in production
 		"40",         // backup_retention_days: asked again
 		"14",         // backup_retention_days
-		"yes",        // high_availability, asked again after the denial
 		"",
 	}, "\n"))
 	h := newHarness(t, platformtest.Alice, in, true, 10*time.Second, platformtest.WithPolicies(denyWithoutHA{}))
@@ -220,16 +245,14 @@ func TestInteractiveFormReasksWrongAnswers(t *testing.T) {
 		`  team must be one of payments, platform \(did you mean payments\?\)`,
 		`environment \(one of development, staging, production\) \[development\]: `,
 		`  environment must be one of development, staging, production \(did you mean production\?\)`,
+		`In production, high_availability defaults to true: Production resources must have high_availability enabled\.`,
 		`size \(one of small, medium, large\) \[small\]: `,
 		`  size must be one of small, medium, large`,
 		`size \(one of small, medium, large\) \[small\]: `,
-		`high_availability \(true or false\) \[false\]: `,
+		`high_availability \(true or false\) \[true\]: `,
 		`backup_retention_days \(integer 1–35\) \[7\]: `,
 		`  backup_retention_days must be 1–35 \(got 40\)`,
 		`backup_retention_days \(integer 1–35\) \[7\]: `,
-		`The request was denied by policy\.\n  • high_availability: Production resources must have high_availability enabled\n    \(rule production-high-availability\)`,
-		`Please correct: high_availability\.`,
-		`high_availability \(true or false\) \[false\]: `,
 		`Requested orders-db #1: postgresql-database for payments in production\.`,
 		`awaiting_approval \(needs 1 approval before provisioning\)`,
 		`(?m)^#1 orders-db: awaiting approval\.$`,

@@ -125,7 +125,7 @@ func TestConsoleReject(t *testing.T) {
 	h.f.Flush(5 * time.Second)
 	bob.expect(t, 0, `(?m)^  `+clock+`  #1 orders-db  rejected  rejected by admin: too big for a first try$`)
 	bob.close(t)
-	if !strings.Contains(bob.out.String(), "#1 orders-db: rejected: rejected by admin: too big for a first try") {
+	if !strings.Contains(bob.out.String(), "#1 orders-db: rejected by admin: too big for a first try\n") {
 		t.Errorf("summary at the end of input:\n%s", bob.out.String())
 	}
 	if n := len(h.f.Driver.Calls()); n != 0 {

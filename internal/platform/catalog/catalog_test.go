@@ -48,7 +48,7 @@ func TestShippedCatalogServices(t *testing.T) {
 			name: "web-application", typ: "compute", driver: "kubernetes",
 			required: map[string]any{"image": "ghcr.io/acme/orders:1.4.2"},
 			fields: []platform.Field{
-				{Name: "image", Title: "Container image", Description: "The image to run, e.g. ghcr.io/acme/orders:1.4.2 (a tag or digest)", Kind: platform.KindString, MinLength: 3, MaxLength: 255, Pattern: "^[a-z0-9]+([._/:@-][a-zA-Z0-9_]+)*$", Required: true},
+				{Name: "image", Title: "Container image", Description: "The image to run, e.g. ghcr.io/acme/orders:1.4.2 (a tag or digest)", Kind: platform.KindString, MinLength: 3, MaxLength: 255, Pattern: "^[a-z0-9]+([._/:@-][a-zA-Z0-9_]+)*$", Examples: []string{"ghcr.io/acme/orders:1.4.2", "nginx:1.27"}, Required: true},
 				{Name: "replicas", Title: "Replicas", Kind: platform.KindInteger, Min: i64(1), Max: i64(10), Default: int64(2)},
 				{Name: "cpu", Title: "CPU per replica", Kind: platform.KindEnum, Options: []string{"250m", "500m", "1000m", "2000m"}, Default: "500m"},
 				{Name: "memory", Title: "Memory per replica", Kind: platform.KindEnum, Options: []string{"256Mi", "512Mi", "1Gi", "2Gi", "4Gi"}, Default: "512Mi"},
@@ -66,7 +66,7 @@ func TestShippedCatalogServices(t *testing.T) {
 			name: "api-gateway", typ: "networking", dependencies: []string{"web-application"}, driver: "kubernetes",
 			required: map[string]any{"upstream": "orders-api"},
 			fields: []platform.Field{
-				{Name: "upstream", Title: "Upstream", Kind: platform.KindString, MaxLength: 63, Pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", Required: true},
+				{Name: "upstream", Title: "Upstream", Kind: platform.KindString, MaxLength: 63, Pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", Examples: []string{"orders-web"}, Required: true},
 				{Name: "rate_limit", Title: "Rate limit", Kind: platform.KindInteger, Min: i64(1), Max: i64(100000), Default: int64(1000)},
 				{Name: "authentication", Title: "Authentication", Kind: platform.KindEnum, Options: []string{"none", "api_key", "oauth2", "oidc"}, Default: "oauth2"},
 			},

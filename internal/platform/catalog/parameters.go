@@ -164,7 +164,13 @@ func (d *fileDecoder) parameters(raw json.RawMessage, service string) ([]platfor
 			fields = append(fields, f)
 		}
 	}
-	return fields, &Schema{service: service, compiled: compiled, names: names}
+	examples := map[string][]string{}
+	for _, f := range fields {
+		if len(f.Examples) > 0 {
+			examples[f.Name] = f.Examples
+		}
+	}
+	return fields, &Schema{service: service, compiled: compiled, names: names, examples: examples}
 }
 
 // keywords reports keys of a schema object that are no JSON Schema keyword.
@@ -249,6 +255,15 @@ func (d *fileDecoder) field(path, name string, outer *jsonschema.Schema) (platfo
 		}
 		if s.Pattern != nil {
 			f.Pattern = s.Pattern.String()
+		}
+		examples := outer.Examples
+		if len(examples) == 0 {
+			examples = s.Examples
+		}
+		for _, e := range examples {
+			if e, isString := e.(string); isString {
+				f.Examples = append(f.Examples, e)
+			}
 		}
 		if s.MaxLength != nil && f.MinLength > f.MaxLength {
 			d.report(path, "minLength %d is more than maxLength %d", f.MinLength, f.MaxLength)

@@ -25,6 +25,10 @@ type Schema struct {
 	service  string
 	compiled *jsonschema.Schema
 	names    []string
+	// examples are the examples of each parameter that has some: a value
+	// that does not match the parameter's pattern is told to look like
+	// them.
+	examples map[string][]string
 }
 
 var _ platform.Schema = (*Schema)(nil)
@@ -91,6 +95,10 @@ func (s *Schema) collect(e *jsonschema.ValidationError, inst any, out *[]platfor
 			}
 			return
 		}
+	}
+	if k, ok := e.ErrorKind.(*kind.Pattern); ok && len(loc) == 1 && len(s.examples[loc[0]]) > 0 {
+		*out = append(*out, fieldError(loc, platform.PatternMessage(k.Want, s.examples[loc[0]])))
+		return
 	}
 	*out = append(*out, fieldError(loc, mustMessage(e.ErrorKind, valueAt(inst, loc))))
 }

@@ -66,7 +66,7 @@ func TestSchemaValidate(t *testing.T) {
 		{"image missing", shipped, "web-application", map[string]any{"image": nil},
 			[]platform.FieldError{{Field: "image", Message: "is required"}}},
 		{"image with a space", shipped, "web-application", map[string]any{"image": "nginx latest"},
-			[]platform.FieldError{{Field: "image", Message: "must match the pattern ^[a-z0-9]+([._/:@-][a-zA-Z0-9_]+)*$"}}},
+			[]platform.FieldError{{Field: "image", Message: "must look like ghcr.io/acme/orders:1.4.2 or nginx:1.27"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,13 +24,20 @@ const migrateLockKey = `hashtextextended('idpbot-migrate/' || current_schema(), 
 // idpbot's own migrations. Concurrent callers (replicas starting together)
 // take turns on an advisory lock held for the whole run.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := MigrateUp(ctx, pool)
+	return err
+}
+
+// MigrateUp is Migrate that also says how many migrations (River's and
+// idpbot's) it applied: 0 when the database was up to date.
+func MigrateUp(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return wrap("migrate: acquire connection", err)
+		return 0, wrap("migrate: acquire connection", err)
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock("+migrateLockKey+")"); err != nil {
-		return wrap("migrate: take lock", err)
+		return 0, wrap("migrate: take lock", err)
 	}
 	defer func() {
 		// Unlocking on a cancelled context would fail and leave the lock
@@ -42,20 +49,23 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 	river, err := riverMigrator(pool)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := river.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return wrap("migrate river", err)
+	rres, err := river.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, wrap("migrate river", err)
 	}
+	applied = len(rres.Versions)
 	p, db, err := gooseProvider(pool)
 	if err != nil {
-		return err
+		return applied, err
 	}
 	defer db.Close()
-	if _, err := p.Up(ctx); err != nil {
-		return wrap("migrate", err)
+	gres, err := p.Up(ctx)
+	if err != nil {
+		return applied, wrap("migrate", err)
 	}
-	return nil
+	return applied + len(gres), nil
 }
 
 // MigrationsCurrent reports whether every migration compiled into the

@@ -75,13 +75,17 @@ func (s *Store) Snapshot(ctx context.Context) (metrics.Snapshot, error) {
 // Stats reads the platform's health since a time (NPS aside: the survey
 // package has it): requests and how many were self-service, ready and
 // failed ones, request-to-ready times (mean and p90), and active resources.
+// A request counts as failed when it failed and never became ready, whatever
+// happened to it since (deleted, forgotten).
 func (s *Store) Stats(ctx context.Context, since time.Time) (platform.Stats, error) {
 	st := platform.Stats{Since: since}
 	var avg, p90 *float64
 	err := s.pool.QueryRow(ctx, `
 		SELECT count(*), count(*) FILTER (WHERE self_service),
 		       count(*) FILTER (WHERE ready_at IS NOT NULL),
-		       count(*) FILTER (WHERE state = 'failed' AND ready_at IS NULL),
+		       count(*) FILTER (WHERE ready_at IS NULL AND EXISTS (
+		           SELECT 1 FROM events e
+		           WHERE e.resource_id = resources.id AND e.kind = 'transition' AND e.to_state = 'failed')),
 		       avg(extract(epoch FROM ready_at - created_at)),
 		       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM ready_at - created_at))
 		FROM resources WHERE created_at >= $1`, since).

@@ -509,3 +509,39 @@ func TestStoreDatabaseDown(t *testing.T) {
 		t.Errorf("IsUnreachable(%v) = false, want true", err)
 	}
 }
+
+// Availability counts every request that reached a final provisioning
+// outcome: a request that failed and was deleted since still failed; one
+// whose deletion failed had been ready.
+func TestStatsCountFailuresThatWereRemoved(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	move := func(r *platform.Resource, states ...platform.State) {
+		t.Helper()
+		for _, to := range states {
+			if _, err := s.Transition(ctx, r.ID, to, platform.Event{Actor: platform.System, Message: string(to)}, func(cur *platform.Resource) error {
+				if to == platform.Ready {
+					cur.ReadyAt = time.Now()
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("%s → %s: %v", r.Name, to, err)
+			}
+		}
+	}
+	move(created(t, s, newResource("postgresql-database", "ready-db", "development")), platform.Provisioning, platform.Ready)
+	move(created(t, s, newResource("postgresql-database", "undeletable-db", "development")), platform.Provisioning, platform.Ready, platform.Deleting, platform.Failed)
+	move(created(t, s, newResource("postgresql-database", "failed-db", "development")), platform.Provisioning, platform.Failed)
+	move(created(t, s, newResource("postgresql-database", "deleted-db", "development")), platform.Provisioning, platform.Failed, platform.Deleting, platform.Deleted)
+	move(created(t, s, newResource("postgresql-database", "early-db", "development")), platform.Failed, platform.Deleting, platform.Deleted)
+	created(t, s, newResource("postgresql-database", "pending-db", "development"))
+
+	st, err := s.Stats(ctx, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests != 6 || st.Ready != 2 || st.Failed != 3 {
+		t.Errorf("Stats = %d requests, %d ready, %d failed; want 6, 2, 3", st.Requests, st.Ready, st.Failed)
+	}
+}
