@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/idpbot/idpbot/internal/survey"
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // Defaults of Config.
@@ -60,7 +60,7 @@ type Service struct {
 	pool     *pgxpool.Pool
 	posters  map[string]Poster
 	channels map[string][]string
-	schedule *survey.Schedule
+	schedule *schedule.Cron
 	period   time.Duration
 	loc      *time.Location
 	now      func() time.Time
@@ -74,7 +74,7 @@ func New(cfg Config) (*Service, error) {
 	if spec == "" {
 		spec = DefaultSchedule
 	}
-	sched, err := survey.ParseSchedule(ScheduleName, spec)
+	sched, err := schedule.Parse(ScheduleName, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Schedule returns the digest schedule.
-func (s *Service) Schedule() *survey.Schedule { return s.schedule }
+func (s *Service) Schedule() *schedule.Cron { return s.schedule }
 
 // Build loads and compares the period of length d ending at to with the one
 // before it; times are shown in the service's time zone.

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // TestTwoReplicasPostOncePerSlot runs two bots' River clients, each with
@@ -72,7 +73,7 @@ func TestTwoReplicasPostOncePerSlot(t *testing.T) {
 	// Both replicas also try to enqueue the same slot, as two leaders
 	// would: River keeps one.
 	slot := survey2000()
-	opts := openInsertOpts(MustParseSchedule("test", "@every 1s"))
+	opts := openInsertOpts(schedule.MustParse("test", "@every 1s"))
 	ra, err := a.Insert(ctx, OpenArgs{Slot: slot}, opts)
 	if err != nil {
 		t.Fatal(err)

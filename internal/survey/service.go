@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // Defaults of Config.
@@ -92,7 +93,7 @@ type Service struct {
 	posters         map[string]Poster
 	channels        map[string][]string
 	teamChannels    map[string]string
-	schedule        *Schedule
+	schedule        *schedule.Cron
 	firstWorkingDay bool
 	window          time.Duration
 	loc             *time.Location
@@ -107,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 	if spec == "" {
 		spec = DefaultSchedule
 	}
-	sched, err := ParseSchedule(ScheduleName, spec)
+	sched, err := schedule.Parse(ScheduleName, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Store() *Store { return s.store }
 
 // Schedule returns the schedule of scheduled surveys.
-func (s *Service) Schedule() *Schedule { return s.schedule }
+func (s *Service) Schedule() *schedule.Cron { return s.schedule }
 
 // Location returns the time zone dates are shown in.
 func (s *Service) Location() *time.Location { return s.loc }
