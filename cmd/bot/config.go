@@ -245,18 +245,6 @@ func (c *Config) SupportCategories() []string {
 	return commands.DefaultSupportCategories
 }
 
-// channelsFor returns the channels of a kind ("approvals", "support") of
-// the given platforms, those that have one.
-func (c *Config) channelsFor(kind string, platforms ...string) map[string]string {
-	out := map[string]string{}
-	for _, p := range platforms {
-		if ch := c.Channels[kind][p]; ch != "" {
-			out[p] = ch
-		}
-	}
-	return out
-}
-
 func displayPath(path string) string {
 	if path == "" {
 		return "(built-in default)"
