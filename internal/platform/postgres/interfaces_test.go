@@ -1,12 +1,15 @@
 package postgres_test
 
 import (
+	"github.com/idpbot/idpbot/internal/drivers/webhook"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
-// The postgres types implement the interfaces their users declare. These
-// checks live in an external test so that the store imports none of them.
+// The postgres types implement the interfaces their users declare. The
+// checks live in an external test because some users (jobs) test against
+// this package, which therefore must not import them.
 var (
-	_ metrics.Source = (*postgres.Store)(nil)
+	_ metrics.Source        = (*postgres.Store)(nil)
+	_ webhook.CallbackStore = (*postgres.Callbacks)(nil)
 )
