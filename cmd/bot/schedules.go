@@ -16,6 +16,7 @@ import (
 	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/survey"
 )
 
@@ -109,7 +110,7 @@ func (a *app) setupSchedules(o options, consoleMode bool, loc *time.Location) er
 		return userError{fmt.Sprintf("config %s: %v", displayPath(o.config), err)}
 	}
 	a.digest, err = digest.New(digest.Config{
-		Pool: a.pool, Posters: a.digestPosters, Channels: digests,
+		Store: postgres.NewDigests(a.pool), Posters: a.digestPosters, Channels: digests,
 		Schedule: cfg.Schedules["usage_digest"], Location: loc, Logger: a.log,
 	})
 	if err != nil {
