@@ -102,7 +102,7 @@ func (a *app) setupSchedules(o options, consoleMode bool, loc *time.Location) er
 		return err
 	}
 	a.survey, err = survey.New(survey.Config{
-		Pool: a.pool, Posters: a.surveyPosters, Channels: surveys, TeamChannels: team,
+		Store: postgres.NewSurveys(a.pool, nil), Posters: a.surveyPosters, Channels: surveys, TeamChannels: team,
 		Schedule: cfg.Schedules["nps_survey"], Window: time.Duration(cfg.Surveys.Window),
 		Location: loc, Logger: a.log,
 	})

@@ -1,9 +1,11 @@
 package postgres_test
 
 import (
+	"github.com/idpbot/idpbot/internal/digest"
 	"github.com/idpbot/idpbot/internal/drivers/webhook"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/survey"
 )
 
 // The postgres types implement the interfaces their users declare. The
@@ -12,4 +14,6 @@ import (
 var (
 	_ metrics.Source        = (*postgres.Store)(nil)
 	_ webhook.CallbackStore = (*postgres.Callbacks)(nil)
+	_ digest.Store          = (*postgres.Digests)(nil)
+	_ survey.Store          = (*postgres.Surveys)(nil)
 )
