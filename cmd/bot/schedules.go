@@ -96,7 +96,7 @@ func (a *app) setupSchedules(o options, consoleMode bool, loc *time.Location) er
 		team = map[string]string{console.Platform: "console"}
 	}
 	var err error
-	a.gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: a.engine, Pool: a.pool, Logger: a.log,
+	a.gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: a.engine, Store: a.store, Pool: a.pool, Logger: a.log,
 		ApprovalChannels: approvals, SupportChannels: support})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"github.com/idpbot/idpbot/internal/digest"
 	"github.com/idpbot/idpbot/internal/drivers/webhook"
+	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/survey"
@@ -16,4 +17,6 @@ var (
 	_ webhook.CallbackStore = (*postgres.Callbacks)(nil)
 	_ digest.Store          = (*postgres.Digests)(nil)
 	_ survey.Store          = (*postgres.Surveys)(nil)
+	_ jobs.Store            = (*postgres.Store)(nil)
+	_ jobs.GovernanceStore  = (*postgres.Store)(nil)
 )
