@@ -2,7 +2,6 @@ package survey
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -139,17 +138,4 @@ func cleanComment(text string) (string, error) {
 			Fields:  []platform.FieldError{{Field: "comment", Message: fmt.Sprintf("at most %d characters", MaxComment)}}}
 	}
 	return text, nil
-}
-
-// wrap adds context to err unless it is a platform Error meant for the
-// user or nil.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *platform.Error
-	if errors.As(err, &pe) && pe.Code != platform.Internal {
-		return err
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }
