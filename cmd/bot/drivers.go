@@ -15,6 +15,7 @@ import (
 	pgdriver "github.com/idpbot/idpbot/internal/drivers/postgres"
 	"github.com/idpbot/idpbot/internal/drivers/webhook"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // DriversConfig holds the provisioner driver targets of the config file. A
@@ -160,11 +161,15 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 	}
 	if w := c.Webhook; w != nil {
 		// Without its secret the driver is unavailable, with the reason.
+		var callbacks webhook.CallbackStore
+		if pool != nil {
+			callbacks = postgres.NewCallbacks(pool)
+		}
 		d, err := webhook.New(webhook.Config{
 			URL: w.URL, StatusURL: w.StatusURL, CallbackBaseURL: w.CallbackBaseURL, Secret: g(cmp.Or(w.SecretEnv, "IDPBOT_WEBHOOK_SECRET")),
 			Timeout: time.Duration(w.Timeout), PollInterval: time.Duration(w.PollInterval),
 			RequestTimeout: time.Duration(w.RequestTimeout),
-		}, pool)
+		}, callbacks)
 		if err != nil {
 			return set, fmt.Errorf("drivers.webhook: %w", err)
 		}

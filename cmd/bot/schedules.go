@@ -16,6 +16,7 @@ import (
 	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/survey"
 )
 
@@ -95,13 +96,13 @@ func (a *app) setupSchedules(o options, consoleMode bool, loc *time.Location) er
 		team = map[string]string{console.Platform: "console"}
 	}
 	var err error
-	a.gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: a.engine, Pool: a.pool, Logger: a.log,
+	a.gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: a.engine, Store: a.store, Pool: a.pool, Logger: a.log,
 		ApprovalChannels: approvals, SupportChannels: support})
 	if err != nil {
 		return err
 	}
 	a.survey, err = survey.New(survey.Config{
-		Pool: a.pool, Posters: a.surveyPosters, Channels: surveys, TeamChannels: team,
+		Store: postgres.NewSurveys(a.pool, nil), Posters: a.surveyPosters, Channels: surveys, TeamChannels: team,
 		Schedule: cfg.Schedules["nps_survey"], Window: time.Duration(cfg.Surveys.Window),
 		Location: loc, Logger: a.log,
 	})
@@ -109,7 +110,7 @@ func (a *app) setupSchedules(o options, consoleMode bool, loc *time.Location) er
 		return userError{fmt.Sprintf("config %s: %v", displayPath(o.config), err)}
 	}
 	a.digest, err = digest.New(digest.Config{
-		Pool: a.pool, Posters: a.digestPosters, Channels: digests,
+		Store: postgres.NewDigests(a.pool), Posters: a.digestPosters, Channels: digests,
 		Schedule: cfg.Schedules["usage_digest"], Location: loc, Logger: a.log,
 	})
 	if err != nil {

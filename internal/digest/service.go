@@ -8,11 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/idpbot/idpbot/internal/survey"
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // Defaults of Config.
@@ -36,7 +34,8 @@ type Poster interface {
 
 // Config is what a Service is built from.
 type Config struct {
-	Pool *pgxpool.Pool
+	// Store reads the usage and records the posts.
+	Store Store
 	// Posters post to each chat platform, by platform name. Digests go only
 	// to platforms with a Poster.
 	Posters map[string]Poster
@@ -57,10 +56,10 @@ type Config struct {
 // Service builds digests and posts them on schedule. It is safe for
 // concurrent use.
 type Service struct {
-	pool     *pgxpool.Pool
+	store    Store
 	posters  map[string]Poster
 	channels map[string][]string
-	schedule *survey.Schedule
+	schedule *schedule.Cron
 	period   time.Duration
 	loc      *time.Location
 	now      func() time.Time
@@ -74,17 +73,17 @@ func New(cfg Config) (*Service, error) {
 	if spec == "" {
 		spec = DefaultSchedule
 	}
-	sched, err := survey.ParseSchedule(ScheduleName, spec)
+	sched, err := schedule.Parse(ScheduleName, spec)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Pool == nil {
-		return nil, errors.New("digest: Pool is required")
+	if cfg.Store == nil {
+		return nil, errors.New("digest: Store is required")
 	}
 	if cfg.Period < 0 {
 		return nil, fmt.Errorf("digest: period %s is negative", cfg.Period)
 	}
-	s := &Service{pool: cfg.Pool, posters: cfg.Posters, channels: cfg.Channels, schedule: sched,
+	s := &Service{store: cfg.Store, posters: cfg.Posters, channels: cfg.Channels, schedule: sched,
 		period: cfg.Period, loc: cfg.Location, now: cfg.Now, log: cfg.Logger}
 	if s.period == 0 {
 		s.period = DefaultPeriod
@@ -103,13 +102,13 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Schedule returns the digest schedule.
-func (s *Service) Schedule() *survey.Schedule { return s.schedule }
+func (s *Service) Schedule() *schedule.Cron { return s.schedule }
 
 // Build loads and compares the period of length d ending at to with the one
 // before it; times are shown in the service's time zone.
 func (s *Service) Build(ctx context.Context, to time.Time, d time.Duration) (Digest, error) {
 	to = to.In(s.loc)
-	cur, prev, err := Load(ctx, s.pool, to.Add(-d), to)
+	cur, prev, err := s.store.Load(ctx, to.Add(-d), to)
 	if err != nil {
 		return Digest{}, err
 	}
@@ -154,25 +153,11 @@ func (s *Service) post(ctx context.Context, slot time.Time) error {
 	return errors.Join(errs...)
 }
 
-// postOnce claims the slot of a channel and posts, in one transaction: a
-// concurrent claim waits for it, and a failed post releases the claim.
+// postOnce posts d to a channel unless the slot was posted there already.
 func (s *Service) postOnce(ctx context.Context, poster Poster, platformName, channel string, slot time.Time, d Digest) (posted bool, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO digest_posts (platform, channel, slot, posted_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, platformName, channel, slot, s.now())
-		if err != nil {
-			return fmt.Errorf("claim digest slot: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		if err := poster.PostDigest(ctx, channel, d); err != nil {
-			return err
-		}
-		posted = true
-		return nil
+	return s.store.PostOnce(ctx, platformName, channel, slot, s.now(), func(ctx context.Context) error {
+		return poster.PostDigest(ctx, channel, d)
 	})
-	return posted, err
 }
 
 // PostArgs asks for the digest of a schedule slot to be posted.

@@ -17,6 +17,7 @@ import (
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/digest"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
@@ -59,7 +60,7 @@ func TestScheduledDigestPostsOncePerChannel(t *testing.T) {
 		return nil
 	}
 	svc, err := digest.New(digest.Config{
-		Pool:     pool,
+		Store:    postgres.NewDigests(pool),
 		Posters:  map[string]digest.Poster{"slack": rec, "discord": rec},
 		Channels: map[string][]string{"slack": {"S1"}, "discord": {"D1", "D2"}, "teams": {"T1"}},
 		Schedule: "@every 1h",
@@ -140,7 +141,7 @@ func TestDigestCommand(t *testing.T) {
 	t.Parallel()
 	pool := postgrestest.Pool(t)
 	now := time.Date(2026, 1, 12, 9, 30, 0, 0, time.UTC)
-	svc, err := digest.New(digest.Config{Pool: pool, Now: func() time.Time { return now }})
+	svc, err := digest.New(digest.Config{Store: postgres.NewDigests(pool), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

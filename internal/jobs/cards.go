@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/commands"
@@ -18,29 +15,14 @@ import (
 // cardBook records where the approval cards of each request were posted,
 // so that they can show the decision once it is made.
 type cardBook struct {
-	pool  *pgxpool.Pool
-	store platform.Store
-	// riverJobs is the qualified name of River's job table.
-	riverJobs string
-}
-
-func newCardBook(pool *pgxpool.Pool, store platform.Store, schema string) *cardBook {
-	table := "river_job"
-	if schema != "" {
-		table = pgx.Identifier{schema, "river_job"}.Sanitize()
-	}
-	return &cardBook{pool: pool, store: store, riverJobs: table}
-}
-
-// card is one posted approval card.
-type card struct {
-	Platform, Channel, Ref string
+	store    GovernanceStore
+	requests platform.Store
 }
 
 // awaiting reports whether resource id still awaits a decision: a card of
 // a request decided meanwhile is not posted.
 func (b *cardBook) awaiting(ctx context.Context, id int64) (bool, error) {
-	r, err := b.store.Resource(ctx, id)
+	r, err := b.requests.Resource(ctx, id)
 	if platform.ErrorCode(err) == platform.NotFound {
 		return false, nil
 	}
@@ -50,29 +32,19 @@ func (b *cardBook) awaiting(ctx context.Context, id int64) (bool, error) {
 	return r.State == platform.AwaitingApproval, nil
 }
 
-func (b *cardBook) record(ctx context.Context, id int64, c card) error {
-	_, err := b.pool.Exec(ctx, `INSERT INTO approval_cards (resource_id, platform, channel, ref) VALUES ($1, $2, $3, $4)
-		ON CONFLICT DO NOTHING`, id, c.Platform, c.Channel, c.Ref)
-	return err
+func (b *cardBook) record(ctx context.Context, id int64, c platform.MessageRef) error {
+	return b.store.RecordApprovalCard(ctx, id, c)
 }
 
-func (b *cardBook) cards(ctx context.Context, id int64) ([]card, error) {
-	rows, err := b.pool.Query(ctx, `SELECT platform, channel, ref FROM approval_cards WHERE resource_id = $1 ORDER BY posted_at, ref`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[card])
+func (b *cardBook) cards(ctx context.Context, id int64) ([]platform.MessageRef, error) {
+	return b.store.ApprovalCards(ctx, id)
 }
 
 // posting reports whether a card of resource id is still to be posted or
 // being posted: its decision waits for it, or the card would keep its
 // buttons.
 func (b *cardBook) posting(ctx context.Context, id int64) (bool, error) {
-	var n bool
-	err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+b.riverJobs+`
-		WHERE kind = $1 AND args->>'resource_id' = $2 AND state NOT IN ('completed', 'cancelled', 'discarded'))`,
-		PostArgs{}.Kind(), strconv.FormatInt(id, 10)).Scan(&n)
-	return n, err
+	return b.store.JobPending(ctx, PostArgs{}.Kind(), id)
 }
 
 // CardsDecidedArgs asks for the approval cards of a decided request to show

@@ -63,7 +63,7 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 // cards that show the decision once it is made (where the poster is a
 // commands.Editor), and the sweep.
 func (g *Governance) Register(workers *river.Workers, posters map[string]commands.Poster) {
-	book := newCardBook(g.pool, g.engine.Store(), g.schema)
+	book := &cardBook{store: g.store, requests: g.engine.Store()}
 	post := NewPostWorker(posters, g.log)
 	post.book = book
 	river.AddWorker(workers, post)
@@ -82,7 +82,10 @@ func GovernancePeriodic() []*river.PeriodicJob {
 // GovernanceConfig is what a Governance is built from.
 type GovernanceConfig struct {
 	Engine *platform.Engine
-	Pool   *pgxpool.Pool
+	// Store keeps approval cards and support tickets.
+	Store GovernanceStore
+	// Pool is where the posts' jobs are inserted.
+	Pool *pgxpool.Pool
 	// Schema is the PostgreSQL schema of River's tables, as in Config.
 	Schema string
 	// ApprovalChannels are where approval cards and reminders are posted,
@@ -104,8 +107,7 @@ type GovernanceConfig struct {
 type Governance struct {
 	client    *river.Client[pgx.Tx]
 	engine    *platform.Engine
-	pool      *pgxpool.Pool
-	schema    string
+	store     GovernanceStore
 	approvals map[string]string
 	support   map[string]string
 	log       *slog.Logger
@@ -115,8 +117,8 @@ var _ commands.TicketStore = (*Governance)(nil)
 
 // NewGovernance returns a Governance. It does no I/O.
 func NewGovernance(cfg GovernanceConfig) (*Governance, error) {
-	if cfg.Engine == nil || cfg.Pool == nil {
-		return nil, errors.New("jobs: governance needs Engine and Pool")
+	if cfg.Engine == nil || cfg.Store == nil || cfg.Pool == nil {
+		return nil, errors.New("jobs: governance needs Engine, Store and Pool")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -126,7 +128,7 @@ func NewGovernance(cfg GovernanceConfig) (*Governance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: governance: %w", err)
 	}
-	return &Governance{client: client, engine: cfg.Engine, pool: cfg.Pool, schema: cfg.Schema,
+	return &Governance{client: client, engine: cfg.Engine, store: cfg.Store,
 		approvals: cfg.ApprovalChannels, support: cfg.SupportChannels, log: log}, nil
 }
 
@@ -191,28 +193,7 @@ func (g *Governance) post(ctx context.Context, tx pgx.Tx, channels map[string]st
 // CreateTicket implements commands.TicketStore: it records t and, in the
 // same transaction, enqueues its post to every support channel.
 func (g *Governance) CreateTicket(ctx context.Context, t commands.Ticket) (commands.Ticket, error) {
-	var key *string
-	if t.IdempotencyKey != "" {
-		key = &t.IdempotencyKey
-	}
-	teams := t.Teams
-	if teams == nil {
-		teams = []string{}
-	}
-	err := pgx.BeginFunc(ctx, g.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO support_tickets (category, body, requester_id, requester_name, requester_email, teams, platform, channel, idempotency_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-			RETURNING id, created_at`,
-			t.Category, t.Text, t.Requester.ID, t.Requester.Name, t.Requester.Email, teams, t.Platform, t.Channel, key).Scan(&t.ID, &t.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Recorded by an earlier delivery of the same command, whose
-			// transaction also enqueued the posts.
-			return tx.QueryRow(ctx, `SELECT id, created_at FROM support_tickets WHERE idempotency_key = $1`, key).Scan(&t.ID, &t.CreatedAt)
-		}
-		if err != nil {
-			return err
-		}
+	t, err := g.store.CreateTicket(ctx, t, func(ctx context.Context, tx pgx.Tx, t commands.Ticket) error {
 		return g.post(ctx, tx, g.support, 0, commands.TicketCard(t))
 	})
 	if err != nil {

@@ -144,7 +144,7 @@ func newGovHarness(t *testing.T) *govHarness {
 	t.Helper()
 	pool := postgrestest.Pool(t)
 	g := &govHarness{harness: &harness{pool: pool, driver: &testDriver{timeout: 5 * time.Second}, notifier: &recorder{}}, poster: &poster{}, clock: &clock{}}
-	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.now, OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
+	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.now, RiverSchema: postgrestest.Schema(pool), OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
 		if err := g.runner.Enqueue(ctx, tx, r, ev); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func newGovHarness(t *testing.T) *govHarness {
 			Approvers:    []string{approver.ID},
 		},
 	})
-	g.gov, err = NewGovernance(GovernanceConfig{Engine: g.engine, Pool: pool, Schema: postgrestest.Schema(pool),
+	g.gov, err = NewGovernance(GovernanceConfig{Engine: g.engine, Store: g.store, Pool: pool, Schema: postgrestest.Schema(pool),
 		ApprovalChannels: map[string]string{"console": "approvals"}, SupportChannels: map[string]string{"console": "support"}})
 	if err != nil {
 		t.Fatal(err)
@@ -466,9 +466,10 @@ func TestSupportTicketRecordedAndPosted(t *testing.T) {
 	if err != nil || other.ID == t1.ID {
 		t.Fatalf("another ticket = %+v, %v", other, err)
 	}
-	posts, replies := g.waitPosts(t, 2)
+	_, replies := g.waitPosts(t, 2)
 	time.Sleep(50 * time.Millisecond) // a duplicate post would show by now
-	if posts, _ = g.poster.snapshot(); len(posts) != 2 {
+	posts, _ := g.poster.snapshot()
+	if len(posts) != 2 {
 		t.Errorf("posts = %q, want one per ticket", posts)
 	}
 	want := fmt.Sprintf("support: Support ticket #%d (access) from bob", t1.ID)

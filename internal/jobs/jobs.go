@@ -22,7 +22,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // Defaults and limits of a Runner.
@@ -51,7 +50,7 @@ const (
 type Config struct {
 	Pool   *pgxpool.Pool
 	Engine *platform.Engine
-	Store  *postgres.Store
+	Store  Store
 	// Notifiers deliver thread messages, by platform name ("console",
 	// "slack", "discord"). Only these platforms' notification queues are
 	// enqueued and worked by this process.
@@ -136,7 +135,7 @@ func New(cfg Config) (*Runner, error) {
 	limits, _ := cfg.Metrics.(RateLimitObserver)
 	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
 	runner := &Runner{}
-	river.AddWorker(workers, &reconcileWorker{pool: cfg.Pool, runner: runner, stale: cfg.RescueAfter + time.Minute, log: log})
+	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, runner: runner, stale: cfg.RescueAfter + time.Minute, log: log})
 	if cfg.Register != nil {
 		cfg.Register(workers)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/platform"
-	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // NotifyMaxAttempts is how many times a notification job is tried. With
@@ -103,7 +102,7 @@ const undeliverableSecret = "The connection details could not be delivered: they
 type notifyWorker struct {
 	river.WorkerDefaults[NotifyArgs]
 	engine    *platform.Engine
-	store     *postgres.Store
+	store     Store
 	notifiers map[string]Notifier
 	limits    RateLimitObserver
 	log       *slog.Logger

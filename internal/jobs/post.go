@@ -121,7 +121,7 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 		return fmt.Errorf("post to %s %s: %w", a.Platform, a.Channel, err)
 	}
 	if isCard && ref != "" {
-		if err := w.book.record(ctx, a.ResourceID, card{Platform: a.Platform, Channel: a.Channel, Ref: ref}); err != nil {
+		if err := w.book.record(ctx, a.ResourceID, platform.MessageRef{Platform: a.Platform, Channel: a.Channel, Ref: ref}); err != nil {
 			// Posting again would show the card twice; this one keeps its
 			// buttons, which answer that the request was decided.
 			w.log.ErrorContext(ctx, "approval card posted but not recorded; it will not show the decision", "platform", a.Platform, "request_id", a.ResourceID, "err", err)

@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+
+	"github.com/idpbot/idpbot/internal/platform"
 )
 
 // ReconcileInterval is how often the leader looks for requests that lost
@@ -31,7 +32,7 @@ func (ReconcileArgs) InsertOpts() river.InsertOpts {
 // so that every request reaches a final state.
 type reconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
-	pool   *pgxpool.Pool
+	store  Store
 	runner *Runner
 	// stale is how long a request must have been unchanged before it is
 	// looked at: longer than any job may legitimately run.
@@ -41,36 +42,18 @@ type reconcileWorker struct {
 
 // Work finds orphaned requests and enqueues their jobs.
 func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
-	rows, err := w.pool.Query(ctx, `
-		SELECT r.id, r.state FROM resources r
-		WHERE r.state IN ('pending', 'provisioning', 'deleting')
-		  AND r.updated_at < now() - make_interval(secs => $1)
-		  AND NOT EXISTS (
-		    SELECT 1 FROM river_job j
-		    WHERE j.kind IN ('provision', 'deprovision')
-		      AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
-		      AND (j.args->>'resource_id')::bigint = r.id)
-		ORDER BY r.id LIMIT 100`, w.stale.Seconds())
+	orphans, err := w.store.Orphans(ctx, []string{ProvisionArgs{}.Kind(), DeprovisionArgs{}.Kind()}, w.stale, 100)
 	if err != nil {
 		return fmt.Errorf("find orphaned requests: %w", err)
 	}
 	var params []river.InsertManyParams
-	for rows.Next() {
-		var id int64
-		var state string
-		if err := rows.Scan(&id, &state); err != nil {
-			rows.Close()
-			return err
+	for _, r := range orphans {
+		var args river.JobArgs = ProvisionArgs{ResourceID: r.ID}
+		if r.State == platform.Deleting {
+			args = DeprovisionArgs{ResourceID: r.ID}
 		}
-		var args river.JobArgs = ProvisionArgs{ResourceID: id}
-		if state == "deleting" {
-			args = DeprovisionArgs{ResourceID: id}
-		}
-		w.log.WarnContext(ctx, "request had no job; enqueueing it again", "request_id", id, "state", state)
+		w.log.WarnContext(ctx, "request had no job; enqueueing it again", "request_id", r.ID, "state", r.State)
 		params = append(params, river.InsertManyParams{Args: args})
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("find orphaned requests: %w", err)
 	}
 	if len(params) == 0 {
 		return nil

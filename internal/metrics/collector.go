@@ -11,30 +11,11 @@ import (
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
-// Snapshot is the state of the platform as the database tells it: the same
-// on every replica and right after a restart.
-type Snapshot struct {
-	ResourcesByState map[platform.State]int
-	// OldestInState is the age of the oldest resource in each state that has
-	// one (provisioning, awaiting_approval are the ones alerts watch).
-	OldestInState map[platform.State]time.Duration
-	// SelfServiceRate is the percent of the last 30 days' resources created
-	// self-service; HasSelfServiceRate is false when there were none.
-	SelfServiceRate    float64
-	HasSelfServiceRate bool
-	// NPS is the latest closed survey's score; HasNPS is false before the
-	// first survey closes.
-	NPS    float64
-	HasNPS bool
-	Queues []QueueStat
-}
+// Snapshot is the state of the platform as the database tells it.
+type Snapshot = platform.Snapshot
 
 // QueueStat describes one job queue.
-type QueueStat struct {
-	Queue         string
-	Depth         int
-	OldestPending time.Duration
-}
+type QueueStat = platform.QueueStat
 
 // Source reads a Snapshot from the database.
 type Source interface {

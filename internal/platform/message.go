@@ -39,3 +39,10 @@ func LastLines(s string, n int) string {
 	}
 	return strings.Join(lines, " | ")
 }
+
+// MessageRef is where a chat message was posted: a chat platform, a
+// channel and the message's reference there (a Slack ts, a Discord message
+// ID, …), opaque outside its adapter.
+type MessageRef struct {
+	Platform, Channel, Ref string
+}

@@ -41,3 +41,28 @@ func (s Stats) Availability() (pct float64, ok bool) {
 	}
 	return 100 * float64(s.Ready) / float64(s.Ready+s.Failed), true
 }
+
+// Snapshot is the state of the platform as the database tells it: the same
+// on every replica and right after a restart.
+type Snapshot struct {
+	ResourcesByState map[State]int
+	// OldestInState is the age of the oldest resource in each state that has
+	// one (provisioning, awaiting_approval are the ones alerts watch).
+	OldestInState map[State]time.Duration
+	// SelfServiceRate is the percent of the last 30 days' resources created
+	// self-service; HasSelfServiceRate is false when there were none.
+	SelfServiceRate    float64
+	HasSelfServiceRate bool
+	// NPS is the latest closed survey's score; HasNPS is false before the
+	// first survey closes.
+	NPS    float64
+	HasNPS bool
+	Queues []QueueStat
+}
+
+// QueueStat describes one job queue.
+type QueueStat struct {
+	Queue         string
+	Depth         int
+	OldestPending time.Duration
+}

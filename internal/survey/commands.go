@@ -188,7 +188,7 @@ func (c *Commands) Answer(ctx context.Context, actor platform.Actor, surveyID in
 }
 
 func (c *Commands) record(ctx context.Context, actor platform.Actor, surveyID int64, score int, comment string) commands.Reply {
-	a, err := c.svc.store.Record(ctx, surveyID, actor.ID, score, comment)
+	a, err := c.svc.Record(ctx, surveyID, actor.ID, score, comment)
 	if err != nil {
 		return c.fail(ctx, err)
 	}
@@ -208,7 +208,7 @@ func (c *Commands) record(ctx context.Context, actor platform.Actor, surveyID in
 // Comment records the comment a person typed in the form offered after
 // their answer, and returns the ephemeral reply.
 func (c *Commands) Comment(ctx context.Context, actor platform.Actor, surveyID int64, text string) commands.Reply {
-	if err := c.svc.store.Comment(ctx, surveyID, actor.ID, text); err != nil {
+	if err := c.svc.Comment(ctx, surveyID, actor.ID, text); err != nil {
 		return c.fail(ctx, err)
 	}
 	return commands.Reply{Title: "Thanks for your comment! Only the platform team reads it.", Ephemeral: true}

@@ -1,10 +1,12 @@
-package survey
+package survey_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/idpbot/idpbot/internal/survey"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -17,8 +19,8 @@ var (
 	dev   = platform.Actor{ID: "slack:UDEV", Name: "Dev"}
 )
 
-func newCommands(f *fixture) *Commands {
-	return NewCommands(f.svc, f.ins, &platform.Org{Admins: []string{admin.ID}}, nil)
+func newCommands(f *fixture) *survey.Commands {
+	return survey.NewCommands(f.svc, f.ins, &platform.Org{Admins: []string{admin.ID}}, nil)
 }
 
 func slackReq(a platform.Actor, channel string) commands.Request {
@@ -65,7 +67,7 @@ func TestSurveyCommands(t *testing.T) {
 
 func TestSurveyStartInCurrentChannel(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *Config) { c.Channels = nil })
+	f := newFixture(t, func(c *survey.Config) { c.Channels = nil })
 	c := newCommands(f)
 	r := c.Survey(context.Background(), slackReq(admin, "CHERE"), []string{"start"})
 	if r.Err != nil || r.Title != "Survey #1 posted in CHERE. It closes Mon 12 Jan 10:00 UTC." {
@@ -140,8 +142,8 @@ func TestNPSCommand(t *testing.T) {
 func TestReplies(t *testing.T) {
 	t.Parallel()
 	closes := time.Date(2026, 1, 12, 10, 0, 0, 0, time.UTC)
-	sv := Survey{ID: 12, Channel: "C1", ClosesAt: closes}
-	got := SurveyReply(sv, nil).Text()
+	sv := survey.Survey{ID: 12, Channel: "C1", ClosesAt: closes}
+	got := survey.SurveyReply(sv, nil).Text()
 	want := `How likely are you to recommend the platform to a colleague?
 
 0 = not at all likely
@@ -158,10 +160,10 @@ Or answer with: /idp nps <0-10> [comment]
 	}
 
 	sv.ClosedAt = closes
-	sv.Result = Score([]int{10, 9, 9, 8, 3})
+	sv.Result = survey.Score([]int{10, 9, 9, 8, 3})
 	sv.Result.Members = 20
-	prev := Score([]int{10, 3})
-	got = ResultReply(sv, &prev, nil).Text()
+	prev := survey.Score([]int{10, 3})
+	got = survey.ResultReply(sv, &prev, nil).Text()
 	want = `Survey #12 closed: NPS +40
 
 NPS         +40 ↑ (was 0)
@@ -181,11 +183,11 @@ NPS = % promoters (9–10) − % detractors (0–6), from −100 to +100.
 		}
 	}
 
-	sv.Result = Result{Members: 20}
-	if got := ResultReply(sv, nil, nil).Title; got != "Survey #12 closed with no answers" {
+	sv.Result = survey.Result{Members: 20}
+	if got := survey.ResultReply(sv, nil, nil).Title; got != "Survey #12 closed with no answers" {
 		t.Errorf("ResultReply without answers = %q", got)
 	}
-	got = CommentsReply(sv, []Comment{{UserID: "slack:U1", Score: 3, Text: "docs are thin"}}).Text()
+	got = survey.CommentsReply(sv, []survey.Comment{{UserID: "slack:U1", Score: 3, Text: "docs are thin"}}).Text()
 	want = "Comments on survey #12 (1)\n\nScore 3\n  docs are thin\n"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("CommentsReply mismatch (-want +got):\n%s", diff)

@@ -1,4 +1,4 @@
-package survey
+package survey_test
 
 import (
 	"context"
@@ -8,11 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpbot/idpbot/internal/survey"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
@@ -49,9 +52,9 @@ type post struct {
 	Ref      string
 	SurveyID int64
 	Slot     time.Time
-	Result   Result
-	Prev     *Result
-	Comments []Comment
+	Result   survey.Result
+	Prev     *survey.Result
+	Comments []survey.Comment
 }
 
 // recorder is a Poster that records what it posts, like a chat platform
@@ -64,7 +67,7 @@ type recorder struct {
 	n       int
 }
 
-var _ Poster = (*recorder)(nil)
+var _ survey.Poster = (*recorder)(nil)
 
 func (r *recorder) add(p post) (string, error) {
 	r.mu.Lock()
@@ -83,19 +86,19 @@ func (r *recorder) add(p post) (string, error) {
 	return ref, nil
 }
 
-func (r *recorder) PostSurvey(_ context.Context, channel string, s Survey) (string, error) {
+func (r *recorder) PostSurvey(_ context.Context, channel string, s survey.Survey) (string, error) {
 	if s.ID == 0 || s.ClosesAt.IsZero() {
 		return "", errors.New("survey posted without an id or closing date")
 	}
 	return r.add(post{Kind: "survey", Channel: channel, SurveyID: s.ID, Slot: s.Slot})
 }
 
-func (r *recorder) PostSurveyResult(_ context.Context, channel, ref string, s Survey, prev *Result) error {
+func (r *recorder) PostSurveyResult(_ context.Context, channel, ref string, s survey.Survey, prev *survey.Result) error {
 	_, err := r.add(post{Kind: "result", Channel: channel, Ref: ref, SurveyID: s.ID, Slot: s.Slot, Result: s.Result, Prev: prev})
 	return err
 }
 
-func (r *recorder) PostComments(_ context.Context, channel string, s Survey, comments []Comment) error {
+func (r *recorder) PostComments(_ context.Context, channel string, s survey.Survey, comments []survey.Comment) error {
 	_, err := r.add(post{Kind: "comments", Channel: channel, SurveyID: s.ID, Comments: comments})
 	return err
 }
@@ -135,20 +138,20 @@ type fixture struct {
 	pool  *pgxpool.Pool
 	clock *clock
 	rec   *recorder
-	svc   *Service
+	svc   *survey.Service
 	ins   *river.Client[pgx.Tx]
 }
 
 // jan5 is a Monday.
 var jan5 = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 
-func newFixture(t *testing.T, edit func(*Config)) *fixture {
+func newFixture(t *testing.T, edit func(*survey.Config)) *fixture {
 	t.Helper()
 	pool := postgrestest.Pool(t)
 	f := &fixture{pool: pool, clock: newClock(jan5), rec: &recorder{members: map[string]int{"C1": 40, "C2": 10}}}
-	cfg := Config{
-		Pool:         pool,
-		Posters:      map[string]Poster{"slack": f.rec},
+	cfg := survey.Config{
+		Store:        postgres.NewSurveys(pool, f.clock.Now),
+		Posters:      map[string]survey.Poster{"slack": f.rec},
 		Channels:     map[string][]string{"slack": {"C1", "C2"}},
 		TeamChannels: map[string]string{"slack": "CPLATFORM"},
 		Now:          f.clock.Now,
@@ -156,7 +159,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	if edit != nil {
 		edit(&cfg)
 	}
-	svc, err := New(cfg)
+	svc, err := survey.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +169,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 }
 
 // start opens a survey in channel by command.
-func (f *fixture) start(t *testing.T, channel string) Survey {
+func (f *fixture) start(t *testing.T, channel string) survey.Survey {
 	t.Helper()
 	sv, err := f.svc.Start(context.Background(), f.ins, "slack", channel, "slack:UADMIN")
 	if err != nil {
@@ -175,9 +178,9 @@ func (f *fixture) start(t *testing.T, channel string) Survey {
 	return sv
 }
 
-func (f *fixture) record(t *testing.T, id int64, user string, score int, comment string) Answer {
+func (f *fixture) record(t *testing.T, id int64, user string, score int, comment string) survey.Answer {
 	t.Helper()
-	a, err := f.svc.Store().Record(context.Background(), id, user, score, comment)
+	a, err := f.svc.Record(context.Background(), id, user, score, comment)
 	if err != nil {
 		t.Fatalf("Record(%d, %s, %d): %v", id, user, score, err)
 	}

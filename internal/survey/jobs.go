@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // JobTimeout bounds one run of a survey job: posting to every channel, or
@@ -56,7 +58,7 @@ func (s *Service) PeriodicJob() *river.PeriodicJob {
 
 // openInsertOpts makes a slot's open job unique: by its slot (ByArgs) and
 // by the period of the schedule's resolution, in which River enqueues it.
-func openInsertOpts(sched *Schedule) *river.InsertOpts {
+func openInsertOpts(sched *schedule.Cron) *river.InsertOpts {
 	return &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: sched.Period()}}
 }
 

@@ -1,4 +1,4 @@
-package survey
+package survey_test
 
 import (
 	"context"
@@ -7,12 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/survey"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // TestTwoReplicasPostOncePerSlot runs two bots' River clients, each with
@@ -30,9 +34,9 @@ func TestTwoReplicasPostOncePerSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		svc, err := New(Config{
-			Pool:         pool,
-			Posters:      map[string]Poster{"slack": rec},
+		svc, err := survey.New(survey.Config{
+			Store:        postgres.NewSurveys(pool, nil),
+			Posters:      map[string]survey.Poster{"slack": rec},
 			Channels:     map[string][]string{"slack": {"C1", "C2"}},
 			TeamChannels: map[string]string{"slack": "CPLATFORM"},
 			Schedule:     "@every 1s",
@@ -42,7 +46,7 @@ func TestTwoReplicasPostOncePerSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 		workers := river.NewWorkers()
-		AddWorkers(workers, svc)
+		survey.AddWorkers(workers, svc)
 		client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 			Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 			Workers:           workers,
@@ -72,12 +76,12 @@ func TestTwoReplicasPostOncePerSlot(t *testing.T) {
 	// Both replicas also try to enqueue the same slot, as two leaders
 	// would: River keeps one.
 	slot := survey2000()
-	opts := openInsertOpts(MustParseSchedule("test", "@every 1s"))
-	ra, err := a.Insert(ctx, OpenArgs{Slot: slot}, opts)
+	opts := survey.OpenInsertOpts(schedule.MustParse("test", "@every 1s"))
+	ra, err := a.Insert(ctx, survey.OpenArgs{Slot: slot}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb, err := b.Insert(ctx, OpenArgs{Slot: slot}, opts)
+	rb, err := b.Insert(ctx, survey.OpenArgs{Slot: slot}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/schedule"
 )
 
 // Defaults of Config.
@@ -61,7 +61,8 @@ var _ Inserter = (*river.Client[pgx.Tx])(nil)
 
 // Config is what a Service is built from.
 type Config struct {
-	Pool *pgxpool.Pool
+	// Store keeps the surveys and answers.
+	Store Store
 	// Posters post to each chat platform, by platform name ("slack",
 	// "discord", "console"). Surveys go only to platforms with a Poster.
 	Posters map[string]Poster
@@ -87,12 +88,11 @@ type Config struct {
 
 // Service opens, answers and closes surveys. It is safe for concurrent use.
 type Service struct {
-	store           *Store
-	pool            *pgxpool.Pool
+	store           Store
 	posters         map[string]Poster
 	channels        map[string][]string
 	teamChannels    map[string]string
-	schedule        *Schedule
+	schedule        *schedule.Cron
 	firstWorkingDay bool
 	window          time.Duration
 	loc             *time.Location
@@ -107,18 +107,18 @@ func New(cfg Config) (*Service, error) {
 	if spec == "" {
 		spec = DefaultSchedule
 	}
-	sched, err := ParseSchedule(ScheduleName, spec)
+	sched, err := schedule.Parse(ScheduleName, spec)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Pool == nil {
-		return nil, errors.New("survey: Pool is required")
+	if cfg.Store == nil {
+		return nil, errors.New("survey: Store is required")
 	}
 	if cfg.Window < 0 {
 		return nil, fmt.Errorf("survey: window %s is negative", cfg.Window)
 	}
 	s := &Service{
-		pool:            cfg.Pool,
+		store:           cfg.Store,
 		posters:         cfg.Posters,
 		channels:        cfg.Channels,
 		teamChannels:    cfg.TeamChannels,
@@ -142,15 +142,41 @@ func New(cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "survey")
-	s.store = NewStore(cfg.Pool, s.now)
 	return s, nil
 }
 
 // Store returns the service's store.
-func (s *Service) Store() *Store { return s.store }
+func (s *Service) Store() Store { return s.store }
+
+// Record stores user's answer to survey id (see Store.Record) once the
+// score and the comment are valid: a score from 0 to 10, a comment of at
+// most MaxComment characters (control characters dropped).
+func (s *Service) Record(ctx context.Context, id int64, user string, score int, comment string) (Answer, error) {
+	if err := checkScore(score); err != nil {
+		return Answer{}, err
+	}
+	comment, err := cleanComment(comment)
+	if err != nil {
+		return Answer{}, err
+	}
+	return s.store.Record(ctx, id, user, score, comment)
+}
+
+// Comment stores user's comment on their answer to survey id (see
+// Store.Comment); an empty or too long comment is Invalid.
+func (s *Service) Comment(ctx context.Context, id int64, user, text string) error {
+	text, err := cleanComment(text)
+	if err != nil {
+		return err
+	}
+	if text == "" {
+		return platform.Errorf(platform.Invalid, "The comment is empty.")
+	}
+	return s.store.Comment(ctx, id, user, text)
+}
 
 // Schedule returns the schedule of scheduled surveys.
-func (s *Service) Schedule() *Schedule { return s.schedule }
+func (s *Service) Schedule() *schedule.Cron { return s.schedule }
 
 // Location returns the time zone dates are shown in.
 func (s *Service) Location() *time.Location { return s.loc }
@@ -223,78 +249,42 @@ func (s *Service) open(ctx context.Context, ins Inserter, platformName, channel 
 	if channel == "" {
 		return Survey{}, false, platform.Errorf(platform.Invalid, "Which channel? Give one: /idp survey start <channel>.")
 	}
-	now := s.store.timestamp()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('idpbot-survey/' || $1 || '/' || $2, 0))`,
-			platformName, channel); err != nil {
-			return fmt.Errorf("lock channel: %w", err)
-		}
-		existing, err := scanSurvey(tx.QueryRow(ctx, `SELECT `+surveyColumns+` FROM surveys
-			WHERE platform = $1 AND channel = $2 AND slot = $3`, platformName, channel, slot))
-		switch {
-		case err == nil && mode == manual && !existing.Closed(now):
-			return platform.Errorf(platform.Conflict, "Survey %s is still open in %s; it closes %s.",
-				existing.Ref(), channel, FormatTime(existing.ClosesAt, s.loc))
-		case err == nil && mode == manual:
-			return platform.Errorf(platform.Conflict, "Survey %s was just started in %s; wait a minute.", existing.Ref(), channel)
-		case err == nil:
-			sv = existing // this slot was posted already
-			return nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("find survey of slot: %w", err)
-		}
-		var openID int64
-		var openCloses time.Time
-		err = tx.QueryRow(ctx, `SELECT id, closes_at FROM surveys
-			WHERE platform = $1 AND channel = $2 AND closed_at IS NULL AND closes_at > $3
-			ORDER BY id DESC LIMIT 1`, platformName, channel, now).Scan(&openID, &openCloses)
-		switch {
-		case err == nil && mode == manual:
-			return platform.Errorf(platform.Conflict, "Survey #%d is still open in %s; it closes %s.",
-				openID, channel, FormatTime(openCloses, s.loc))
-		case err == nil:
-			s.log.InfoContext(ctx, "survey still open; not opening another", "survey_id", openID, "channel", channel)
-			return nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("find open survey: %w", err)
-		}
-		if mode == scheduled && s.firstWorkingDay {
-			from, to := quarter(slot, s.schedule.Location())
-			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM surveys WHERE platform = $1 AND channel = $2
-				AND slot >= $3 AND slot < $4)`, platformName, channel, from, to).Scan(&done); err != nil {
-				return fmt.Errorf("find survey of the quarter: %w", err)
-			}
-			if done {
-				s.log.InfoContext(ctx, "this quarter has a survey already", "channel", channel, "slot", slot)
-				return nil
-			}
-		}
-		sv = Survey{Platform: platformName, Channel: channel, Slot: slot, OpenedAt: now, ClosesAt: now.Add(s.window), OpenedBy: by}
-		err = tx.QueryRow(ctx, `INSERT INTO surveys (platform, channel, slot, opened_at, closes_at, opened_by)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			sv.Platform, sv.Channel, sv.Slot, sv.OpenedAt, sv.ClosesAt, sv.OpenedBy).Scan(&sv.ID)
-		if err != nil {
-			return fmt.Errorf("insert survey: %w", err)
-		}
+	o := Opening{Platform: platformName, Channel: channel, Slot: slot, OpenedBy: by, Window: s.window}
+	if mode == scheduled && s.firstWorkingDay {
+		o.SkipFrom, o.SkipTo = quarter(slot, s.schedule.Location())
+	}
+	sv, status, err := s.store.Open(ctx, o, func(ctx context.Context, tx pgx.Tx, sv Survey) (string, error) {
 		ref, err := poster.PostSurvey(ctx, channel, sv)
 		if err != nil {
-			return fmt.Errorf("post survey: %w", err)
-		}
-		sv.MessageRef = ref
-		if _, err := tx.Exec(ctx, `UPDATE surveys SET message_ref = $2 WHERE id = $1`, sv.ID, ref); err != nil {
-			return fmt.Errorf("record survey message: %w", err)
+			return "", fmt.Errorf("post survey: %w", err)
 		}
 		if _, err := ins.InsertTx(ctx, tx, CloseArgs{SurveyID: sv.ID}, &river.InsertOpts{ScheduledAt: sv.ClosesAt}); err != nil {
-			return fmt.Errorf("schedule closing: %w", err)
+			return "", fmt.Errorf("schedule closing: %w", err)
 		}
-		opened = true
-		return nil
+		return ref, nil
 	})
 	if err != nil {
-		return Survey{}, false, wrap(fmt.Sprintf("open survey in %s %s", platformName, channel), err)
+		return Survey{}, false, err
 	}
-	return sv, opened, nil
+	switch {
+	case status == SlotTaken && mode == manual && !sv.Closed(s.now()):
+		return Survey{}, false, platform.Errorf(platform.Conflict, "Survey %s is still open in %s; it closes %s.",
+			sv.Ref(), channel, FormatTime(sv.ClosesAt, s.loc))
+	case status == SlotTaken && mode == manual:
+		return Survey{}, false, platform.Errorf(platform.Conflict, "Survey %s was just started in %s; wait a minute.", sv.Ref(), channel)
+	case status == SlotTaken:
+		return sv, false, nil // this slot was posted already
+	case status == ChannelBusy && mode == manual:
+		return Survey{}, false, platform.Errorf(platform.Conflict, "Survey %s is still open in %s; it closes %s.",
+			sv.Ref(), channel, FormatTime(sv.ClosesAt, s.loc))
+	case status == ChannelBusy:
+		s.log.InfoContext(ctx, "survey still open; not opening another", "survey_id", sv.ID, "channel", channel)
+		return Survey{}, false, nil
+	case status == PeriodDone:
+		s.log.InfoContext(ctx, "this quarter has a survey already", "channel", channel, "slot", slot)
+		return Survey{}, false, nil
+	}
+	return sv, true, nil
 }
 
 // quarter returns the calendar quarter t falls in, in loc.
@@ -333,7 +323,7 @@ func (s *Service) closeSurvey(ctx context.Context, id int64) error {
 		}
 		s.log.InfoContext(ctx, "survey closed", "survey_id", id, "responses", sv.Result.Responses, "nps", sv.Result.NPS)
 	}
-	resultPosted, commentsPosted, err := s.store.posted(ctx, id)
+	resultPosted, commentsPosted, err := s.store.Posted(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -345,7 +335,7 @@ func (s *Service) closeSurvey(ctx context.Context, id int64) error {
 		if err := poster.PostSurveyResult(ctx, sv.Channel, sv.MessageRef, sv, prev); err != nil {
 			return fmt.Errorf("post result of survey %d: %w", id, err)
 		}
-		if err := s.store.markPosted(ctx, id, "result"); err != nil {
+		if err := s.store.MarkResultPosted(ctx, id); err != nil {
 			return err
 		}
 	}
@@ -359,7 +349,7 @@ func (s *Service) closeSurvey(ctx context.Context, id int64) error {
 				return fmt.Errorf("post comments of survey %d: %w", id, err)
 			}
 		}
-		if err := s.store.markPosted(ctx, id, "comments"); err != nil {
+		if err := s.store.MarkCommentsPosted(ctx, id); err != nil {
 			return err
 		}
 	}

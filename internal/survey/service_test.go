@@ -1,4 +1,4 @@
-package survey
+package survey_test
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/survey"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/riverqueue/river"
@@ -65,12 +68,12 @@ func TestStart(t *testing.T) {
 
 func TestCloseSurveyPostsOnce(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *Config) { c.Window = time.Hour })
+	f := newFixture(t, func(c *survey.Config) { c.Window = time.Hour })
 	ctx := context.Background()
 	first := f.start(t, "C1")
 	f.record(t, first.ID, "slack:U1", 6, "")
 	f.clock.Add(time.Hour)
-	if err := f.svc.closeSurvey(ctx, first.ID); err != nil {
+	if err := f.svc.CloseSurvey(ctx, first.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,21 +93,21 @@ func TestCloseSurveyPostsOnce(t *testing.T) {
 		}
 		return nil
 	}
-	if err := f.svc.closeSurvey(ctx, sv.ID); err == nil {
+	if err := f.svc.CloseSurvey(ctx, sv.ID); err == nil {
 		t.Fatal("closeSurvey with a failing comments post succeeded")
 	}
 	for range 2 {
-		if err := f.svc.closeSurvey(ctx, sv.ID); err != nil {
+		if err := f.svc.CloseSurvey(ctx, sv.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	results := f.rec.of("result")
-	want := FromCounts(2, 0, 1)
+	want := survey.FromCounts(2, 0, 1)
 	want.Members = 40
-	prev := FromCounts(0, 0, 1)
+	prev := survey.FromCounts(0, 0, 1)
 	prev.Members = 40
 	wantPosts := []post{
-		{Kind: "result", Channel: "C1", Ref: "msg-1", SurveyID: first.ID, Slot: first.Slot, Result: func() Result { r := FromCounts(0, 0, 1); r.Members = 40; return r }()},
+		{Kind: "result", Channel: "C1", Ref: "msg-1", SurveyID: first.ID, Slot: first.Slot, Result: func() survey.Result { r := survey.FromCounts(0, 0, 1); r.Members = 40; return r }()},
 		{Kind: "result", Channel: "C1", Ref: sv.MessageRef, SurveyID: sv.ID, Slot: sv.Slot, Result: want, Prev: &prev},
 	}
 	if diff := cmp.Diff(wantPosts, results); diff != "" {
@@ -125,7 +128,7 @@ func TestCloseSurveyPostsOnce(t *testing.T) {
 
 func TestScheduledFirstWorkingDay(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *Config) { c.Window = 2 * time.Hour })
+	f := newFixture(t, func(c *survey.Config) { c.Window = 2 * time.Hour })
 	ctx := context.Background()
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, time.UTC) }
 	tests := []struct {
@@ -146,7 +149,7 @@ func TestScheduledFirstWorkingDay(t *testing.T) {
 	for _, tt := range tests {
 		f.clock.Set(tt.slot)
 		before := len(f.rec.of("survey"))
-		if err := f.svc.openScheduled(ctx, f.ins, tt.slot); err != nil {
+		if err := f.svc.OpenScheduled(ctx, f.ins, tt.slot); err != nil {
 			t.Fatalf("openScheduled(%s): %v", tt.slot, err)
 		}
 		posted := len(f.rec.of("survey")) - before
@@ -158,12 +161,12 @@ func TestScheduledFirstWorkingDay(t *testing.T) {
 
 func TestScheduledSkipsChannelWithOpenSurvey(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *Config) { c.Schedule = "0 10 * * *" })
+	f := newFixture(t, func(c *survey.Config) { c.Schedule = "0 10 * * *" })
 	ctx := context.Background()
 	f.start(t, "C1")
 	f.clock.Add(24 * time.Hour)
 	slot := f.clock.Now()
-	if err := f.svc.openScheduled(ctx, f.ins, slot); err != nil {
+	if err := f.svc.OpenScheduled(ctx, f.ins, slot); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -180,12 +183,12 @@ func TestOpenSameSlotConcurrently(t *testing.T) {
 	t.Parallel()
 	// Without River's uniqueness (two leaders, a retried job), the
 	// surveys table still lets a slot post once per channel.
-	f := newFixture(t, func(c *Config) { c.Schedule = "0 10 * * *" })
+	f := newFixture(t, func(c *survey.Config) { c.Schedule = "0 10 * * *" })
 	slot := f.clock.Now()
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			if err := f.svc.openScheduled(context.Background(), f.ins, slot); err != nil {
+			if err := f.svc.OpenScheduled(context.Background(), f.ins, slot); err != nil {
 				t.Errorf("openScheduled: %v", err)
 			}
 		})
@@ -210,11 +213,11 @@ func TestCloseWithoutPosterStillCloses(t *testing.T) {
 	ctx := context.Background()
 	sv := f.start(t, "C1")
 	f.record(t, sv.ID, "slack:U1", 10, "")
-	other, err := New(Config{Pool: f.pool, Now: f.clock.Now})
+	other, err := survey.New(survey.Config{Store: postgres.NewSurveys(f.pool, f.clock.Now), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = other.closeSurvey(ctx, sv.ID)
+	err = other.CloseSurvey(ctx, sv.ID)
 	var cancel *river.JobCancelError
 	if !errors.As(err, &cancel) {
 		t.Errorf("closeSurvey without a poster = %v, want the job cancelled", err)

@@ -106,7 +106,7 @@ func newGovHarness(t *testing.T) *govHarness {
 		}
 	})
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: engine, Pool: pool, Schema: postgrestest.Schema(pool), Logger: log,
+	gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: engine, Store: store, Pool: pool, Schema: postgrestest.Schema(pool), Logger: log,
 		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
 	if err != nil {
 		t.Fatal(err)

@@ -123,7 +123,7 @@ func newGovStack(t *testing.T) *govStack {
 		Policies: []platform.Policy{productionHA{}}, Sealer: sealer, Now: clock.Now, Logger: log,
 		Deadlines: platform.Deadlines{RemindAfter: govRemindAfter, ExpireAfter: govExpireAfter, WarnBefore: govWarnBefore},
 	})
-	gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: engine, Pool: pool, Schema: postgrestest.Schema(pool), Logger: log,
+	gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: engine, Store: store, Pool: pool, Schema: postgrestest.Schema(pool), Logger: log,
 		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
 	if err != nil {
 		t.Fatal(err)

@@ -4,82 +4,57 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"regexp"
-	"sort"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/idpbot/idpbot/internal/platform"
 )
 
-// register records that a delivery waits for callbacks on token. An
-// existing registration (a retried job) is kept as it is.
-func (d *Driver) register(ctx context.Context, token string, requestID int64, action string) error {
-	if d.pool == nil {
-		return errNoTable
-	}
-	_, err := d.pool.Exec(ctx, `INSERT INTO webhook_callbacks (token, request_id, action) VALUES ($1, $2, $3)
-		ON CONFLICT (token) DO NOTHING`, token, requestID, action)
-	if err != nil {
-		return fmt.Errorf("register webhook callback of request %d: %w", requestID, err)
-	}
-	return nil
+// Callback is what a delivery's receiver has reported through callbacks.
+type Callback struct {
+	// State is StatePending until a callback arrives, then the reported
+	// state.
+	State   string
+	Message string
+	Outputs map[string]any
+	// Secrets are the reported secrets, sealed.
+	Secrets []byte
+	// Steps are the progress messages not returned by an earlier Claim.
+	Steps []string
 }
 
-// callbackState is the stored state of a delivery and its steps not yet
-// reported.
-type callbackState struct {
-	state   string
-	message string
-	outputs map[string]any
-	secrets []byte
-	steps   []string
+// CallbackUpdate is the change a callback makes to its delivery.
+type CallbackUpdate struct {
+	State   string
+	Message string
+	// Step, when not empty, is added to the delivery's steps, unless it
+	// has MaxSteps of them already.
+	Step     string
+	MaxSteps int
+	Outputs  map[string]string
+	// Secrets are sealed; nil stores none.
+	Secrets []byte
 }
 
-// callback reads token's state and claims its unreported steps: each step
-// is returned by exactly one call, whichever replica makes it.
-func (d *Driver) callback(ctx context.Context, token string) (callbackState, error) {
-	var cb callbackState
-	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		// The state first: a final state commits with its last step, so
-		// the steps claimed below (a later snapshot) include that step.
-		var outputs []byte
-		err := tx.QueryRow(ctx, `SELECT state, message, outputs, secrets FROM webhook_callbacks WHERE token = $1`, token).
-			Scan(&cb.state, &cb.message, &outputs, &cb.secrets)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `UPDATE webhook_callback_steps SET reported = true
-			WHERE token = $1 AND NOT reported RETURNING id, message`, token)
-		if err != nil {
-			return err
-		}
-		type step struct {
-			id  int64
-			msg string
-		}
-		var steps []step
-		for rows.Next() {
-			var s step
-			if err := rows.Scan(&s.id, &s.msg); err != nil {
-				return err
-			}
-			steps = append(steps, s)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		sort.Slice(steps, func(i, j int) bool { return steps[i].id < steps[j].id })
-		for _, s := range steps {
-			cb.steps = append(cb.steps, s.msg)
-		}
-		return json.Unmarshal(outputs, &cb.outputs)
-	})
-	if err != nil {
-		return callbackState{}, fmt.Errorf("read webhook callback: %w", err)
-	}
-	return cb, nil
+// CallbackStore keeps the callbacks of deliveries in the bot's database,
+// where every replica sees them: the replica that runs a delivery's job is
+// seldom the one its receiver calls back.
+type CallbackStore interface {
+	// Register records that a delivery of a request waits for callbacks
+	// on token. An existing registration (a retried job) is kept as it
+	// is.
+	Register(ctx context.Context, token string, requestID int64, action string) error
+	// Claim returns token's delivery and claims its unreported steps: each
+	// step is returned by exactly one call, whichever replica makes it.
+	Claim(ctx context.Context, token string) (Callback, error)
+	// Record stores the change update returns, given the delivery's
+	// request and state, while the delivery is locked. An error of update
+	// is returned as it is and stores nothing; an unknown token is a
+	// platform NotFound error.
+	Record(ctx context.Context, token string, update func(requestID int64, state string) (CallbackUpdate, error)) error
+	// Forget removes the callbacks of a request.
+	Forget(ctx context.Context, requestID int64) error
 }
 
 var tokenPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -115,7 +90,7 @@ func (d *Driver) serveCallback(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "invalid signature")
 		return
 	}
-	if d.pool == nil {
+	if d.callbacks == nil {
 		httpError(w, http.StatusServiceUnavailable, "webhook callbacks are not configured")
 		return
 	}
@@ -148,52 +123,43 @@ func (d *Driver) serveCallback(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// errFinal is an update refused because the delivery already finished.
+var errFinal = errors.New("the delivery already finished")
+
 // record stores a verified report for token and returns the HTTP status to
 // answer.
 func (d *Driver) record(ctx context.Context, token string, rep Report) (int, error) {
-	status := http.StatusNoContent
-	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		var requestID int64
-		var state string
-		err := tx.QueryRow(ctx, `SELECT request_id, state FROM webhook_callbacks WHERE token = $1 FOR UPDATE`, token).Scan(&requestID, &state)
-		if errors.Is(err, pgx.ErrNoRows) {
-			status = http.StatusNotFound
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	err := d.callbacks.Record(ctx, token, func(requestID int64, state string) (CallbackUpdate, error) {
 		if state == StateReady || state == StateFailed {
-			status = http.StatusConflict
-			return nil
+			return CallbackUpdate{}, errFinal
 		}
-		msg := sanitize(rep.Message, 300)
-		if rep.State != StateFailed && msg != "" {
-			// At most maxSteps steps per delivery reach the thread.
-			if _, err := tx.Exec(ctx, `INSERT INTO webhook_callback_steps (token, message)
-				SELECT $1, $2 WHERE (SELECT count(*) FROM webhook_callback_steps WHERE token = $1) < $3`, token, msg, maxSteps); err != nil {
-				return err
-			}
+		u := CallbackUpdate{State: rep.State, Message: sanitize(rep.Message, 300), MaxSteps: maxSteps}
+		if rep.State != StateFailed {
+			u.Step = u.Message
 		}
-		outputs := []byte("{}")
-		var sealed []byte
 		if rep.State == StateReady {
 			if len(rep.Outputs) > 0 {
-				if outputs, err = json.Marshal(stringValues(rep.Outputs)); err != nil {
-					return err
-				}
+				u.Outputs = stringValues(rep.Outputs)
 			}
 			if len(rep.Secrets) > 0 {
-				if sealed, err = d.sealer.Seal(requestID, stringValues(rep.Secrets)); err != nil {
-					return err
+				sealed, err := d.sealer.Seal(requestID, stringValues(rep.Secrets))
+				if err != nil {
+					return CallbackUpdate{}, err
 				}
+				u.Secrets = sealed
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE webhook_callbacks SET state = $2, message = $3, outputs = $4, secrets = $5, updated_at = now()
-			WHERE token = $1`, token, rep.State, msg, outputs, sealed)
-		return err
+		return u, nil
 	})
-	return status, err
+	switch {
+	case errors.Is(err, errFinal):
+		return http.StatusConflict, nil
+	case platform.ErrorCode(err) == platform.NotFound:
+		return http.StatusNotFound, nil
+	case err != nil:
+		return 0, err
+	}
+	return http.StatusNoContent, nil
 }
 
 func httpError(w http.ResponseWriter, status int, msg string) {

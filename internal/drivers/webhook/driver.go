@@ -41,7 +41,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,8 +49,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -112,18 +109,18 @@ type Config struct {
 
 // Driver delivers requests to a webhook. It is safe for concurrent use.
 type Driver struct {
-	cfg    Config
-	pool   *pgxpool.Pool
-	sealer *platform.Sealer
-	log    *slog.Logger
+	cfg       Config
+	callbacks CallbackStore
+	sealer    *platform.Sealer
+	log       *slog.Logger
 }
 
 var _ platform.Driver = (*Driver)(nil)
 
-// New returns a driver for cfg. pool holds the callback table
-// (migrations/0002_webhook_callbacks.sql); it may be nil when callbacks are
-// not used. New checks URLs and does no I/O.
-func New(cfg Config, pool *pgxpool.Pool) (*Driver, error) {
+// New returns a driver for cfg. callbacks keeps the callbacks receivers
+// send; it may be nil when callbacks are not used. New checks URLs and does
+// no I/O.
+func New(cfg Config, callbacks CallbackStore) (*Driver, error) {
 	for name, u := range map[string]string{"url": cfg.URL, "status_url": cfg.StatusURL, "callback_base_url": cfg.CallbackBaseURL} {
 		if u == "" {
 			continue
@@ -145,7 +142,7 @@ func New(cfg Config, pool *pgxpool.Pool) (*Driver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{cfg: cfg, pool: pool, log: log}
+	d := &Driver{cfg: cfg, callbacks: callbacks, log: log}
 	if cfg.Secret != "" {
 		mac := hmac.New(sha256.New, []byte(cfg.Secret))
 		mac.Write([]byte("idpbot webhook callback secrets"))
@@ -176,7 +173,7 @@ func (d *Driver) Check() error {
 		return platform.Errorf(platform.Unavailable, "no webhook URL configured")
 	case d.cfg.Secret == "":
 		return platform.Errorf(platform.Unavailable, "no webhook secret configured")
-	case d.cfg.CallbackBaseURL != "" && d.pool == nil:
+	case d.cfg.CallbackBaseURL != "" && d.callbacks == nil:
 		return platform.Errorf(platform.Unavailable, "webhook callbacks need the database")
 	}
 	return nil
@@ -202,9 +199,9 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 	if _, err := d.run(ctx, job, "delete"); err != nil {
 		return err
 	}
-	if d.pool != nil {
-		if _, err := d.pool.Exec(ctx, `DELETE FROM webhook_callbacks WHERE request_id = $1`, job.Resource.ID); err != nil {
-			return fmt.Errorf("forget callbacks of request %d: %w", job.Resource.ID, err)
+	if d.callbacks != nil {
+		if err := d.callbacks.Forget(ctx, job.Resource.ID); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -252,12 +249,12 @@ func (d *Driver) run(ctx context.Context, job platform.Job, action string) (plat
 			}
 		}
 	}
-	callbacks := d.cfg.CallbackBaseURL != "" && d.pool != nil
+	callbacks := d.cfg.CallbackBaseURL != "" && d.callbacks != nil
 	token := Token(d.cfg.Secret, r.ID, action)
 
 	w := &waiter{d: d, r: r, action: action, token: token, step: step}
 	if callbacks {
-		if err := d.register(ctx, token, r.ID, action); err != nil {
+		if err := d.callbacks.Register(ctx, token, r.ID, action); err != nil {
 			return platform.Result{}, err
 		}
 		// A callback already arrived: a previous attempt delivered it.
@@ -418,21 +415,21 @@ func (w *waiter) wait(ctx context.Context, callbacks bool, statusURL string) (pl
 // checkCallback reports the callback steps not yet reported and returns
 // done when the receiver reported a final state.
 func (w *waiter) checkCallback(ctx context.Context) (bool, platform.Result, error) {
-	cb, err := w.d.callback(ctx, w.token)
+	cb, err := w.d.callbacks.Claim(ctx, w.token)
 	if err != nil {
 		return false, platform.Result{}, err
 	}
-	for _, s := range cb.steps {
+	for _, s := range cb.Steps {
 		w.step(s)
 	}
-	if cb.state != StatePending {
+	if cb.State != StatePending {
 		w.callbackSeen = true
 	}
-	switch cb.state {
+	switch cb.State {
 	case StateReady:
-		res := platform.Result{Outputs: stringValues(cb.outputs)}
-		if len(cb.secrets) > 0 {
-			sec, err := w.d.sealer.Open(w.r.ID, cb.secrets)
+		res := platform.Result{Outputs: stringValues(cb.Outputs)}
+		if len(cb.Secrets) > 0 {
+			sec, err := w.d.sealer.Open(w.r.ID, cb.Secrets)
 			if err != nil {
 				return false, platform.Result{}, fmt.Errorf("open callback secrets of request %d: %w", w.r.ID, err)
 			}
@@ -440,7 +437,7 @@ func (w *waiter) checkCallback(ctx context.Context) (bool, platform.Result, erro
 		}
 		return true, res, nil
 	case StateFailed:
-		return true, platform.Result{}, w.failure(cb.message)
+		return true, platform.Result{}, w.failure(cb.Message)
 	}
 	return false, platform.Result{}, nil
 }
@@ -557,5 +554,3 @@ func stringValues(m map[string]any) map[string]string {
 
 // sanitize makes untrusted text fit for a chat message (platform.OneLine).
 func sanitize(s string, n int) string { return platform.OneLine(s, n) }
-
-var errNoTable = errors.New("webhook callbacks: no database")

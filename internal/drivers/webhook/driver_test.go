@@ -1,16 +1,13 @@
-package webhook
+package webhook_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,10 +15,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/idpbot/idpbot/internal/drivers/webhook"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 const secret = "s3cret-shared-with-the-receiver"
@@ -55,7 +53,7 @@ func newJob(id int64, rec *recorder) platform.Job {
 	}
 }
 
-func mustNew(t *testing.T, cfg Config, pool *pgxpool.Pool) *Driver {
+func mustNew(t *testing.T, cfg webhook.Config, callbacks webhook.CallbackStore) *webhook.Driver {
 	t.Helper()
 	if cfg.Secret == "" {
 		cfg.Secret = secret
@@ -66,7 +64,7 @@ func mustNew(t *testing.T, cfg Config, pool *pgxpool.Pool) *Driver {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	d, err := New(cfg, pool)
+	d, err := webhook.New(cfg, callbacks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +83,7 @@ type receiver struct {
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
-	if err := Verify(r.Header, secret, time.Now(), raw); err != nil {
+	if err := webhook.Verify(r.Header, secret, time.Now(), raw); err != nil {
 		rc.t.Errorf("receiver: %s %s: signature: %v", r.Method, r.URL.Path, err)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -120,12 +118,12 @@ func serve(t *testing.T, h http.Handler) *httptest.Server {
 func TestSignVerify(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"request_id":12}`)
-	if got, want := Sign("s3cret", 1700000000, body), "sha256=a582d30d55caf2ae88951786eaeda688d197023ec75055c14486dcfb1eff07a8"; got != want {
+	if got, want := webhook.Sign("s3cret", 1700000000, body), "sha256=a582d30d55caf2ae88951786eaeda688d197023ec75055c14486dcfb1eff07a8"; got != want {
 		t.Errorf("Sign = %s, want %s", got, want)
 	}
 	now := time.Unix(1700000000, 0)
 	h := http.Header{}
-	SignRequest(h, "s3cret", now, body)
+	webhook.SignRequest(h, "s3cret", now, body)
 	tests := []struct {
 		name string
 		h    http.Header
@@ -134,18 +132,18 @@ func TestSignVerify(t *testing.T) {
 		want error
 	}{
 		{"valid", h, body, now.Add(4 * time.Minute), nil},
-		{"tampered body", h, []byte(`{"request_id":13}`), now, ErrBadSignature},
-		{"stale", h, body, now.Add(6 * time.Minute), ErrStale},
-		{"from the future", h, body, now.Add(-6 * time.Minute), ErrStale},
-		{"unsigned", http.Header{}, body, now, ErrNoSignature},
-		{"wrong secret", func() http.Header { x := http.Header{}; SignRequest(x, "guess", now, body); return x }(), body, now, ErrBadSignature},
+		{"tampered body", h, []byte(`{"request_id":13}`), now, webhook.ErrBadSignature},
+		{"stale", h, body, now.Add(6 * time.Minute), webhook.ErrStale},
+		{"from the future", h, body, now.Add(-6 * time.Minute), webhook.ErrStale},
+		{"unsigned", http.Header{}, body, now, webhook.ErrNoSignature},
+		{"wrong secret", func() http.Header { x := http.Header{}; webhook.SignRequest(x, "guess", now, body); return x }(), body, now, webhook.ErrBadSignature},
 	}
 	for _, tt := range tests {
-		if err := Verify(tt.h, "s3cret", tt.now, tt.body); !errors.Is(err, tt.want) {
+		if err := webhook.Verify(tt.h, "s3cret", tt.now, tt.body); !errors.Is(err, tt.want) {
 			t.Errorf("%s: Verify = %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	if a, b := Token("s3cret", 12, "create"), Token("s3cret", 12, "create"); a != b || a == Token("s3cret", 12, "delete") || a == Token("other", 12, "create") {
+	if a, b := webhook.Token("s3cret", 12, "create"), webhook.Token("s3cret", 12, "create"); a != b || a == webhook.Token("s3cret", 12, "delete") || a == webhook.Token("other", 12, "create") {
 		t.Errorf("Token is not stable per request and action, or ignores the secret")
 	}
 }
@@ -156,7 +154,7 @@ func TestDeliveryIsSignedAndComplete(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}}
 	srv := serve(t, rc)
-	d := mustNew(t, Config{URL: srv.URL + "/hooks/idp"}, nil)
+	d := mustNew(t, webhook.Config{URL: srv.URL + "/hooks/idp"}, nil)
 	rec := &recorder{}
 	res, err := d.Provision(context.Background(), newJob(12, rec))
 	if err != nil {
@@ -177,7 +175,7 @@ func TestDeliveryIsSignedAndComplete(t *testing.T) {
 		t.Errorf("payload mismatch (-want +got):\n%s", diff)
 	}
 	h := rc.headers[0]
-	for k, v := range map[string]string{HeaderRequestID: "12", HeaderAction: "create", HeaderIdempotencyKey: "idpbot-12-create", "Content-Type": "application/json"} {
+	for k, v := range map[string]string{webhook.HeaderRequestID: "12", webhook.HeaderAction: "create", webhook.HeaderIdempotencyKey: "idpbot-12-create", "Content-Type": "application/json"} {
 		if h.Get(k) != v {
 			t.Errorf("header %s = %q, want %q", k, h.Get(k), v)
 		}
@@ -226,7 +224,7 @@ func TestDeliveryFailures(t *testing.T) {
 				w.WriteHeader(tt.status)
 				io.WriteString(w, tt.body)
 			}}
-			d := mustNew(t, Config{URL: serve(t, rc).URL}, nil)
+			d := mustNew(t, webhook.Config{URL: serve(t, rc).URL}, nil)
 			_, err := d.Provision(context.Background(), newJob(12, &recorder{}))
 			if err == nil {
 				t.Fatal("Provision succeeded")
@@ -254,7 +252,7 @@ func TestDeliveryFailures(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(stop) }) // runs before the server closes
-	d := mustNew(t, Config{URL: slow.URL, RequestTimeout: 100 * time.Millisecond}, nil)
+	d := mustNew(t, webhook.Config{URL: slow.URL, RequestTimeout: 100 * time.Millisecond}, nil)
 	if _, err := d.Provision(context.Background(), newJob(12, &recorder{})); err == nil || platform.IsPermanent(err) {
 		t.Errorf("Provision against a hung receiver = %v, want a transient error", err)
 	}
@@ -266,14 +264,14 @@ func TestStatusPolling(t *testing.T) {
 	var statusPaths sync.Map
 	status := &receiver{t: t, respond: func(w http.ResponseWriter, _ map[string]any) {
 		n := polls.Add(1)
-		var rep Report
+		var rep webhook.Report
 		switch {
 		case n <= 2:
-			rep = Report{State: StateProvisioning, Message: "Pipeline #881 running"}
+			rep = webhook.Report{State: webhook.StateProvisioning, Message: "Pipeline #881 running"}
 		case n == 3:
-			rep = Report{State: StateProvisioning, Message: "Deploying"}
+			rep = webhook.Report{State: webhook.StateProvisioning, Message: "Deploying"}
 		default:
-			rep = Report{State: StateReady, Outputs: map[string]any{"pipeline": "https://ci.example.com/881", "jobs": 4.0}, Secrets: map[string]any{"deploy_token": "tok-123"}}
+			rep = webhook.Report{State: webhook.StateReady, Outputs: map[string]any{"pipeline": "https://ci.example.com/881", "jobs": 4.0}, Secrets: map[string]any{"deploy_token": "tok-123"}}
 		}
 		json.NewEncoder(w).Encode(rep)
 	}}
@@ -285,7 +283,7 @@ func TestStatusPolling(t *testing.T) {
 		status.ServeHTTP(w, r)
 	}))
 	hook := &receiver{t: t, respond: func(w http.ResponseWriter, _ map[string]any) { w.WriteHeader(http.StatusAccepted) }}
-	d := mustNew(t, Config{URL: serve(t, hook).URL, StatusURL: statusSrv.URL + "/status/{{request_id}}/{{action}}"}, nil)
+	d := mustNew(t, webhook.Config{URL: serve(t, hook).URL, StatusURL: statusSrv.URL + "/status/{{request_id}}/{{action}}"}, nil)
 	rec := &recorder{}
 	res, err := d.Provision(context.Background(), newJob(12, rec))
 	if err != nil {
@@ -310,9 +308,9 @@ func TestStatusPolling(t *testing.T) {
 
 	// A failed report fails the request with its message.
 	failed := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(Report{State: StateFailed, Message: "terraform apply: quota exceeded"})
+		json.NewEncoder(w).Encode(webhook.Report{State: webhook.StateFailed, Message: "terraform apply: quota exceeded"})
 	}))
-	d = mustNew(t, Config{URL: serve(t, hook).URL, StatusURL: failed.URL}, nil)
+	d = mustNew(t, webhook.Config{URL: serve(t, hook).URL, StatusURL: failed.URL}, nil)
 	_, err = d.Provision(context.Background(), newJob(13, &recorder{}))
 	if !platform.IsPermanent(err) || platform.ErrorMessage(err) != "The webhook reported a failure: terraform apply: quota exceeded" {
 		t.Errorf("Provision with a failed status = %v, want the receiver's reason", err)
@@ -320,9 +318,9 @@ func TestStatusPolling(t *testing.T) {
 
 	// A receiver that never finishes runs into the timeout, which is retried.
 	forever := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(Report{State: StateProvisioning})
+		json.NewEncoder(w).Encode(webhook.Report{State: webhook.StateProvisioning})
 	}))
-	d = mustNew(t, Config{URL: serve(t, hook).URL, StatusURL: forever.URL, Timeout: 200 * time.Millisecond}, nil)
+	d = mustNew(t, webhook.Config{URL: serve(t, hook).URL, StatusURL: forever.URL, Timeout: 200 * time.Millisecond}, nil)
 	_, err = d.Provision(context.Background(), newJob(14, &recorder{}))
 	if !errors.Is(err, context.DeadlineExceeded) || platform.IsPermanent(err) {
 		t.Errorf("Provision that never completes = %v, want a transient deadline error", err)
@@ -332,15 +330,15 @@ func TestStatusPolling(t *testing.T) {
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		cfg  Config
+		cfg  webhook.Config
 		want string
 	}{
-		{Config{}, "no webhook URL configured"},
-		{Config{URL: "https://ci.example.com/hook"}, "no webhook secret configured"},
-		{Config{URL: "https://ci.example.com/hook", Secret: "x", CallbackBaseURL: "https://bot.example.com"}, "webhook callbacks need the database"},
+		{webhook.Config{}, "no webhook URL configured"},
+		{webhook.Config{URL: "https://ci.example.com/hook"}, "no webhook secret configured"},
+		{webhook.Config{URL: "https://ci.example.com/hook", Secret: "x", CallbackBaseURL: "https://bot.example.com"}, "webhook callbacks need the database"},
 	}
 	for _, tt := range tests {
-		d, err := New(tt.cfg, nil)
+		d, err := webhook.New(tt.cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,65 +346,9 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check() with %+v = %v, want Unavailable %q", tt.cfg, err, tt.want)
 		}
 	}
-	if _, err := New(Config{URL: "ftp://ci.example.com"}, nil); err == nil {
+	if _, err := webhook.New(webhook.Config{URL: "ftp://ci.example.com"}, nil); err == nil {
 		t.Error("New accepted a non-HTTP URL")
 	}
-}
-
-// testPool returns a pool on a fresh schema holding the tables of
-// migrations/0002_webhook_callbacks.sql, dropped when the test ends.
-func testPool(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("database test skipped in -short mode")
-	}
-	dsn := os.Getenv("DATABASE_URL")
-	if dsn == "" {
-		t.Fatal("DATABASE_URL is not set: database tests need a PostgreSQL server, e.g. DATABASE_URL='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' (use -short to skip them)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("DATABASE_URL: %v", err)
-	}
-	admin, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
-	if err != nil {
-		t.Fatalf("cannot connect to DATABASE_URL: %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "t_webhook_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close(ctx)
-	})
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	cfg.MaxConns = 4
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	sql, err := os.ReadFile("../../../migrations/0002_webhook_callbacks.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, _, ok := strings.Cut(string(sql), "-- +goose Down")
-	if !ok {
-		t.Fatal("migration has no -- +goose Down section")
-	}
-	if _, err := pool.Exec(ctx, up); err != nil {
-		t.Fatalf("apply migration: %v", err)
-	}
-	return pool
 }
 
 // postCallback sends a callback like a receiver would, signed unless sign
@@ -427,7 +369,7 @@ func postCallback(t *testing.T, callbackURL string, rep any, sign func(h http.He
 		return 0
 	}
 	if sign == nil {
-		SignRequest(req.Header, secret, time.Now(), body)
+		webhook.SignRequest(req.Header, secret, time.Now(), body)
 	} else {
 		sign(req.Header, body)
 	}
@@ -442,9 +384,10 @@ func postCallback(t *testing.T, callbackURL string, rep any, sign func(h http.He
 
 func TestCallbackFlowAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	pool := testPool(t)
+	pool := postgrestest.Pool(t)
+	store := postgres.NewCallbacks(pool)
 	// Replica B serves callbacks; replica A runs the job. They share only the database.
-	replicaB := mustNew(t, Config{URL: "http://unused.invalid", CallbackBaseURL: "http://unused.invalid"}, pool)
+	replicaB := mustNew(t, webhook.Config{URL: "http://unused.invalid", CallbackBaseURL: "http://unused.invalid"}, store)
 	callbacks := serve(t, replicaB.Handler())
 
 	done := make(chan struct{})
@@ -454,10 +397,10 @@ func TestCallbackFlowAcrossReplicas(t *testing.T) {
 		cb, _ := body["callback_url"].(string)
 		go func() {
 			defer close(done)
-			for _, rep := range []Report{
-				{State: StateProvisioning, Message: "Pipeline #881 started"},
-				{State: StateProvisioning, Message: "Applying terraform"},
-				{State: StateReady, Message: "Pipeline #881 passed", Outputs: map[string]any{"url": "https://orders-ci.example.com"}, Secrets: map[string]any{"api_key": "k-very-secret"}},
+			for _, rep := range []webhook.Report{
+				{State: webhook.StateProvisioning, Message: "Pipeline #881 started"},
+				{State: webhook.StateProvisioning, Message: "Applying terraform"},
+				{State: webhook.StateReady, Message: "Pipeline #881 passed", Outputs: map[string]any{"url": "https://orders-ci.example.com"}, Secrets: map[string]any{"api_key": "k-very-secret"}},
 			} {
 				if code := postCallback(t, cb, rep, nil); code != http.StatusNoContent {
 					t.Errorf("callback %s answered %d, want 204", rep.State, code)
@@ -465,7 +408,7 @@ func TestCallbackFlowAcrossReplicas(t *testing.T) {
 			}
 		}()
 	}
-	replicaA := mustNew(t, Config{URL: serve(t, rc).URL, CallbackBaseURL: callbacks.URL + "/"}, pool)
+	replicaA := mustNew(t, webhook.Config{URL: serve(t, rc).URL, CallbackBaseURL: callbacks.URL + "/"}, store)
 	rec := &recorder{}
 	res, err := replicaA.Provision(context.Background(), newJob(12, rec))
 	if err != nil {
@@ -479,7 +422,7 @@ func TestCallbackFlowAcrossReplicas(t *testing.T) {
 	if diff := cmp.Diff([]string{"Delivered to the webhook", "Pipeline #881 started", "Applying terraform", "Pipeline #881 passed"}, rec.all()); diff != "" {
 		t.Errorf("steps mismatch (-want +got):\n%s", diff)
 	}
-	wantURL := callbacks.URL + CallbackPath + Token(secret, 12, "create")
+	wantURL := callbacks.URL + webhook.CallbackPath + webhook.Token(secret, 12, "create")
 	if got := rc.bodies[0]["callback_url"]; got != wantURL {
 		t.Errorf("callback_url = %v, want %s", got, wantURL)
 	}
@@ -507,7 +450,7 @@ func TestCallbackFlowAcrossReplicas(t *testing.T) {
 	// Deletion is its own delivery, and forgets the request's callbacks.
 	rc.mu.Lock()
 	rc.respond = func(w http.ResponseWriter, body map[string]any) {
-		json.NewEncoder(w).Encode(Report{State: StateReady, Message: "Destroyed"})
+		json.NewEncoder(w).Encode(webhook.Report{State: webhook.StateReady, Message: "Destroyed"})
 	}
 	rc.mu.Unlock()
 	rec3 := &recorder{}
@@ -528,15 +471,16 @@ func TestCallbackFlowAcrossReplicas(t *testing.T) {
 
 func TestRetryAfterProgressDoesNotRedeliver(t *testing.T) {
 	t.Parallel()
-	pool := testPool(t)
+	pool := postgrestest.Pool(t)
+	store := postgres.NewCallbacks(pool)
 	var callbackURL atomic.Value
 	rc := &receiver{t: t, respond: func(w http.ResponseWriter, body map[string]any) {
 		callbackURL.Store(body["callback_url"].(string))
 		w.WriteHeader(http.StatusAccepted)
 	}}
-	var d *Driver
+	var d *webhook.Driver
 	callbacks := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.Handler().ServeHTTP(w, r) }))
-	d = mustNew(t, Config{URL: serve(t, rc).URL, CallbackBaseURL: callbacks.URL}, pool)
+	d = mustNew(t, webhook.Config{URL: serve(t, rc).URL, CallbackBaseURL: callbacks.URL}, store)
 
 	// First attempt: delivered, progress reported, then the attempt is cut short.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -546,7 +490,7 @@ func TestRetryAfterProgressDoesNotRedeliver(t *testing.T) {
 		rec.step(s)
 		switch s {
 		case "Delivered to the webhook":
-			go postCallback(t, callbackURL.Load().(string), Report{State: StateProvisioning, Message: "Queued"}, nil)
+			go postCallback(t, callbackURL.Load().(string), webhook.Report{State: webhook.StateProvisioning, Message: "Queued"}, nil)
 		case "Queued":
 			cancel()
 		}
@@ -560,7 +504,7 @@ func TestRetryAfterProgressDoesNotRedeliver(t *testing.T) {
 	job2.Step = func(s string) {
 		rec2.step(s)
 		if strings.HasPrefix(s, "Resuming") {
-			go postCallback(t, callbackURL.Load().(string), Report{State: StateReady, Outputs: map[string]any{"id": "881"}}, nil)
+			go postCallback(t, callbackURL.Load().(string), webhook.Report{State: webhook.StateReady, Outputs: map[string]any{"id": "881"}}, nil)
 		}
 	}
 	res, err := d.Provision(context.Background(), job2)
@@ -580,15 +524,16 @@ func TestRetryAfterProgressDoesNotRedeliver(t *testing.T) {
 
 func TestCallbackRejections(t *testing.T) {
 	t.Parallel()
-	pool := testPool(t)
-	d := mustNew(t, Config{URL: "http://unused.invalid", CallbackBaseURL: "http://unused.invalid"}, pool)
+	pool := postgrestest.Pool(t)
+	store := postgres.NewCallbacks(pool)
+	d := mustNew(t, webhook.Config{URL: "http://unused.invalid", CallbackBaseURL: "http://unused.invalid"}, store)
 	srv := serve(t, d.Handler())
-	token := Token(secret, 7, "create")
-	if err := d.register(context.Background(), token, 7, "create"); err != nil {
+	token := webhook.Token(secret, 7, "create")
+	if err := store.Register(context.Background(), token, 7, "create"); err != nil {
 		t.Fatal(err)
 	}
-	url := srv.URL + CallbackPath + token
-	ready := Report{State: StateReady, Outputs: map[string]any{"url": "https://evil.example.com"}}
+	url := srv.URL + webhook.CallbackPath + token
+	ready := webhook.Report{State: webhook.StateReady, Outputs: map[string]any{"url": "https://evil.example.com"}}
 	tests := []struct {
 		name string
 		url  string
@@ -597,15 +542,15 @@ func TestCallbackRejections(t *testing.T) {
 		want int
 	}{
 		{"unsigned", url, ready, func(http.Header, []byte) {}, http.StatusUnauthorized},
-		{"forged", url, ready, func(h http.Header, b []byte) { SignRequest(h, "guessed-secret", time.Now(), b) }, http.StatusUnauthorized},
-		{"stale", url, ready, func(h http.Header, b []byte) { SignRequest(h, secret, time.Now().Add(-6*time.Minute), b) }, http.StatusUnauthorized},
+		{"forged", url, ready, func(h http.Header, b []byte) { webhook.SignRequest(h, "guessed-secret", time.Now(), b) }, http.StatusUnauthorized},
+		{"stale", url, ready, func(h http.Header, b []byte) { webhook.SignRequest(h, secret, time.Now().Add(-6*time.Minute), b) }, http.StatusUnauthorized},
 		{"signature of another body", url, ready, func(h http.Header, b []byte) {
-			SignRequest(h, secret, time.Now(), []byte(`{"state":"provisioning"}`))
+			webhook.SignRequest(h, secret, time.Now(), []byte(`{"state":"provisioning"}`))
 		}, http.StatusUnauthorized},
 		{"oversized", url, []byte(`{"state":"ready","message":"` + strings.Repeat("a", 70<<10) + `"}`), nil, http.StatusRequestEntityTooLarge},
-		{"unknown token", srv.URL + CallbackPath + Token(secret, 8, "create"), ready, nil, http.StatusNotFound},
-		{"malformed token", srv.URL + CallbackPath + "..%2f..%2fetc", ready, nil, http.StatusNotFound},
-		{"bad state", url, Report{State: "done"}, nil, http.StatusBadRequest},
+		{"unknown token", srv.URL + webhook.CallbackPath + webhook.Token(secret, 8, "create"), ready, nil, http.StatusNotFound},
+		{"malformed token", srv.URL + webhook.CallbackPath + "..%2f..%2fetc", ready, nil, http.StatusNotFound},
+		{"bad state", url, webhook.Report{State: "done"}, nil, http.StatusBadRequest},
 		{"not JSON", url, []byte("state=ready"), nil, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
@@ -613,24 +558,24 @@ func TestCallbackRejections(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tt.name, code, tt.want)
 		}
 	}
-	cb, err := d.callback(context.Background(), token)
+	cb, err := store.Claim(context.Background(), token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb.state != StatePending || len(cb.steps) != 0 || len(cb.outputs) != 0 {
+	if cb.State != webhook.StatePending || len(cb.Steps) != 0 || len(cb.Outputs) != 0 {
 		t.Fatalf("rejected callbacks changed the state: %+v", cb)
 	}
-	if code := postCallback(t, srv.URL+CallbackPath+token, ready, nil); code != http.StatusNoContent {
+	if code := postCallback(t, srv.URL+webhook.CallbackPath+token, ready, nil); code != http.StatusNoContent {
 		t.Errorf("valid callback: status %d, want 204", code)
 	}
-	if code := postCallback(t, srv.URL+CallbackPath+token, Report{State: StateFailed, Message: "too late"}, nil); code != http.StatusConflict {
+	if code := postCallback(t, srv.URL+webhook.CallbackPath+token, webhook.Report{State: webhook.StateFailed, Message: "too late"}, nil); code != http.StatusConflict {
 		t.Errorf("callback after the final state: status %d, want 409", code)
 	}
-	if resp, err := http.Get(srv.URL + CallbackPath + token); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, err := http.Get(srv.URL + webhook.CallbackPath + token); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET callback = %v, %v; want 405", resp, err)
 	}
-	cb, err = d.callback(context.Background(), token)
-	if err != nil || cb.state != StateReady {
-		t.Errorf("state after valid callback = %q (%v), want ready", cb.state, err)
+	cb, err = store.Claim(context.Background(), token)
+	if err != nil || cb.State != webhook.StateReady {
+		t.Errorf("state after valid callback = %q (%v), want ready", cb.State, err)
 	}
 }

@@ -1,7 +1,10 @@
-// Package postgres keeps idpbot's resources, their audit events, the outbox
-// cursors of chat deliveries and chat thread references in PostgreSQL, and
-// applies the schema migrations (idpbot's own with goose, River's with
-// rivermigrate). Store implements platform.Store.
+// Package postgres holds all SQL on idpbot's own database: resources, their
+// audit events, the outbox cursors of chat deliveries, chat thread
+// references, approval cards and support tickets (Store, which implements
+// platform.Store, jobs.Store and jobs.GovernanceStore), surveys (Surveys,
+// survey.Store), usage digests (Digests, digest.Store) and webhook callbacks
+// (Callbacks, webhook.CallbackStore). It also applies the schema migrations
+// (idpbot's own with goose, River's with rivermigrate).
 package postgres
 
 import (

@@ -5,18 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
 )
-
-var _ metrics.Source = (*Store)(nil)
 
 // Snapshot reads the gauges the metrics endpoint exports: resources by
 // state, the oldest resource in each state, the self-service rate of the
 // last 30 days and the job queues (the NPS comes from the survey package).
 // Every replica reads the same numbers.
-func (s *Store) Snapshot(ctx context.Context) (metrics.Snapshot, error) {
-	snap := metrics.Snapshot{
+func (s *Store) Snapshot(ctx context.Context) (platform.Snapshot, error) {
+	snap := platform.Snapshot{
 		ResourcesByState: map[platform.State]int{},
 		OldestInState:    map[platform.State]time.Duration{},
 	}
@@ -61,7 +58,7 @@ func (s *Store) Snapshot(ctx context.Context) (metrics.Snapshot, error) {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var q metrics.QueueStat
+		var q platform.QueueStat
 		var age float64
 		if err := rows.Scan(&q.Queue, &q.Depth, &age); err != nil {
 			return snap, err

@@ -29,6 +29,8 @@ type StoreOptions struct {
 	OnEvent func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RiverSchema is the schema of River's tables ("": the search_path).
+	RiverSchema string
 }
 
 // Store keeps resources and their events in PostgreSQL. It implements
@@ -37,13 +39,18 @@ type Store struct {
 	pool    *pgxpool.Pool
 	onEvent func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error
 	now     func() time.Time
+	// riverJobs is the qualified name of River's job table.
+	riverJobs string
 }
 
 var _ platform.Store = (*Store)(nil)
 
 // NewStore returns a Store on pool. It does no I/O.
 func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
-	s := &Store{pool: pool, onEvent: opts.OnEvent, now: opts.Now}
+	s := &Store{pool: pool, onEvent: opts.OnEvent, now: opts.Now, riverJobs: "river_job"}
+	if opts.RiverSchema != "" {
+		s.riverJobs = pgx.Identifier{opts.RiverSchema, "river_job"}.Sanitize()
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

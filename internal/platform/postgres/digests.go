@@ -1,4 +1,4 @@
-package digest
+package postgres
 
 import (
 	"context"
@@ -10,8 +10,72 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/idpbot/idpbot/internal/survey"
+	"github.com/idpbot/idpbot/internal/digest"
 )
+
+// Digests reads the usage digests report and records which digests were
+// posted (table digest_posts). It implements digest.Store and is safe for
+// concurrent use.
+type Digests struct {
+	pool *pgxpool.Pool
+}
+
+// NewDigests returns Digests on pool. It does no I/O.
+func NewDigests(pool *pgxpool.Pool) *Digests { return &Digests{pool: pool} }
+
+// Load implements digest.Store. It reads the usage of the period [from,
+// to) and of the period of the same length before it, in one consistent
+// snapshot. PostgreSQL does the aggregation: counts by GROUP BY,
+// percentiles by percentile_cont over every row (exact, interpolated), so
+// only aggregates cross the wire.
+//
+// Requests are resources created in the period; outcomes, approval
+// decisions and failure reasons are transitions recorded in it; time to
+// provision is from request to ready, for resources that became ready in
+// it. Active resources at the end of a period are those ready now, less
+// those that became ready since, plus those that stopped being ready since.
+func (s *Digests) Load(ctx context.Context, from, to time.Time) (cur, prev digest.Data, err error) {
+	if !from.Before(to) {
+		return digest.Data{}, digest.Data{}, fmt.Errorf("load digest: empty period %s – %s", from, to)
+	}
+	cur.Period = digest.Period{From: from, To: to}
+	prev.Period = cur.Period.Previous()
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		l := loader{tx: tx, periods: [2]*digest.Data{&prev, &cur}}
+		for _, step := range []func(context.Context) error{l.requests, l.transitions, l.reasons, l.provision, l.approvals, l.nps} {
+			if err := step(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return digest.Data{}, digest.Data{}, fmt.Errorf("load digest %s – %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return cur, prev, nil
+}
+
+// PostOnce implements digest.Store: it claims the slot of a channel and
+// calls post, in one transaction, so that a concurrent claim waits for it
+// and a failed post releases the claim.
+func (s *Digests) PostOnce(ctx context.Context, platformName, channel string, slot, at time.Time, post func(context.Context) error) (posted bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO digest_posts (platform, channel, slot, posted_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, platformName, channel, slot, at)
+		if err != nil {
+			return fmt.Errorf("claim digest slot: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		if err := post(ctx); err != nil {
+			return err
+		}
+		posted = true
+		return nil
+	})
+	return posted, err
+}
 
 // digestEvents is the predicate of the events the digest reads; it is the
 // predicate of the partial index events_digest_idx (migration 0003), which
@@ -22,7 +86,7 @@ const digestEvents = `kind = 'transition' AND (to_state IN ('ready', 'failed') O
 // the partial index events_digest_failed_idx.
 const failedEvents = `kind = 'transition' AND to_state = 'failed' AND from_state <> 'deleting'`
 
-// The queries of Load, in the order it runs them; $1 is the previous
+// The queries of Digests.Load, in the order it runs them; $1 is the previous
 // period's start, $2 the current one's, $3 its end.
 const (
 	queryRequests = `SELECT created_at >= $2, service, team, environment, count(*), count(*) FILTER (WHERE self_service)
@@ -58,43 +122,12 @@ const (
 		GROUP BY 1`
 )
 
-// Load reads the usage of the period [from, to) and of the period of the
-// same length before it, in one consistent snapshot. PostgreSQL does the
-// aggregation: counts by GROUP BY, percentiles by percentile_cont over
-// every row (exact, interpolated), so only aggregates cross the wire.
-//
-// Requests are resources created in the period; outcomes, approval
-// decisions and failure reasons are transitions recorded in it; time to
-// provision is from request to ready, for resources that became ready in
-// it. Active resources at the end of a period are those ready now, less
-// those that became ready since, plus those that stopped being ready since.
-func Load(ctx context.Context, pool *pgxpool.Pool, from, to time.Time) (cur, prev Data, err error) {
-	if !from.Before(to) {
-		return Data{}, Data{}, fmt.Errorf("load digest: empty period %s – %s", from, to)
-	}
-	cur.Period = Period{From: from, To: to}
-	prev.Period = cur.Period.Previous()
-	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		l := loader{tx: tx, periods: [2]*Data{&prev, &cur}}
-		for _, step := range []func(context.Context) error{l.requests, l.transitions, l.reasons, l.provision, l.approvals, l.nps} {
-			if err := step(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Data{}, Data{}, fmt.Errorf("load digest %s – %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-	}
-	return cur, prev, nil
-}
-
-// loader runs Load's queries; periods[0] is the previous period, [1] the
+// loader runs the queries of Digests.Load; periods[0] is the previous period, [1] the
 // current one. Each query reads both: $1 is the previous period's start,
 // $2 the current one's, $3 its end.
 type loader struct {
 	tx      pgx.Tx
-	periods [2]*Data
+	periods [2]*digest.Data
 }
 
 func (l *loader) args() []any {
@@ -146,17 +179,17 @@ func (l *loader) requests(ctx context.Context) error {
 }
 
 // counts returns the counts of m, most first (nil when empty).
-func counts(m map[string]int) []Count {
-	var out []Count
+func counts(m map[string]int) []digest.Count {
+	var out []digest.Count
 	for k, n := range m {
-		out = append(out, Count{k, n})
+		out = append(out, digest.Count{Key: k, N: n})
 	}
 	sortCounts(out)
 	return out
 }
 
-func sortCounts(c []Count) {
-	slices.SortFunc(c, func(a, b Count) int {
+func sortCounts(c []digest.Count) {
+	slices.SortFunc(c, func(a, b digest.Count) int {
 		if a.N != b.N {
 			return b.N - a.N
 		}
@@ -206,7 +239,7 @@ func (l *loader) transitions(ctx context.Context) error {
 
 // reasons finds each period's most frequent failure reasons.
 func (l *loader) reasons(ctx context.Context) error {
-	rows, err := l.tx.Query(ctx, queryReasons, append(l.args(), TopReasons)...)
+	rows, err := l.tx.Query(ctx, queryReasons, append(l.args(), digest.TopReasons)...)
 	if err != nil {
 		return fmt.Errorf("failure reasons: %w", err)
 	}
@@ -217,7 +250,7 @@ func (l *loader) reasons(ctx context.Context) error {
 	)
 	_, err = pgx.ForEachRow(rows, []any{&cur, &reason, &n}, func() error {
 		d := l.periods[period(cur)]
-		d.FailureReasons = append(d.FailureReasons, Count{reason, n})
+		d.FailureReasons = append(d.FailureReasons, digest.Count{Key: reason, N: n})
 		return nil
 	})
 	if err != nil {
@@ -244,7 +277,7 @@ func (l *loader) provision(ctx context.Context) error {
 			return fmt.Errorf("%d percentiles for %s", len(p), service)
 		}
 		d := l.periods[period(cur)]
-		d.Provision = append(d.Provision, Timing{Service: service, N: n, P50: seconds(p[0]), P90: seconds(p[1])})
+		d.Provision = append(d.Provision, digest.Timing{Service: service, N: n, P50: seconds(p[0]), P90: seconds(p[1])})
 		return nil
 	})
 	if err != nil {
@@ -286,7 +319,7 @@ func (l *loader) approvals(ctx context.Context) error {
 // nps reads the latest survey result at the end of each period.
 func (l *loader) nps(ctx context.Context) error {
 	for _, d := range l.periods {
-		r, at, ok, err := survey.LatestResult(ctx, l.tx, d.Period.To)
+		r, at, ok, err := latestSurveyResult(ctx, l.tx, d.Period.To)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,6 @@
-package survey
+// Package schedule parses the cron schedules of the bot's periodic jobs
+// (surveys, digests) into River periodic schedules.
+package schedule
 
 import (
 	"fmt"
@@ -9,10 +11,10 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Schedule is a named cron schedule (robfig/cron's standard five fields,
+// Cron is a named cron schedule (robfig/cron's standard five fields,
 // descriptors such as @weekly and @every, and a CRON_TZ= or TZ= prefix). It
-// is a river.PeriodicSchedule. Build it with ParseSchedule.
-type Schedule struct {
+// is a river.PeriodicSchedule. Build it with Parse.
+type Cron struct {
 	name, spec string
 	sched      cron.Schedule
 	// grain is the resolution of the schedule's run times: a minute for
@@ -23,16 +25,16 @@ type Schedule struct {
 	loc    *time.Location
 }
 
-var _ river.PeriodicSchedule = (*Schedule)(nil)
+var _ river.PeriodicSchedule = (*Cron)(nil)
 
 // never is the time Next returns for a schedule without a next run: far
 // enough that River never gets there.
 var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// ParseSchedule parses spec, the schedule called name in the configuration.
+// Parse parses spec, the schedule called name in the configuration.
 // It is an error naming the schedule when the spec is empty, is not a valid
 // cron spec, or never fires (such as "0 0 31 2 *", the 31st of February).
-func ParseSchedule(name, spec string) (*Schedule, error) {
+func Parse(name, spec string) (*Cron, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
 		return nil, fmt.Errorf("schedule %s: the cron spec is empty", name)
@@ -41,7 +43,7 @@ func ParseSchedule(name, spec string) (*Schedule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schedule %s: invalid cron spec %q: %w", name, spec, err)
 	}
-	s := &Schedule{name: name, spec: spec, sched: sched, grain: time.Second, margin: 200 * time.Millisecond, loc: time.UTC}
+	s := &Cron{name: name, spec: spec, sched: sched, grain: time.Second, margin: 200 * time.Millisecond, loc: time.UTC}
 	if ss, ok := sched.(*cron.SpecSchedule); ok {
 		s.grain, s.margin, s.loc = time.Minute, time.Second, ss.Location
 	}
@@ -51,10 +53,10 @@ func ParseSchedule(name, spec string) (*Schedule, error) {
 	return s, nil
 }
 
-// MustParseSchedule is ParseSchedule for specs known to be valid (the
+// MustParse is Parse for specs known to be valid (the
 // defaults); it panics on an error.
-func MustParseSchedule(name, spec string) *Schedule {
-	s, err := ParseSchedule(name, spec)
+func MustParse(name, spec string) *Cron {
+	s, err := Parse(name, spec)
 	if err != nil {
 		panic(err)
 	}
@@ -62,19 +64,19 @@ func MustParseSchedule(name, spec string) *Schedule {
 }
 
 // Name returns the schedule's name in the configuration.
-func (s *Schedule) Name() string { return s.name }
+func (s *Cron) Name() string { return s.name }
 
 // Spec returns the cron spec.
-func (s *Schedule) Spec() string { return s.spec }
+func (s *Cron) Spec() string { return s.spec }
 
 // String returns "name (spec)".
-func (s *Schedule) String() string { return fmt.Sprintf("%s (%s)", s.name, s.spec) }
+func (s *Cron) String() string { return fmt.Sprintf("%s (%s)", s.name, s.spec) }
 
 // Location returns the time zone the schedule runs in.
-func (s *Schedule) Location() *time.Location { return s.loc }
+func (s *Cron) Location() *time.Location { return s.loc }
 
 // Next implements river.PeriodicSchedule: the first run after t.
-func (s *Schedule) Next(t time.Time) time.Time {
+func (s *Cron) Next(t time.Time) time.Time {
 	n := s.sched.Next(t)
 	if n.IsZero() {
 		return never
@@ -87,10 +89,10 @@ func (s *Schedule) Next(t time.Time) time.Time {
 // milliseconds after; rounding now (plus a margin) down to the schedule's
 // resolution gives that run's time, the same on every replica, as long as
 // the enqueuer is less than a minute late (a second for @every schedules).
-func (s *Schedule) Slot(now time.Time) time.Time {
+func (s *Cron) Slot(now time.Time) time.Time {
 	return now.Add(s.margin).Truncate(s.grain).UTC()
 }
 
 // Period is the UniqueOpts.ByPeriod of the schedule's jobs: its
 // resolution, so that each run is its own period.
-func (s *Schedule) Period() time.Duration { return s.grain }
+func (s *Cron) Period() time.Duration { return s.grain }

@@ -1,8 +1,7 @@
-package digest_test
+package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +15,9 @@ import (
 	"github.com/idpbot/idpbot/internal/survey"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// history records resources and their transitions at chosen times with
+// digestHistory records resources and their transitions at chosen times with
 // the real store.
-type history struct {
+type digestHistory struct {
 	t     *testing.T
 	clock *clock
 	store *postgres.Store
@@ -54,7 +35,7 @@ var requester = platform.Actor{ID: "slack:UDEV", Name: "dev"}
 
 // create records a request of service by team in env at when, in state
 // (pending, or awaiting_approval).
-func (h *history) create(when, service, team, env string, state platform.State, self bool) int64 {
+func (h *digestHistory) create(when, service, team, env string, state platform.State, self bool) int64 {
 	h.t.Helper()
 	h.clock.Set(at(when))
 	r := &platform.Resource{Service: service, ServiceType: "database", Name: "r" + when[8:10] + when[11:13] + when[14:16],
@@ -65,7 +46,7 @@ func (h *history) create(when, service, team, env string, state platform.State, 
 	return r.ID
 }
 
-func (h *history) move(when string, id int64, to platform.State, message string) {
+func (h *digestHistory) move(when string, id int64, to platform.State, message string) {
 	h.t.Helper()
 	h.clock.Set(at(when))
 	now := at(when)
@@ -85,7 +66,7 @@ func (h *history) move(when string, id int64, to platform.State, message string)
 
 // provision moves a pending resource through provisioning to ready or
 // failed (when reason is set).
-func (h *history) provision(start, end string, id int64, reason string) {
+func (h *digestHistory) provision(start, end string, id int64, reason string) {
 	h.t.Helper()
 	h.move(start, id, platform.Provisioning, "provisioning")
 	if reason != "" {
@@ -106,14 +87,14 @@ func closedSurvey(t *testing.T, pool *pgxpool.Pool, closed time.Time, channel st
 	}
 }
 
-// TestLoad records two weeks of history and checks every number of both
+// TestLoad records two weeks of digestHistory and checks every number of both
 // periods: cur is [Mon 5 Jan 09:00, Mon 12 Jan 09:00), prev the week
 // before.
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	pool := postgrestest.Pool(t)
 	c := &clock{}
-	h := &history{t: t, clock: c, store: postgres.NewStore(pool, postgres.StoreOptions{Now: c.Now})}
+	h := &digestHistory{t: t, clock: c, store: postgres.NewStore(pool, postgres.StoreOptions{Now: c.Now})}
 	const pg, web = "postgresql-database", "web-application"
 	const dev, stg, prod = "development", "staging", "production"
 
@@ -159,7 +140,7 @@ func TestLoad(t *testing.T) {
 	closedSurvey(t, pool, at("2026-01-10 10:00:00"), "C2", 0, 0, 1) // the same round: counted together
 	closedSurvey(t, pool, at("2026-01-20 10:00:00"), "C1", 0, 0, 5) // after cur
 
-	cur, prev, err := digest.Load(context.Background(), pool, at("2026-01-05 09:00:00"), at("2026-01-12 09:00:00"))
+	cur, prev, err := postgres.NewDigests(pool).Load(context.Background(), at("2026-01-05 09:00:00"), at("2026-01-12 09:00:00"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +149,12 @@ func TestLoad(t *testing.T) {
 		Period:         digest.Period{From: at("2025-12-29 09:00:00"), To: at("2026-01-05 09:00:00")},
 		Requests:       3,
 		SelfService:    3,
-		ByService:      []digest.Count{{pg, 3}},
-		ByTeam:         []digest.Count{{"payments", 2}, {"platform", 1}},
-		ByEnvironment:  []digest.Count{{dev, 1}, {prod, 1}, {stg, 1}},
+		ByService:      []digest.Count{{Key: pg, N: 3}},
+		ByTeam:         []digest.Count{{Key: "payments", N: 2}, {Key: "platform", N: 1}},
+		ByEnvironment:  []digest.Count{{Key: dev, N: 1}, {Key: prod, N: 1}, {Key: stg, N: 1}},
 		Ready:          2,
 		Failed:         1,
-		FailureReasons: []digest.Count{{"quota exceeded on target", 1}},
+		FailureReasons: []digest.Count{{Key: "quota exceeded on target", N: 1}},
 		// 2m and 3h05m: the median interpolates, p90 = 120 + 0.9 × 10980.
 		Provision:       []digest.Timing{{Service: pg, N: 2, P50: sec(5610), P90: sec(10002)}},
 		Approvals:       1,
@@ -187,12 +168,12 @@ func TestLoad(t *testing.T) {
 		Period:         digest.Period{From: at("2026-01-05 09:00:00"), To: at("2026-01-12 09:00:00")},
 		Requests:       8,
 		SelfService:    7,
-		ByService:      []digest.Count{{pg, 7}, {web, 1}},
-		ByTeam:         []digest.Count{{"payments", 6}, {"platform", 2}},
-		ByEnvironment:  []digest.Count{{dev, 5}, {prod, 2}, {stg, 1}},
+		ByService:      []digest.Count{{Key: pg, N: 7}, {Key: web, N: 1}},
+		ByTeam:         []digest.Count{{Key: "payments", N: 6}, {Key: "platform", N: 2}},
+		ByEnvironment:  []digest.Count{{Key: dev, N: 5}, {Key: prod, N: 2}, {Key: stg, N: 1}},
 		Ready:          3,
 		Failed:         3,
-		FailureReasons: []digest.Count{{"timeout", 2}, {"quota exceeded on target", 1}},
+		FailureReasons: []digest.Count{{Key: "timeout", N: 2}, {Key: "quota exceeded on target", N: 1}},
 		// pg: 30s and 5h10m; web: 90s alone.
 		Provision: []digest.Timing{
 			{Service: pg, N: 2, P50: sec(9315), P90: sec(16743)},
@@ -214,7 +195,7 @@ func TestLoad(t *testing.T) {
 
 	// An empty database and an empty period.
 	empty := postgrestest.Pool(t)
-	cur, prev, err = digest.Load(context.Background(), empty, at("2026-01-05 09:00:00"), at("2026-01-12 09:00:00"))
+	cur, prev, err = postgres.NewDigests(empty).Load(context.Background(), at("2026-01-05 09:00:00"), at("2026-01-12 09:00:00"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +205,7 @@ func TestLoad(t *testing.T) {
 	if prev.Requests != 0 || prev.HasNPS || prev.Active != 0 {
 		t.Errorf("empty previous period = %+v", prev)
 	}
-	if _, _, err := digest.Load(context.Background(), empty, at("2026-01-05 09:00:00"), at("2026-01-05 09:00:00")); err == nil {
+	if _, _, err := postgres.NewDigests(empty).Load(context.Background(), at("2026-01-05 09:00:00"), at("2026-01-05 09:00:00")); err == nil {
 		t.Error("Load of an empty period succeeded")
 	}
 }

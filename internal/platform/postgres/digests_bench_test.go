@@ -1,4 +1,4 @@
-package digest
+package postgres_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/idpbot/idpbot/internal/digest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
@@ -62,11 +63,11 @@ func BenchmarkDigestWeek(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		cur, prev, err := Load(ctx, pool, from, to)
+		cur, prev, err := postgres.NewDigests(pool).Load(ctx, from, to)
 		if err != nil {
 			b.Fatal(err)
 		}
-		d := Compute(cur, prev)
+		d := digest.Compute(cur, prev)
 		took = append(took, time.Since(start))
 		if d.Requests.Cur == 0 || d.Active.Cur == 0 || len(d.Provision) == 0 || !d.NPS.HasCur {
 			b.Fatalf("digest of the benchmark data is empty: %+v", d)
@@ -78,19 +79,19 @@ func BenchmarkDigestWeek(b *testing.B) {
 	b.ReportMetric(float64(took[len(took)*9/10].Microseconds())/1000, "ms/p90")
 }
 
-// explain logs the plan summary of each query of Load.
+// explain logs the plan summary of each query of Digests.Load.
 func explain(b *testing.B, pool *pgxpool.Pool, from, to time.Time) {
 	args := []any{from.Add(-to.Sub(from)), from, to}
 	for _, q := range []struct {
 		name, sql string
 		args      []any
 	}{
-		{"requests", queryRequests, args},
-		{"ready now", queryReadyNow, nil},
-		{"transitions", queryTransitions, args},
-		{"failure reasons", queryReasons, append(slices.Clone(args), TopReasons)},
-		{"time to provision", queryProvision, args},
-		{"approval wait", queryApprovals, args},
+		{"requests", postgres.QueryRequests, args},
+		{"ready now", postgres.QueryReadyNow, nil},
+		{"transitions", postgres.QueryTransitions, args},
+		{"failure reasons", postgres.QueryReasons, append(slices.Clone(args), digest.TopReasons)},
+		{"time to provision", postgres.QueryProvision, args},
+		{"approval wait", postgres.QueryApprovals, args},
 	} {
 		rows, err := pool.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+q.sql, q.args...)
 		if err != nil {
