@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -10,21 +11,29 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/slack"
 	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
-	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
-// adapterSet is what serve runs for the chat adapters that are configured.
+// adapterSet is what serve runs for the chat adapters that are configured:
+// their notifiers, their HTTP endpoints and what runs beside them, both
+// given the router once it is built.
 type adapterSet struct {
-	notifiers map[string]jobs.Notifier
-	posters   map[string]commands.Poster
-	runs      []func(context.Context) error
+	notifiers []*thread.Notifier
+	handlers  map[string]func(*commands.Router) http.Handler
+	runs      []func(context.Context, *commands.Router) error
 }
 
-// add delivers a platform's threads and posts through n.
-func (s *adapterSet) add(n *thread.Notifier) {
-	s.notifiers[n.Platform()] = n
-	s.posters[n.Platform()] = n
+// handle serves path with the handler h gives for the router.
+func (s *adapterSet) handle(path string, h func(*commands.Router) http.Handler) {
+	if s.handlers == nil {
+		s.handlers = map[string]func(*commands.Router) http.Handler{}
+	}
+	s.handlers[path] = h
+}
+
+// run adds f to what runs beside the server.
+func (s *adapterSet) run(f func(context.Context) error) {
+	s.runs = append(s.runs, func(ctx context.Context, _ *commands.Router) error { return f(ctx) })
 }
 
 // notifier tells requests' stories and posts through platform t.
@@ -72,7 +81,7 @@ func checkToken(ctx context.Context, a *app, name string, verify func(context.Co
 	case platform.ErrorCode(err) == platform.Forbidden:
 		return userError{platform.ErrorMessage(err)}
 	}
-	set.runs = append(set.runs, func(ctx context.Context) error {
+	set.run(func(ctx context.Context) error {
 		a.log.Warn("cannot reach "+name+" to check the bot token; starting anyway, not ready until it answers", "err", err)
 		return retry(ctx, a, "check the "+name+" bot token", verify)
 	})
@@ -96,7 +105,6 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 		PublicKey:       g("DISCORD_PUBLIC_KEY"),
 		GuildID:         g("DISCORD_GUILD_ID"),
 		APIURL:          g("DISCORD_API_URL"),
-		Router:          a.router,
 		Engine:          a.engine,
 		RequestsChannel: a.cfg.channel("requests", discord.Platform),
 		Logger:          a.log,
@@ -108,18 +116,17 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 	if err := checkToken(ctx, a, "Discord", d.Verify, set); err != nil {
 		return err
 	}
-	set.add(a.notifier(d))
+	set.notifiers = append(set.notifiers, a.notifier(d))
 	ops.addCheck(discord.Platform, func(context.Context) error { return d.Ready() })
 	gateway := g("DISCORD_PUBLIC_KEY") == ""
 	if !gateway {
-		ops.mux.Handle(discord.InteractionsPath, d.Handler())
+		set.handle(discord.InteractionsPath, d.Handler)
 	}
-	set.runs = append(set.runs, func(ctx context.Context) error {
-		return retry(ctx, a, "register Discord commands", d.RegisterCommands)
-	}, func(ctx context.Context) error {
+	set.run(func(ctx context.Context) error { return retry(ctx, a, "register Discord commands", d.RegisterCommands) })
+	set.runs = append(set.runs, func(ctx context.Context, router *commands.Router) error {
 		defer d.Wait()
 		if gateway {
-			return retry(ctx, a, "Discord gateway", d.RunGateway)
+			return retry(ctx, a, "Discord gateway", func(ctx context.Context) error { return d.RunGateway(ctx, router) })
 		}
 		<-ctx.Done()
 		return nil
@@ -156,7 +163,6 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 		SigningSecret: g("SLACK_SIGNING_SECRET"),
 		AppToken:      g("SLACK_APP_TOKEN"),
 		APIURL:        g("SLACK_API_URL"),
-		Router:        a.router,
 		Engine:        a.engine,
 		Logger:        a.log,
 		Metrics:       a.metrics,
@@ -167,15 +173,15 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	if err := checkToken(ctx, a, "Slack", s.Verify, set); err != nil {
 		return err
 	}
-	set.add(a.notifier(s))
+	set.notifiers = append(set.notifiers, a.notifier(s))
 	ops.addCheck(slack.Platform, func(context.Context) error { return s.Ready() })
 	if g("SLACK_SIGNING_SECRET") != "" {
-		ops.mux.Handle("/slack/", s.Handler())
+		set.handle("/slack/", s.Handler)
 	}
-	set.runs = append(set.runs, func(ctx context.Context) error {
+	set.runs = append(set.runs, func(ctx context.Context, router *commands.Router) error {
 		defer s.Wait()
 		if socket {
-			return retry(ctx, a, "Slack Socket Mode", s.RunSocketMode)
+			return retry(ctx, a, "Slack Socket Mode", func(ctx context.Context) error { return s.RunSocketMode(ctx, router) })
 		}
 		<-ctx.Done()
 		return nil

@@ -10,25 +10,21 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/riverqueue/river"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 
 	defaultcatalog "github.com/idpbot/idpbot/catalog"
 	"github.com/idpbot/idpbot/internal/chat/console"
-	"github.com/idpbot/idpbot/internal/commands"
-	"github.com/idpbot/idpbot/internal/digest"
+	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/metrics"
 	"github.com/idpbot/idpbot/internal/platform"
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 	"github.com/idpbot/idpbot/internal/platform/policy"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
-	"github.com/idpbot/idpbot/internal/survey"
 )
 
 func loadCatalog(g env) (*platform.Catalog, error) {
@@ -42,32 +38,26 @@ func loadCatalog(g env) (*platform.Catalog, error) {
 	return catalogload.Load(defaultcatalog.FS)
 }
 
-// app is the wired core every mode shares.
+// app is the wired core every mode shares: configuration, database,
+// store and engine. Each is built from what was built before it.
 type app struct {
 	cfg     *Config
 	log     *slog.Logger
+	loc     *time.Location // where times are shown: UTC, local in the console
+	console bool
 	pool    *pgxpool.Pool
 	store   *postgres.Store
+	enqueue *jobs.Enqueuer
 	engine  *platform.Engine
-	router  *commands.Router
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
-	runner  *jobs.Runner
-	gov     *jobs.Governance
-	survey  *survey.Service
-	digest  *digest.Service
-	// posters are the adapters that can post outside a command, by
-	// platform; filled in once the adapters are built, before jobs start.
-	posters       map[string]commands.Poster
-	surveyPosters map[string]survey.Poster
-	digestPosters map[string]digest.Poster
 	// handlers are HTTP endpoints of drivers (webhook callbacks), served by
 	// the server.
 	handlers map[string]http.Handler
 }
 
 // setup loads the configuration and catalog, opens the database and wires
-// the engine. The caller closes a.pool.
+// the store, the enqueuer and the engine. The caller closes a.pool.
 func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode bool) (*app, error) {
 	cfg, err := loadConfig(o.config, o.user)
 	if err != nil {
@@ -77,7 +67,10 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	a := &app{cfg: cfg, log: log, loc: time.UTC, console: consoleMode, reg: prometheus.NewRegistry()}
+	if consoleMode {
+		a.loc = time.Local
+	}
 	cat, err := loadCatalog(g)
 	if err != nil {
 		return nil, err
@@ -100,15 +93,14 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = metrics.New(a.reg)
 	a.metrics.SupportCategories(a.cfg.SupportCategories())
-	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{
-		OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-			if err := a.runner.Enqueue(ctx, tx, r, ev); err != nil {
-				return err
-			}
-			return a.gov.Enqueue(ctx, tx, r, ev)
-		},
-	})
-	a.reg.MustRegister(metrics.NewDBCollector(snapshotSource{a}, func() metrics.PoolStats {
+	a.enqueue, err = jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: a.pool, Org: cfg.Org(), Catalog: cat,
+		ApprovalChannels: a.channels("approvals"), Logger: a.log})
+	if err != nil {
+		a.pool.Close()
+		return nil, err
+	}
+	a.store = postgres.NewStore(a.pool, postgres.StoreOptions{OnEvent: a.enqueue.OnEvent})
+	a.reg.MustRegister(metrics.NewDBCollector(a.store, func() metrics.PoolStats {
 		st := a.pool.Stat()
 		return metrics.PoolStats{Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns()}
 	}, a.log))
@@ -123,50 +115,11 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 		Policies: []platform.Policy{rules}, Sealer: sealer, Logger: a.log, Observer: a.metrics,
 		Deadlines: cfg.Deadlines(),
 	})
-	loc := time.UTC
-	if consoleMode {
-		loc = time.Local
-	}
-	if err := a.setupSchedules(o, consoleMode, loc); err != nil {
-		a.pool.Close()
-		return nil, err
-	}
-	a.router = commands.NewRouter(a.engine, commands.Options{
-		Logger: a.log, Location: loc,
-		Tickets: a.gov, Metrics: a.metrics, SupportCategories: cfg.SupportCategories(),
-		Verbs: a.verbs(),
-	})
 	return a, nil
 }
 
 // compileRules compiles the configuration's policy rules.
 func compileRules(cfg *Config) (*policy.Set, error) { return policy.Compile(cfg.Rules()) }
-
-// startJobs builds the job runner with the given notifiers; posters are
-// the adapters that can also post outside a command (approval cards,
-// support tickets, surveys, digests).
-func (a *app) startJobs(notifiers map[string]jobs.Notifier, posters map[string]commands.Poster) error {
-	for name, p := range posters {
-		a.posters[name] = p
-		cp := chatPoster{p: p, loc: a.survey.Location()}
-		a.surveyPosters[name], a.digestPosters[name] = cp, cp
-	}
-	var err error
-	a.runner, err = jobs.New(jobs.Config{
-		Pool: a.pool, Engine: a.engine, Store: a.store, Logger: a.log,
-		Notifiers:   notifiers,
-		Workers:     a.cfg.Jobs.Workers,
-		RescueAfter: time.Duration(a.cfg.Jobs.RescueAfter),
-		Metrics:     a.metrics,
-		Register: func(w *river.Workers) {
-			a.gov.Register(w, a.posters)
-			survey.AddWorkers(w, a.survey)
-			digest.AddWorkers(w, a.digest)
-		},
-		Periodic: append(jobs.GovernancePeriodic(), a.survey.PeriodicJob(), a.digest.PeriodicJob()),
-	})
-	return err
-}
 
 // runConsole is the local console: /idp commands typed in the terminal.
 func runConsole(ctx context.Context, o options, g env, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -177,20 +130,20 @@ func runConsole(ctx context.Context, o options, g env, stdin io.Reader, stdout, 
 	defer a.pool.Close()
 	actor := platform.Actor{ID: "console:" + o.user, Name: o.user}
 	con := console.New(console.Config{
-		Router: a.router, Engine: a.engine, In: stdin, Out: stdout, Actor: actor,
+		Engine: a.engine, In: stdin, Out: stdout, Actor: actor,
 		Interactive: isTerminal(stdin), Wait: o.wait, Logger: a.log, Delivered: true,
 	})
-	n := a.notifier(con)
-	if err := a.startJobs(map[string]jobs.Notifier{console.Platform: n}, map[string]commands.Poster{console.Platform: n}); err != nil {
+	svc, err := a.services(o, []*thread.Notifier{a.notifier(con)})
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grp, gctx := errgroup.WithContext(ctx)
-	grp.Go(func() error { return a.runner.Run(gctx) })
+	grp.Go(func() error { return svc.runner.Run(gctx) })
 	grp.Go(func() error {
 		defer cancel()
-		return con.Run(gctx)
+		return con.Run(gctx, svc.router)
 	})
 	if err := grp.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -226,25 +179,28 @@ func runServe(ctx context.Context, o options, g env, stderr io.Writer) error {
 	for path, h := range a.handlers {
 		ops.mux.Handle(path, h)
 	}
-	set := &adapterSet{notifiers: map[string]jobs.Notifier{}, posters: map[string]commands.Poster{}}
+	set := &adapterSet{}
 	if err := addSlack(ctx, a, g, ops, set); err != nil {
 		return err
 	}
 	if err := addDiscord(ctx, a, g, ops, set); err != nil {
 		return err
 	}
-	notifiers, runs := set.notifiers, set.runs
-	if len(notifiers) == 0 {
+	if len(set.notifiers) == 0 {
 		a.log.Warn("no chat adapter configured: serving the ops endpoints only; set SLACK_* or DISCORD_* (see README), or run the console with `bot console`")
 	}
-	if err := a.startJobs(notifiers, set.posters); err != nil {
+	svc, err := a.services(o, set.notifiers)
+	if err != nil {
 		return err
+	}
+	for path, handler := range set.handlers {
+		ops.mux.Handle(path, handler(svc.router))
 	}
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return ops.run(gctx, g.or("IDPBOT_HTTP_ADDR", ":8080"), 10*time.Second) })
-	grp.Go(func() error { return a.runner.Run(gctx) })
-	for _, run := range runs {
-		grp.Go(func() error { return run(gctx) })
+	grp.Go(func() error { return svc.runner.Run(gctx) })
+	for _, run := range set.runs {
+		grp.Go(func() error { return run(gctx, svc.router) })
 	}
 	err = grp.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {

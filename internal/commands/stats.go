@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/idpbot/idpbot/internal/platform"
@@ -47,4 +49,30 @@ func statDuration(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return humanDuration(d)
+}
+
+// StatsWindow is the window of /idp stats, like idp_self_service_rate's.
+const StatsWindow = 30 * 24 * time.Hour
+
+// StatsSource reads the platform's health since a time; *postgres.Store
+// implements it.
+type StatsSource interface {
+	Stats(ctx context.Context, since time.Time) (platform.Stats, error)
+}
+
+// StatsVerb is /idp stats: the platform's health over the last
+// StatsWindow, read from src, for everyone.
+func StatsVerb(src StatsSource, log *slog.Logger) Verb {
+	return Verb{Name: "stats", Usage: "stats", Example: "stats", Role: Everyone,
+		Help: "The platform's health over the last 30 days: self-service rate, time to provision, availability, active resources, satisfaction.",
+		Run: func(ctx context.Context, req Request, args []string) Reply {
+			if len(args) > 0 {
+				return ErrorReply(ctx, log, platform.Errorf(platform.Invalid, "stats takes no arguments: /idp stats"))
+			}
+			st, err := src.Stats(ctx, time.Now().Add(-StatsWindow))
+			if err != nil {
+				return ErrorReply(ctx, log, err)
+			}
+			return StatsReply(st, "30 days")
+		}}
 }

@@ -42,6 +42,11 @@ func NewCommands(svc *Service, org *platform.Org, log *slog.Logger) *Commands {
 	return &Commands{svc: svc, org: org, log: log.With("component", "digest")}
 }
 
+// Verb is the command digests add to the router, for admins.
+func (c *Commands) Verb() commands.Verb {
+	return commands.Verb{Name: "digest", Usage: Usage, Help: Help, Example: "digest now 7d", Role: commands.Admins, Run: c.Digest}
+}
+
 // Digest runs "/idp digest now [period]" ("now" may be left out); args are
 // the words after "digest". Only admins may run it. The digest is the
 // reply, in the channel it was asked in.

@@ -15,7 +15,7 @@ import (
 // cardBook records where the approval cards of each request were posted,
 // so that they can show the decision once it is made.
 type cardBook struct {
-	store    GovernanceStore
+	store    CardStore
 	requests platform.Store
 }
 
@@ -120,4 +120,22 @@ func (w *CardsDecidedWorker) Work(ctx context.Context, job *river.Job[CardsDecid
 		}
 	}
 	return nil
+}
+
+// AddGovernanceWorkers adds the governance workers to workers (call it
+// from Config.Register): posts through posters, by platform name
+// (approval cards, reminders, support tickets), the edit of approval
+// cards to show the decision once it is made (where the poster is a
+// commands.Editor), and the sweep of engine's deadlines.
+func AddGovernanceWorkers(workers *river.Workers, engine *platform.Engine, cards CardStore, posters map[string]commands.Poster, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "jobs")
+	book := &cardBook{store: cards, requests: engine.Store()}
+	post := NewPostWorker(posters, log)
+	post.book = book
+	river.AddWorker(workers, post)
+	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: log, paused: post.paused})
+	river.AddWorker(workers, NewSweepWorker(engine, log))
 }

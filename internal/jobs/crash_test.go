@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idpbot/idpbot/internal/platform"
@@ -62,15 +61,16 @@ func crashChild(schema string) error {
 		return err
 	}
 	defer pool.Close()
-	var runner *Runner
-	store := postgres.NewStore(pool, postgres.StoreOptions{OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-		return runner.Enqueue(ctx, tx, r, ev)
-	}})
+	enq, err := NewEnqueuer(EnqueuerConfig{Pool: pool, Schema: schema})
+	if err != nil {
+		return err
+	}
+	store := postgres.NewStore(pool, postgres.StoreOptions{OnEvent: enq.OnEvent})
 	engine, err := buildEngine(store, &hangingDriver{testDriver{timeout: time.Minute}})
 	if err != nil {
 		return err
 	}
-	runner, err = New(Config{
+	runner, err := New(Config{
 		Pool: pool, Engine: engine, Store: store, Schema: schema,
 		DefaultTimeout: time.Minute, RescueAfter: 2 * time.Minute,
 		FetchPollInterval: 20 * time.Millisecond, testOnly: true,

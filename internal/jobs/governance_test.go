@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/commands"
@@ -135,37 +134,37 @@ func (c *clock) advance(d time.Duration) {
 // workers, posting to a recording poster on platform "console".
 type govHarness struct {
 	*harness
-	gov    *Governance
-	poster *poster
-	clock  *clock
+	tickets *Tickets
+	poster  *poster
+	clock   *clock
 }
 
 func newGovHarness(t *testing.T) *govHarness {
 	t.Helper()
 	pool := postgrestest.Pool(t)
 	g := &govHarness{harness: &harness{pool: pool, driver: &testDriver{timeout: 5 * time.Second}, notifier: &recorder{}}, poster: &poster{}, clock: &clock{}}
-	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.now, RiverSchema: postgrestest.Schema(pool), OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-		if err := g.runner.Enqueue(ctx, tx, r, ev); err != nil {
-			return err
-		}
-		return g.gov.Enqueue(ctx, tx, r, ev)
-	}})
 	cat, err := platform.NewCatalog(&platform.ServiceDefinition{Name: "test-db", Title: "Test database", Type: "database",
 		Fields: []platform.Field{{Name: "size", Kind: platform.KindEnum, Options: []string{"small", "large"}, Default: "small"}}, Provisioners: []platform.Binding{{Driver: "test"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	org := &platform.Org{
+		Teams:        []platform.Team{{Name: "payments", Members: []string{bob.ID}}},
+		Environments: []platform.Environment{{Name: "staging"}, {Name: "production", Approvals: 1}},
+		Approvers:    []string{approver.ID},
+	}
+	enq, err := NewEnqueuer(EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), Org: org, Catalog: cat,
+		ApprovalChannels: map[string]string{"console": "approvals"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.now, RiverSchema: postgrestest.Schema(pool), OnEvent: enq.OnEvent})
 	sealer := platformtest.Sealer(t)
 	g.engine = platform.NewEngine(platform.EngineConfig{
 		Store: g.store, Catalog: cat, Drivers: map[string]platform.Driver{"test": g.driver}, Sealer: sealer, Now: g.clock.now,
-		Org: &platform.Org{
-			Teams:        []platform.Team{{Name: "payments", Members: []string{bob.ID}}},
-			Environments: []platform.Environment{{Name: "staging"}, {Name: "production", Approvals: 1}},
-			Approvers:    []string{approver.ID},
-		},
+		Org: org,
 	})
-	g.gov, err = NewGovernance(GovernanceConfig{Engine: g.engine, Store: g.store, Pool: pool, Schema: postgrestest.Schema(pool),
-		ApprovalChannels: map[string]string{"console": "approvals"}, SupportChannels: map[string]string{"console": "support"}})
+	g.tickets, err = NewTickets(g.store, enq, map[string]string{"console": "support"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +177,7 @@ func newGovHarness(t *testing.T) *govHarness {
 		RetryPolicy:       fixedRetry(10 * time.Millisecond),
 		FetchPollInterval: 20 * time.Millisecond,
 		Register: func(w *river.Workers) {
-			g.gov.Register(w, map[string]commands.Poster{"console": g.poster})
+			AddGovernanceWorkers(w, g.engine, g.store, map[string]commands.Poster{"console": g.poster}, nil)
 		},
 		testOnly:               true,
 		leaderElectionDisabled: true,
@@ -451,18 +450,18 @@ func TestSupportTicketRecordedAndPosted(t *testing.T) {
 	g.poster.limit(1) // the first post meets a rate limit
 	in := commands.Ticket{Category: "access", Text: "cannot log in; '); DROP TABLE support_tickets; --", Requester: bob,
 		Platform: "console", Channel: "tty", Teams: []string{"payments"}, IdempotencyKey: "delivery-1"}
-	t1, err := g.gov.CreateTicket(ctx, in)
+	t1, err := g.tickets.CreateTicket(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if t1.ID == 0 || t1.CreatedAt.IsZero() {
 		t.Fatalf("CreateTicket = %+v", t1)
 	}
-	again, err := g.gov.CreateTicket(ctx, in)
+	again, err := g.tickets.CreateTicket(ctx, in)
 	if err != nil || again.ID != t1.ID {
 		t.Fatalf("a redelivered ticket = %+v, %v; want #%d", again, err, t1.ID)
 	}
-	other, err := g.gov.CreateTicket(ctx, commands.Ticket{Category: "bug", Text: "broken", Requester: bob})
+	other, err := g.tickets.CreateTicket(ctx, commands.Ticket{Category: "bug", Text: "broken", Requester: bob})
 	if err != nil || other.ID == t1.ID {
 		t.Fatalf("another ticket = %+v, %v", other, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
 
@@ -248,9 +247,7 @@ func newHarness(t testing.TB, configure func(*Config)) *harness {
 func newHarnessOn(t testing.TB, pool *pgxpool.Pool, d *testDriver, configure func(*Config)) *harness {
 	t.Helper()
 	h := &harness{pool: pool, driver: d, notifier: &recorder{}}
-	h.store = postgres.NewStore(pool, postgres.StoreOptions{OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-		return h.runner.Enqueue(ctx, tx, r, ev)
-	}})
+	h.store = postgres.NewStore(pool, postgres.StoreOptions{OnEvent: testEnqueuer(t, pool, nil).OnEvent})
 	h.engine = testEngine(t, h.store, h.driver)
 	cfg := Config{
 		Pool:              pool,
@@ -274,6 +271,17 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool, d *testDriver, configure fun
 	}
 	h.runner = r
 	return h
+}
+
+// testEnqueuer enqueues events' jobs on pool's schema, posting approval
+// cards to approvals.
+func testEnqueuer(t testing.TB, pool *pgxpool.Pool, approvals map[string]string) *Enqueuer {
+	t.Helper()
+	e, err := NewEnqueuer(EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), ApprovalChannels: approvals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // start runs the runner until the test ends.

@@ -1,7 +1,7 @@
 // Package jobs runs idpbot's durable background work on River: provisioning
 // and deprovisioning resources with their drivers, and delivering each
 // resource's events to the chat thread it was requested from (the outbox).
-// Jobs are enqueued by Runner.Enqueue in the same transaction as the event
+// Jobs are enqueued by Enqueuer.OnEvent in the same transaction as the event
 // that calls for them, so a request is never recorded without its job nor a
 // job left for a change that was rolled back.
 package jobs
@@ -53,7 +53,8 @@ type Config struct {
 	Store  Store
 	// Notifiers deliver thread messages, by platform name ("console",
 	// "slack", "discord"). Only these platforms' notification queues are
-	// enqueued and worked by this process.
+	// worked by this process; every event's delivery is enqueued anyway
+	// (Enqueuer), for the processes that serve its platform.
 	Notifiers map[string]Notifier
 	Logger    *slog.Logger
 	// Workers is how many jobs of the default queue (provisioning,
@@ -99,7 +100,6 @@ type Config struct {
 // Runner owns the River client that works idpbot's jobs.
 type Runner struct {
 	client      *river.Client[pgx.Tx]
-	notifiers   map[string]Notifier
 	log         *slog.Logger
 	stopTimeout time.Duration
 }
@@ -134,8 +134,7 @@ func New(cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &deprovisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
 	limits, _ := cfg.Metrics.(RateLimitObserver)
 	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
-	runner := &Runner{}
-	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, runner: runner, stale: cfg.RescueAfter + time.Minute, log: log})
+	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, stale: cfg.RescueAfter + time.Minute, log: log})
 	if cfg.Register != nil {
 		cfg.Register(workers)
 	}
@@ -180,13 +179,7 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	*runner = Runner{
-		client:      client,
-		notifiers:   cfg.Notifiers,
-		log:         log,
-		stopTimeout: cmp.Or(cfg.stopTimeout, StopTimeout),
-	}
-	return runner, nil
+	return &Runner{client: client, log: log, stopTimeout: cmp.Or(cfg.stopTimeout, StopTimeout)}, nil
 }
 
 // NotifyQueue is the queue of a platform's notification jobs.
@@ -195,33 +188,6 @@ func NotifyQueue(platformName string) string { return "notify_" + platformName }
 // Client returns the River client, for inserting jobs of registered
 // workers.
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
-
-// Enqueue inserts, in tx, the jobs that event ev of resource res calls for:
-// provisioning for a new request or an approved one, deprovisioning for a
-// deletion, and a notification for every event of a resource whose
-// platform has a Notifier here. It is the postgres.StoreOptions.OnEvent
-// hook.
-func (r *Runner) Enqueue(ctx context.Context, tx pgx.Tx, res *platform.Resource, ev platform.Event) error {
-	var params []river.InsertManyParams
-	id := res.ID
-	switch {
-	case ev.Kind == platform.EventTransition && ev.To == platform.Pending,
-		ev.From == platform.AwaitingApproval && ev.To == platform.Provisioning:
-		params = append(params, river.InsertManyParams{Args: ProvisionArgs{ResourceID: id}})
-	case ev.To == platform.Deleting:
-		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: id}})
-	}
-	if _, ok := r.notifiers[res.Origin.Platform]; ok {
-		params = append(params, river.InsertManyParams{Args: NotifyArgs{Platform: res.Origin.Platform, ResourceID: id, EventID: ev.ID}})
-	}
-	if len(params) == 0 {
-		return nil
-	}
-	if _, err := r.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("enqueue jobs for event %d of resource %d: %w", ev.ID, id, err)
-	}
-	return nil
-}
 
 // Run works jobs until ctx ends, then stops: running jobs get StopTimeout
 // to finish before their contexts are cancelled.

@@ -331,14 +331,16 @@ func TestEnqueue(t *testing.T) {
 	}
 	expect("approved", []job{{"provision", "default", fmt.Sprintf(`{"resource_id": %d}`, a.ID)}, notify(a.ID, lastEvent(a.ID))})
 
-	// A platform without a notifier in this process gets no notification
-	// jobs; a request refused by its check enqueues nothing.
+	// A platform without a notifier in this process still gets its
+	// notification jobs, in its own queue, for the processes that serve
+	// it; a request refused by its check enqueues nothing.
 	sl := &platform.Resource{Service: "test-db", Name: "c", Team: "payments", Environment: "staging", State: platform.Pending,
 		Requester: alice, Origin: platform.Origin{Platform: "slack", Channel: "C1"}}
 	if err := s.CreateResource(ctx, sl, platform.Event{Actor: alice, To: platform.Pending}, nil); err != nil {
 		t.Fatal(err)
 	}
-	expect("slack request", []job{{"provision", "default", fmt.Sprintf(`{"resource_id": %d}`, sl.ID)}})
+	expect("slack request", []job{{"provision", "default", fmt.Sprintf(`{"resource_id": %d}`, sl.ID)},
+		{"notify", "notify_slack", fmt.Sprintf(`{"event_id": %d, "platform": "slack", "resource_id": %d}`, lastEvent(sl.ID), sl.ID)}})
 	refused := &platform.Resource{Service: "test-db", Name: "d", Team: "payments", Environment: "staging", State: platform.Pending,
 		Requester: alice, Origin: platform.Origin{Platform: "console"}}
 	errQuota := errors.New("over quota")

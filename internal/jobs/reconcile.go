@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/platform"
@@ -32,8 +33,7 @@ func (ReconcileArgs) InsertOpts() river.InsertOpts {
 // so that every request reaches a final state.
 type reconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
-	store  Store
-	runner *Runner
+	store Store
 	// stale is how long a request must have been unchanged before it is
 	// looked at: longer than any job may legitimately run.
 	stale time.Duration
@@ -58,7 +58,7 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 	if len(params) == 0 {
 		return nil
 	}
-	if _, err := w.runner.client.InsertMany(ctx, params); err != nil {
+	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params); err != nil {
 		return fmt.Errorf("re-enqueue orphaned requests: %w", err)
 	}
 	return nil

@@ -24,10 +24,9 @@ type Store interface {
 	Orphans(ctx context.Context, kinds []string, stale time.Duration, limit int) ([]*platform.Resource, error)
 }
 
-// GovernanceStore is what governance keeps in the bot's database: where
-// approval cards were posted, and support tickets; *postgres.Store
+// CardStore remembers where approval cards were posted; *postgres.Store
 // implements it.
-type GovernanceStore interface {
+type CardStore interface {
 	// RecordApprovalCard records where an approval card of resource id
 	// was posted; recording it again is harmless.
 	RecordApprovalCard(ctx context.Context, id int64, card platform.MessageRef) error
@@ -37,6 +36,10 @@ type GovernanceStore interface {
 	// JobPending reports whether a job of kind for resource id is still
 	// to run or running.
 	JobPending(ctx context.Context, kind string, id int64) (bool, error)
+}
+
+// TicketStore keeps support tickets; *postgres.Store implements it.
+type TicketStore interface {
 	// CreateTicket records t and calls enqueue with it (ID and CreatedAt
 	// set) in the same transaction; a ticket with the IdempotencyKey of an
 	// earlier one is that ticket, and enqueue is not called again.

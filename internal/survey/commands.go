@@ -156,7 +156,8 @@ func (c *Commands) results(ctx context.Context, req commands.Request, args []str
 }
 
 // NPS runs "/idp nps <0-10> [comment]": the person's answer to the open
-// survey of the channel they type in (or else of their platform).
+// survey of the channel they type in (or else of their platform). An
+// answer without a comment offers a button to add one.
 func (c *Commands) NPS(ctx context.Context, req commands.Request, args []string) commands.Reply {
 	if len(args) == 0 {
 		return c.fail(ctx, scoreError(""))
@@ -169,7 +170,20 @@ func (c *Commands) NPS(ctx context.Context, req commands.Request, args []string)
 	if err != nil {
 		return c.fail(ctx, err)
 	}
-	return c.record(ctx, req.Actor, sv.ID, score, strings.Join(args[1:], " "))
+	r := c.record(ctx, req.Actor, sv.ID, score, strings.Join(args[1:], " "))
+	if r.Err == nil && len(args) == 1 {
+		r.Actions = append(r.Actions, commands.Action{Label: "Add a comment", Command: "nps " + args[0], Input: "Comment"})
+	}
+	return r
+}
+
+// Verbs are the commands surveys add to the router: nps for everyone,
+// survey for admins.
+func (c *Commands) Verbs() []commands.Verb {
+	return []commands.Verb{
+		{Name: "nps", Usage: NPSUsage, Help: NPSHelp, Example: "nps 9 self-service is great", Role: commands.Everyone, Run: c.NPS},
+		{Name: "survey", Usage: SurveyUsage, Help: SurveyHelp, Example: "survey start", Role: commands.Admins, Run: c.Survey},
+	}
 }
 
 func scoreError(got string) error {

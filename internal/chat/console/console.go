@@ -34,7 +34,6 @@ const maxRounds = 5
 
 // Config is what a Console is built from.
 type Config struct {
-	Router *commands.Router
 	Engine *platform.Engine
 	In     io.Reader
 	Out    io.Writer
@@ -60,7 +59,8 @@ type Config struct {
 // console, and posts to channels (approval cards, support tickets) headed
 // by the channel.
 type Console struct {
-	cfg   Config
+	cfg    Config
+	router *commands.Router // set by Run, before it reads a line
 	lines chan input
 
 	mu      sync.Mutex // guards out and everything below
@@ -106,8 +106,10 @@ func New(cfg Config) *Console {
 // then it waits (up to Config.Wait) for the requests it created and the
 // deletions it started to settle, prints a summary line for each and
 // returns nil. The goroutine reading input may stay blocked in a Read that
-// cannot be interrupted until the input is closed.
-func (c *Console) Run(ctx context.Context) error {
+// cannot be interrupted until the input is closed. router answers the
+// commands typed.
+func (c *Console) Run(ctx context.Context, router *commands.Router) error {
+	c.router = router
 	c.lines = make(chan input)
 	go c.read(ctx)
 	if c.cfg.Interactive {
@@ -248,7 +250,7 @@ func (c *Console) writeLocked(text string) {
 // handle runs one command and acts on its reply.
 func (c *Console) handle(ctx context.Context, text string) {
 	c.hold()
-	reply := c.cfg.Router.Handle(ctx, commands.Request{
+	reply := c.router.Handle(ctx, commands.Request{
 		Actor:       c.cfg.Actor,
 		Platform:    Platform,
 		Channel:     Platform,
@@ -358,7 +360,7 @@ func (c *Console) fill(ctx context.Context, form *commands.Form) {
 			if round == 1 && f.Name == "environment" {
 				// The parameters that follow default to what the
 				// policies allow in the chosen environment.
-				fields, notes := c.cfg.Router.PolicyDefaults(ctx, c.cfg.Actor, form, values)
+				fields, notes := c.router.PolicyDefaults(ctx, c.cfg.Actor, form, values)
 				if len(fields) == len(ask) {
 					ask = fields
 				}
@@ -368,7 +370,7 @@ func (c *Console) fill(ctx context.Context, form *commands.Form) {
 			}
 		}
 		c.hold()
-		reply := c.cfg.Router.Submit(ctx, commands.Submission{
+		reply := c.router.Submit(ctx, commands.Submission{
 			Actor:    c.cfg.Actor,
 			Platform: Platform,
 			Channel:  Platform,

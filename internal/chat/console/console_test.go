@@ -39,9 +39,10 @@ func (b *buffer) String() string {
 }
 
 type harness struct {
-	f   *platformtest.Fixture
-	c   *console.Console
-	out *buffer
+	f      *platformtest.Fixture
+	c      *console.Console
+	out    *buffer
+	router *commands.Router
 }
 
 // newHarness returns a console for actor over an engine whose jobs run in
@@ -51,7 +52,6 @@ func newHarness(t *testing.T, actor platform.Actor, in io.Reader, interactive bo
 	f := platformtest.Engine(t, append([]platformtest.Option{platformtest.WithJobs(3)}, opts...)...)
 	out := &buffer{}
 	c := console.New(console.Config{
-		Router:      commands.NewRouter(f.Engine, commands.Options{Now: f.Clock.Peek}),
 		Engine:      f.Engine,
 		In:          in,
 		Out:         out,
@@ -61,13 +61,13 @@ func newHarness(t *testing.T, actor platform.Actor, in io.Reader, interactive bo
 		Delivered:   true,
 	})
 	f.Deliver(console.Platform, notifier(c))
-	return &harness{f: f, c: c, out: out}
+	return &harness{f: f, c: c, out: out, router: commands.NewRouter(f.Engine, commands.Options{Now: f.Clock.Peek})}
 }
 
 func (h *harness) run(t *testing.T) string {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- h.c.Run(context.Background()) }()
+	go func() { done <- h.c.Run(context.Background(), h.router) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -319,7 +319,7 @@ func TestEOFWaitsForTheDriver(t *testing.T) {
 	release := h.f.Driver.Hold()
 	defer release()
 	done := make(chan error, 1)
-	go func() { done <- h.c.Run(context.Background()) }()
+	go func() { done <- h.c.Run(context.Background(), h.router) }()
 	fmt.Fprintln(w, "create postgresql-database name=slow-db")
 	w.Close()
 	h.f.Driver.WaitCalls(t, platformtest.OpProvision, 1, 5*time.Second)

@@ -23,10 +23,10 @@ type session struct {
 }
 
 // start runs c until the session is closed.
-func start(t *testing.T, c *console.Console, w *io.PipeWriter, out *buffer) *session {
+func start(t *testing.T, c *console.Console, router *commands.Router, w *io.PipeWriter, out *buffer) *session {
 	t.Helper()
 	s := &session{w: w, out: out, done: make(chan error, 1)}
-	go func() { s.done <- c.Run(context.Background()) }()
+	go func() { s.done <- c.Run(context.Background(), router) }()
 	t.Cleanup(func() { s.close(t) })
 	return s
 }
@@ -39,10 +39,9 @@ func (h *harness) open(t *testing.T, actor platform.Actor) *session {
 	r, w := io.Pipe()
 	out := &buffer{}
 	c := console.New(console.Config{
-		Router: commands.NewRouter(h.f.Engine, commands.Options{Now: h.f.Clock.Peek}),
 		Engine: h.f.Engine, In: r, Out: out, Actor: actor, Wait: 5 * time.Second,
 	})
-	return start(t, c, w, out)
+	return start(t, c, commands.NewRouter(h.f.Engine, commands.Options{Now: h.f.Clock.Peek}), w, out)
 }
 
 // type_ sends a command line and waits until the output matches want.
@@ -88,7 +87,7 @@ func requester(t *testing.T, actor platform.Actor, opts ...platformtest.Option) 
 	t.Helper()
 	r, w := io.Pipe()
 	h := newHarness(t, actor, r, false, 5*time.Second, opts...)
-	return h, start(t, h.c, w, h.out)
+	return h, start(t, h.c, h.router, w, h.out)
 }
 
 func TestConsoleApproveFlow(t *testing.T) {

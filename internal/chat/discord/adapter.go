@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -68,9 +69,8 @@ type Config struct {
 	APIURL string
 	// HTTPClient calls the API; default one with DefaultTimeout.
 	HTTPClient *http.Client
-	// Router answers commands; Engine is the one it runs on (catalog and
-	// organisation shape the commands).
-	Router *commands.Router
+	// Engine is what the commands run on (its catalog and organisation
+	// shape them).
 	Engine *platform.Engine
 	// RequestsChannel, when set, is where replies say progress is told
 	// (the thread.Notifier posts every root message there).
@@ -94,7 +94,9 @@ type Adapter struct {
 	appID     string
 	guildID   string
 	publicKey ed25519.PublicKey
-	router    *commands.Router
+	// router answers commands: given by the entry point that serves
+	// them (Handler, and Socket Mode or the gateway).
+	router    atomic.Pointer[commands.Router]
 	engine    *platform.Engine
 	requests  string
 	log       *slog.Logger
@@ -130,8 +132,8 @@ func New(cfg Config) (*Adapter, error) {
 		}
 		key = k
 	}
-	if cfg.Router == nil || cfg.Engine == nil {
-		problems = append(problems, "Router and Engine are required")
+	if cfg.Engine == nil {
+		problems = append(problems, "an Engine is required")
 	}
 	var base *url.URL
 	if cfg.APIURL != "" {
@@ -148,7 +150,6 @@ func New(cfg Config) (*Adapter, error) {
 		appID:     cfg.AppID,
 		guildID:   cfg.GuildID,
 		publicKey: key,
-		router:    cfg.Router,
 		engine:    cfg.Engine,
 		requests:  cfg.RequestsChannel,
 		log:       cfg.Logger,

@@ -18,7 +18,7 @@ import (
 func TestNewChecksItsConfig(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
-	base := Config{BotToken: "t", AppID: "1", Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine}
+	base := Config{BotToken: "t", AppID: "1", Engine: f.Engine}
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
@@ -28,7 +28,7 @@ func TestNewChecksItsConfig(t *testing.T) {
 		{"no app", func(c *Config) { c.AppID = "" }, "DISCORD_APP_ID"},
 		{"bad key", func(c *Config) { c.PublicKey = "abc" }, "DISCORD_PUBLIC_KEY"},
 		{"bad url", func(c *Config) { c.APIURL = "discord.com" }, "DISCORD_API_URL"},
-		{"no router", func(c *Config) { c.Router = nil }, "Router"},
+		{"no engine", func(c *Config) { c.Engine = nil }, "Engine"},
 	} {
 		cfg := base
 		tc.change(&cfg)
@@ -85,7 +85,7 @@ func TestMetrics(t *testing.T) {
 	key := discordtest.NewKey(t)
 	m := &countingMetrics{}
 	a, err := New(Config{BotToken: discordtest.BotToken, AppID: discordtest.AppID, PublicKey: key.Public, APIURL: fake.URL(),
-		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine,
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Engine: f.Engine,
 		Metrics: m})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, fake: fake, key: key, adapter: a}
-	srv := newServer(t, a)
+	srv := newServer(t, a, commands.NewRouter(f.Engine, commands.Options{}))
 	h.srv = srv
 	h.send(fake.Command(mallory, testChannel, discordtest.Sub("list")))
 	m.mu.Lock()

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
 
@@ -45,15 +44,17 @@ type dbHarness struct {
 func newDBHarness(t *testing.T, withJobs bool) *dbHarness {
 	t.Helper()
 	pool := postgrestest.Pool(t)
-	var runner *jobs.Runner
-	store := postgres.NewStore(pool, postgres.StoreOptions{OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-		if runner == nil {
-			return nil
+	// As cmd/bot's setup: the store's events enqueue their jobs.
+	var opts postgres.StoreOptions
+	if withJobs {
+		enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool)})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return runner.Enqueue(ctx, tx, r, ev)
-	}})
+		opts.OnEvent = enq.OnEvent
+	}
+	store := postgres.NewStore(pool, opts)
 	sealer := platformtest.Sealer(t)
-	var err error
 	driver := platformtest.NewDriver()
 	driver.AttemptTimeout = 10 * time.Second
 	engine := platform.NewEngine(platform.EngineConfig{
@@ -63,7 +64,7 @@ func newDBHarness(t *testing.T, withJobs bool) *dbHarness {
 	})
 	h := newHarness(t, harnessConfig{engine: engine, threads: store})
 	if withJobs {
-		runner, err = jobs.New(jobs.Config{
+		runner, err := jobs.New(jobs.Config{
 			Pool: pool, Engine: engine, Store: store,
 			Notifiers:         map[string]jobs.Notifier{Platform: h.notifier},
 			Logger:            slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/idpbot/idpbot/internal/commands"
 )
 
 // respondTimeout bounds the call that answers an interaction received on
@@ -17,8 +19,10 @@ const respondTimeout = 3 * time.Second
 // the interactions it receives, through the same code as the HTTP endpoint,
 // until ctx ends; then it disconnects. A connection that fails is retried
 // with backoff (discordgo reconnects a dropped one by itself). It is the
-// transport when no public key is configured.
-func (a *Adapter) RunGateway(ctx context.Context) error {
+// transport when no public key is configured. router answers the
+// commands.
+func (a *Adapter) RunGateway(ctx context.Context, router *commands.Router) error {
+	a.router.Store(router)
 	a.mu.Lock()
 	if a.gateway {
 		a.mu.Unlock()

@@ -22,7 +22,6 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 		AppID:      discordtest.AppID,
 		APIURL:     fake.URL(),
 		HTTPClient: &http.Client{Timeout: 5 * time.Second},
-		Router:     commands.NewRouter(f.Engine, commands.Options{}),
 		Engine:     f.Engine,
 		AckBudget:  -1,
 	})
@@ -34,7 +33,7 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.RunGateway(ctx) }()
+	go func() { done <- a.RunGateway(ctx, commands.NewRouter(f.Engine, commands.Options{})) }()
 	defer func() {
 		cancel()
 		select {

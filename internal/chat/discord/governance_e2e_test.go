@@ -11,7 +11,6 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
@@ -73,23 +72,18 @@ func newGovHarness(t *testing.T) *govHarness {
 	t.Helper()
 	pool := postgrestest.Pool(t)
 	clock := platformtest.NewClock(platformtest.Start, 0)
-	var (
-		runner *jobs.Runner
-		gov    *jobs.Governance
-	)
-	store := postgres.NewStore(pool, postgres.StoreOptions{Now: clock.Now,
-		OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-			if err := runner.Enqueue(ctx, tx, r, ev); err != nil {
-				return err
-			}
-			return gov.Enqueue(ctx, tx, r, ev)
-		}})
+	cat := realCatalog(t)
+	enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), Org: govOrg(), Catalog: cat,
+		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := postgres.NewStore(pool, postgres.StoreOptions{Now: clock.Now, OnEvent: enq.OnEvent})
 	sealer := platformtest.Sealer(t)
-	var err error
 	driver := platformtest.NewDriver()
 	driver.AttemptTimeout = 10 * time.Second
 	engine := platform.NewEngine(platform.EngineConfig{
-		Store: store, Catalog: realCatalog(t), Org: govOrg(), Sealer: sealer,
+		Store: store, Catalog: cat, Org: govOrg(), Sealer: sealer,
 		Drivers:   map[string]platform.Driver{"postgres": driver},
 		Policies:  []platform.Policy{productionHA{}},
 		Now:       clock.Now,
@@ -106,16 +100,11 @@ func newGovHarness(t *testing.T) *govHarness {
 		}
 	})
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: engine, Store: store, Pool: pool, Schema: postgrestest.Schema(pool), Logger: log,
-		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runner, err = jobs.New(jobs.Config{
+	runner, err := jobs.New(jobs.Config{
 		Pool: pool, Engine: engine, Store: store, Logger: log,
 		Notifiers: map[string]jobs.Notifier{Platform: h.notifier},
 		Register: func(w *river.Workers) {
-			gov.Register(w, map[string]commands.Poster{Platform: h.notifier})
+			jobs.AddGovernanceWorkers(w, engine, store, map[string]commands.Poster{Platform: h.notifier}, log)
 		},
 		Schema:            postgrestest.Schema(pool),
 		DefaultTimeout:    10 * time.Second,

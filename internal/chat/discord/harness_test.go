@@ -161,7 +161,6 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		GuildID:         hc.guild,
 		APIURL:          fake.URL(),
 		HTTPClient:      &http.Client{Timeout: 5 * time.Second},
-		Router:          commands.NewRouter(hc.engine, commands.Options{Logger: log, Now: hc.now}),
 		Engine:          hc.engine,
 		RequestsChannel: hc.requests,
 		Logger:          log,
@@ -170,16 +169,17 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(t, a)
+	router := commands.NewRouter(hc.engine, commands.Options{Logger: log, Now: hc.now})
+	srv := newServer(t, a, router)
 	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log})
 	return &harness{t: t, fake: fake, key: key, adapter: a, notifier: n, srv: srv, engine: hc.engine, logs: logs}
 }
 
 // newServer serves a's handler until the test ends, then waits for its
 // background work.
-func newServer(t testing.TB, a *Adapter) *httptest.Server {
+func newServer(t testing.TB, a *Adapter, router *commands.Router) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(a.Handler())
+	srv := httptest.NewServer(a.Handler(router))
 	t.Cleanup(func() {
 		srv.Close()
 		a.Wait()

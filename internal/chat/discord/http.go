@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/idpbot/idpbot/internal/commands"
 )
 
 // Limits of the interactions endpoint.
@@ -31,8 +33,9 @@ const InteractionsPath = "/discord/interactions"
 // timestamp and body is verified against the application's public key
 // before anything else, and its timestamp must be within MaxRequestAge; a
 // forged, unsigned or stale request gets 401 and an oversized one 413, with
-// no side effect. PING is answered with PONG.
-func (a *Adapter) Handler() http.Handler {
+// no side effect. PING is answered with PONG. router answers the commands.
+func (a *Adapter) Handler(router *commands.Router) http.Handler {
+	a.router.Store(router)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+InteractionsPath, a.serveInteraction)
 	return mux

@@ -295,7 +295,7 @@ func (a *Adapter) command(ctx context.Context, i *discordgo.Interaction) (*disco
 func (a *Adapter) run(ctx context.Context, i *discordgo.Interaction, actor platform.Actor, verb, text string) (*discordgo.InteractionResponse, func()) {
 	req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: text, IdempotencyKey: IdempotencyKey(i.ID)}
 	return a.answer(ctx, i, verb, false, func(ctx context.Context) commands.Reply {
-		rep := a.router.Handle(ctx, req)
+		rep := a.router.Load().Handle(ctx, req)
 		if verb == subHelp && rep.Err == nil {
 			rep.Sections = append(rep.Sections, commands.Section{Heading: "On Discord",
 				Text: "Options are typed in the command: /idp create postgresql-database name:orders-db size:medium, /idp list team:payments. " +
@@ -316,7 +316,7 @@ func (a *Adapter) create(ctx context.Context, i *discordgo.Interaction, actor pl
 	}
 	sub := commands.Submission{Actor: actor, Platform: Platform, Channel: i.ChannelID, Service: service, Values: values, DryRun: dry,
 		IdempotencyKey: IdempotencyKey(i.ID)}
-	return a.answer(ctx, i, subCreate, false, func(ctx context.Context) commands.Reply { return a.router.Submit(ctx, sub) })
+	return a.answer(ctx, i, subCreate, false, func(ctx context.Context) commands.Reply { return a.router.Load().Submit(ctx, sub) })
 }
 
 // optionValues returns options' values as typed: strings as they are,
@@ -350,7 +350,7 @@ func quote(s string) string {
 // openForm answers with the modal of service's form (text inputs, at most
 // five), or explains how to request it when the form does not fit.
 func (a *Adapter) openForm(ctx context.Context, i *discordgo.Interaction, actor platform.Actor, service string, dry bool) *discordgo.InteractionResponse {
-	form, err := a.router.Form(ctx, actor, service)
+	form, err := a.router.Load().Form(ctx, actor, service)
 	if err == nil && form.Unavailable != nil {
 		err = form.Unavailable
 	}
@@ -435,7 +435,7 @@ func (a *Adapter) modalSubmit(ctx context.Context, i *discordgo.Interaction) (*d
 	values := modalValues(data.Components)
 	sub := commands.Submission{Actor: actor, Platform: Platform, Channel: i.ChannelID, Service: service, Values: values, DryRun: dry,
 		IdempotencyKey: IdempotencyKey(i.ID)}
-	return a.answer(ctx, i, subCreate, false, func(ctx context.Context) commands.Reply { return a.router.Submit(ctx, sub) })
+	return a.answer(ctx, i, subCreate, false, func(ctx context.Context) commands.Reply { return a.router.Load().Submit(ctx, sub) })
 }
 
 // component answers a button: Delete confirms a deletion, Cancel drops it
@@ -453,7 +453,7 @@ func (a *Adapter) component(ctx context.Context, i *discordgo.Interaction) (*dis
 	if ref, ok := strings.CutPrefix(id, idDelete); ok && ref != "" {
 		req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: "delete " + quote(ref) + " --yes", Interactive: true,
 			IdempotencyKey: IdempotencyKey(i.ID)}
-		return a.answer(ctx, i, subDelete, true, func(ctx context.Context) commands.Reply { return a.router.Handle(ctx, req) })
+		return a.answer(ctx, i, subDelete, true, func(ctx context.Context) commands.Reply { return a.router.Load().Handle(ctx, req) })
 	}
 	if cmd, ok := strings.CutPrefix(id, idRun); ok && strings.TrimSpace(cmd) != "" {
 		return a.runAction(ctx, i, actor, cmd)
@@ -472,7 +472,7 @@ func (a *Adapter) component(ctx context.Context, i *discordgo.Interaction) (*dis
 func (a *Adapter) runAction(ctx context.Context, i *discordgo.Interaction, actor platform.Actor, command string) (*discordgo.InteractionResponse, func()) {
 	req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: command, IdempotencyKey: IdempotencyKey(i.ID)}
 	a.log.InfoContext(ctx, "discord action", "interaction_id", i.ID, "actor", actor.ID, "verb", actionVerb(command))
-	return a.answerWith(ctx, i, actionVerb(command), false, func(ctx context.Context) commands.Reply { return a.router.Handle(ctx, req) },
+	return a.answerWith(ctx, i, actionVerb(command), false, func(ctx context.Context) commands.Reply { return a.router.Load().Handle(ctx, req) },
 		a.renderReply)
 }
 
@@ -560,7 +560,7 @@ func (a *Adapter) suggest(ctx context.Context, actor platform.Actor, sub, servic
 	case option == optFilter:
 		return matching(append(cat.Types(), cat.Names()...), typed)
 	case service != "" && option == platform.UpstreamField:
-		form, err := a.router.Form(ctx, actor, service)
+		form, err := a.router.Load().Form(ctx, actor, service)
 		if err != nil {
 			a.log.WarnContext(ctx, "autocomplete upstream", "err", err)
 			return nil

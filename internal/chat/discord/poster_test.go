@@ -295,7 +295,7 @@ func TestVerify(t *testing.T) {
 
 	h.fake.Lenient() // the wrong token is the point
 	bad, err := New(Config{BotToken: "not-the-token", AppID: discordtest.AppID, PublicKey: h.key.Public, APIURL: h.fake.URL(),
-		Router: commands.NewRouter(f.Engine, commands.Options{}), Engine: f.Engine})
+		Engine: f.Engine})
 	if err != nil {
 		t.Fatal(err)
 	}

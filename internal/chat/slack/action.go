@@ -210,7 +210,7 @@ func (a *Adapter) runAction(ctx context.Context, cb slackapi.InteractionCallback
 	o := originOf(cb)
 	verb := actionVerb(command)
 	a.log.InfoContext(ctx, "slack action", "user", actor.ID, "verb", verb)
-	rep := a.router.Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
+	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
 		IdempotencyKey: "slack:action:" + cb.TriggerID})
 	a.countCommand(ctx, verb, rep, start)
 	a.tell(ctx, o, cb.User.ID, a.replyMessage(ctx, rep))
@@ -309,7 +309,7 @@ func (a *Adapter) actionSubmit(ctx context.Context, cb slackapi.InteractionCallb
 	rep, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) commands.Reply {
 		actor := a.who.actor(ctx, user, userName(cb.User))
 		a.log.InfoContext(ctx, "slack action", "user", actor.ID, "verb", verb)
-		rep := a.router.Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
+		rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
 			IdempotencyKey: "slack:view:" + cb.View.ID})
 		a.countCommand(ctx, verb, rep, start)
 		return rep

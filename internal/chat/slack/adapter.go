@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -51,7 +52,6 @@ type Config struct {
 	APIURL string
 	// HTTPClient calls the Web API; default one with DefaultTimeout.
 	HTTPClient *http.Client
-	Router     *commands.Router
 	Engine     *platform.Engine
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -71,9 +71,11 @@ type Config struct {
 // Adapter connects Slack to the command router, and is the
 // thread.Transport that delivers progress and posts to Slack.
 type Adapter struct {
-	api       *slackapi.Client
-	http      *http.Client
-	router    *commands.Router
+	api  *slackapi.Client
+	http *http.Client
+	// router answers commands: given by the entry point that serves
+	// them (Handler, and Socket Mode or the gateway).
+	router    atomic.Pointer[commands.Router]
 	engine    *platform.Engine
 	secret    string
 	appToken  string
@@ -106,14 +108,13 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-") {
 		problems = append(problems, "the app token must be an app-level token (xapp-…) with the connections:write scope")
 	}
-	if cfg.Router == nil || cfg.Engine == nil {
-		problems = append(problems, "Router and Engine are required")
+	if cfg.Engine == nil {
+		problems = append(problems, "an Engine is required")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("slack: %s", strings.Join(problems, "; "))
 	}
 	a := &Adapter{
-		router:    cfg.Router,
 		engine:    cfg.Engine,
 		secret:    cfg.SigningSecret,
 		appToken:  cfg.AppToken,

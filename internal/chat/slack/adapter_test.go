@@ -14,7 +14,6 @@ import (
 
 	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
-	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
@@ -443,16 +442,15 @@ func TestReadyInHTTPMode(t *testing.T) {
 func TestNewRejectsIncompleteConfig(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
-	router := commands.NewRouter(f.Engine, commands.Options{})
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"no token", Config{SigningSecret: "s", Router: router, Engine: f.Engine}, "bot token"},
-		{"no secret", Config{BotToken: "xoxb-1", Router: router, Engine: f.Engine}, "signing secret"},
-		{"bot token as app token", Config{BotToken: "xoxb-1", AppToken: "xoxb-1", Router: router, Engine: f.Engine}, "xapp-"},
-		{"no router", Config{BotToken: "xoxb-1", SigningSecret: "s"}, "Router"},
+		{"no token", Config{SigningSecret: "s", Engine: f.Engine}, "bot token"},
+		{"no secret", Config{BotToken: "xoxb-1", Engine: f.Engine}, "signing secret"},
+		{"bot token as app token", Config{BotToken: "xoxb-1", AppToken: "xoxb-1", Engine: f.Engine}, "xapp-"},
+		{"no engine", Config{BotToken: "xoxb-1", SigningSecret: "s"}, "Engine"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: New = %v, want an error about %s", tc.name, err, tc.want)

@@ -109,7 +109,7 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 	if len(words) == 1 && verb == "create" {
 		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID}))
 	}
-	rep := a.router.Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
+	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
 		Interactive: true, IdempotencyKey: "slack:trigger:" + cmd.TriggerID})
 	if rep.Form != nil && rep.Form.Service != nil {
 		view, err := FormModal(rep.Form, Metadata{Channel: cmd.ChannelID})

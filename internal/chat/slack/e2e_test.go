@@ -43,13 +43,16 @@ func (d fixedRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().A
 func newStack(t testing.TB, withJobs bool) *stack {
 	t.Helper()
 	pool := postgrestest.Pool(t)
-	var runner *jobs.Runner
-	store := postgres.NewStore(pool, postgres.StoreOptions{OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-		if runner == nil {
-			return nil
+	// As cmd/bot's setup: the store's events enqueue their jobs.
+	var opts postgres.StoreOptions
+	if withJobs {
+		enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool)})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return runner.Enqueue(ctx, tx, r, ev)
-	}})
+		opts.OnEvent = enq.OnEvent
+	}
+	store := postgres.NewStore(pool, opts)
 	sealer := platformtest.Sealer(t)
 	drv := platformtest.NewDriver()
 	engine := platform.NewEngine(platform.EngineConfig{
@@ -69,7 +72,6 @@ func newStack(t testing.TB, withJobs bool) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner = r
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
@@ -102,38 +101,33 @@ func newGovStack(t *testing.T) *govStack {
 	t.Helper()
 	pool := postgrestest.Pool(t)
 	clock := &offsetClock{}
-	var (
-		runner *jobs.Runner
-		gov    *jobs.Governance
-	)
-	// As cmd/bot's setup: the jobs an event calls for, then its posts.
-	store := postgres.NewStore(pool, postgres.StoreOptions{Now: clock.Now, OnEvent: func(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
-		if err := runner.Enqueue(ctx, tx, r, ev); err != nil {
-			return err
-		}
-		return gov.Enqueue(ctx, tx, r, ev)
-	}})
+	// As cmd/bot's setup: the jobs and posts an event calls for.
+	cat := realCatalog(t)
+	enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), Org: governanceOrg(), Catalog: cat,
+		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := postgres.NewStore(pool, postgres.StoreOptions{Now: clock.Now, OnEvent: enq.OnEvent})
 	sealer := platformtest.Sealer(t)
-	var err error
 	logs := &bytes.Buffer{}
 	log := testLogger(logs)
 	drv := platformtest.NewDriver()
 	engine := platform.NewEngine(platform.EngineConfig{
-		Store: store, Catalog: realCatalog(t), Org: governanceOrg(), Drivers: map[string]platform.Driver{"postgres": drv},
+		Store: store, Catalog: cat, Org: governanceOrg(), Drivers: map[string]platform.Driver{"postgres": drv},
 		Policies: []platform.Policy{productionHA{}}, Sealer: sealer, Now: clock.Now, Logger: log,
 		Deadlines: platform.Deadlines{RemindAfter: govRemindAfter, ExpireAfter: govExpireAfter, WarnBefore: govWarnBefore},
 	})
-	gov, err = jobs.NewGovernance(jobs.GovernanceConfig{Engine: engine, Store: store, Pool: pool, Schema: postgrestest.Schema(pool), Logger: log,
-		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
+	tickets, err := jobs.NewTickets(store, enq, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// As cmd/bot's addSlack: the commands' event actions (Extend on a TTL
 	// warning, Approve/Reject on a reminder).
 	h := newHarness(t, harnessConfig{engine: engine, threads: store, actions: commands.EventActions,
-		options: commands.Options{Now: clock.Now, Tickets: gov}})
+		options: commands.Options{Now: clock.Now, Tickets: tickets}})
 	h.fake.AddUser(approverUser)
-	runner, err = jobs.New(jobs.Config{
+	runner, err := jobs.New(jobs.Config{
 		Pool: pool, Engine: engine, Store: store, Notifiers: map[string]jobs.Notifier{Platform: h.notifier},
 		Logger: log, Schema: postgrestest.Schema(pool),
 		RetryPolicy: fixedRetry(50 * time.Millisecond), FetchPollInterval: 50 * time.Millisecond,
@@ -141,7 +135,7 @@ func newGovStack(t *testing.T) *govStack {
 		// through the adapter. The sweep's periodic job is left out: the
 		// tests sweep when they move the clock.
 		Register: func(w *river.Workers) {
-			gov.Register(w, map[string]commands.Poster{Platform: h.notifier})
+			jobs.AddGovernanceWorkers(w, engine, store, map[string]commands.Poster{Platform: h.notifier}, log)
 		},
 	})
 	if err != nil {

@@ -97,10 +97,12 @@ type harness struct {
 	adapter *Adapter
 	// notifier tells stories and posts through adapter, as the bot does.
 	notifier *thread.Notifier
-	srv      *httptest.Server
-	engine   *platform.Engine
-	logs     *bytes.Buffer
-	views    int // views returned by lastView so far
+	// router answers the commands the adapter serves.
+	router *commands.Router
+	srv    *httptest.Server
+	engine *platform.Engine
+	logs   *bytes.Buffer
+	views  int // views returned by lastView so far
 }
 
 type harnessConfig struct {
@@ -152,7 +154,6 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		AppToken:      hc.appToken,
 		APIURL:        fake.URL(),
 		HTTPClient:    hc.client,
-		Router:        commands.NewRouter(hc.engine, hc.options),
 		Engine:        hc.engine,
 		Logger:        log,
 		AckBudget:     hc.ackBudget,
@@ -160,13 +161,14 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	router := commands.NewRouter(hc.engine, hc.options)
+	srv := httptest.NewServer(a.Handler(router))
 	t.Cleanup(func() {
 		srv.Close()
 		a.Wait()
 	})
 	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log})
-	return &harness{t: t, fake: fake, adapter: a, notifier: n, srv: srv, engine: hc.engine, logs: logs}
+	return &harness{t: t, fake: fake, adapter: a, notifier: n, router: router, srv: srv, engine: hc.engine, logs: logs}
 }
 
 // fixture returns a platformtest engine with the shipped catalog, the test

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/idpbot/idpbot/internal/commands"
 )
 
 // Request body limits: a slash command is a small form; an interaction
@@ -22,8 +24,9 @@ const (
 // /slack/interactions. Every request's signature is checked against the
 // signing secret (and its timestamp against a 5-minute window) before
 // anything else; a forged, unsigned or stale request gets 401 and an
-// oversized one 413, with no side effect.
-func (a *Adapter) Handler() http.Handler {
+// oversized one 413, with no side effect. router answers the commands.
+func (a *Adapter) Handler(router *commands.Router) http.Handler {
+	a.router.Store(router)
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", a.verified("command", MaxCommandBody, a.serveCommand))
 	mux.Handle("POST /slack/interactions", a.verified("interaction", MaxInteractionBody, a.serveInteraction))

@@ -53,7 +53,7 @@ func (a *Adapter) submit(ctx context.Context, cb slackapi.InteractionCallback) a
 		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstOr(ids, "name"): "This form is out of date. Close it and run /idp create again."})
 	}
 	actor := a.who.actor(ctx, cb.User.ID, userName(cb.User))
-	rep := a.router.Submit(ctx, commands.Submission{
+	rep := a.router.Load().Submit(ctx, commands.Submission{
 		Actor:          actor,
 		Platform:       Platform,
 		Channel:        md.Channel,
@@ -241,7 +241,7 @@ func (a *Adapter) picked(ctx context.Context, cb slackapi.InteractionCallback) a
 func (a *Adapter) serviceView(ctx context.Context, user slackapi.User, service, channel string) slackapi.ModalViewRequest {
 	md := Metadata{Channel: channel}
 	actor := a.who.actor(ctx, user.ID, userName(user))
-	form, err := a.router.Form(ctx, actor, service)
+	form, err := a.router.Load().Form(ctx, actor, service)
 	if err == nil && form.Unavailable != nil {
 		err = form.Unavailable
 	}
@@ -282,7 +282,7 @@ func (a *Adapter) blockAction(ctx context.Context, cb slackapi.InteractionCallba
 		bg(func(ctx context.Context) {
 			start := time.Now()
 			actor := a.who.actor(ctx, cb.User.ID, userName(cb.User))
-			rep := a.router.Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cb.Channel.ID, Text: act.Value})
+			rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cb.Channel.ID, Text: act.Value})
 			outcome := "ok"
 			if rep.Err != nil {
 				outcome = string(platform.ErrorCode(rep.Err))

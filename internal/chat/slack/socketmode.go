@@ -8,14 +8,18 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/idpbot/idpbot/internal/commands"
 )
 
 // RunSocketMode connects to Slack over Socket Mode (Config.AppToken) and
 // handles slash commands and interactions as the HTTP endpoints do, until
 // ctx ends. The client reconnects by itself when Slack asks it to or the
 // connection dies; Ready reports whether it is connected. It returns nil
-// when ctx ends, and an error when Slack refuses the app token.
-func (a *Adapter) RunSocketMode(ctx context.Context) error {
+// when ctx ends, and an error when Slack refuses the app token. router
+// answers the commands.
+func (a *Adapter) RunSocketMode(ctx context.Context, router *commands.Router) error {
+	a.router.Store(router)
 	if a.appToken == "" {
 		return errors.New("slack socket mode needs an app-level token (SLACK_APP_TOKEN)")
 	}

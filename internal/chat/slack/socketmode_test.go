@@ -22,7 +22,7 @@ func TestSocketMode(t *testing.T) {
 	var runErr error
 	go func() {
 		defer close(stopped)
-		runErr = h.adapter.RunSocketMode(ctx)
+		runErr = h.adapter.RunSocketMode(ctx, h.router)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -91,7 +91,7 @@ func TestSocketModeRejectedToken(t *testing.T) {
 	h := newHarness(t, harnessConfig{engine: f.Engine, appToken: "xapp-revoked"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := h.adapter.RunSocketMode(ctx)
+	err := h.adapter.RunSocketMode(ctx, h.router)
 	if err == nil || !strings.Contains(err.Error(), "invalid_auth") {
 		t.Errorf("RunSocketMode with a refused token = %v, want invalid_auth", err)
 	}

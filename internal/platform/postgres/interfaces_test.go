@@ -18,5 +18,6 @@ var (
 	_ digest.Store          = (*postgres.Digests)(nil)
 	_ survey.Store          = (*postgres.Surveys)(nil)
 	_ jobs.Store            = (*postgres.Store)(nil)
-	_ jobs.GovernanceStore  = (*postgres.Store)(nil)
+	_ jobs.CardStore        = (*postgres.Store)(nil)
+	_ jobs.TicketStore      = (*postgres.Store)(nil)
 )

@@ -1,7 +1,7 @@
 // Package postgres holds all SQL on idpbot's own database: resources, their
 // audit events, the outbox cursors of chat deliveries, chat thread
 // references, approval cards and support tickets (Store, which implements
-// platform.Store, jobs.Store and jobs.GovernanceStore), surveys (Surveys,
+// platform.Store, jobs.Store, jobs.CardStore and jobs.TicketStore), surveys (Surveys,
 // survey.Store), usage digests (Digests, digest.Store) and webhook callbacks
 // (Callbacks, webhook.CallbackStore). It also applies the schema migrations
 // (idpbot's own with goose, River's with rivermigrate).

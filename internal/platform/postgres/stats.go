@@ -10,8 +10,8 @@ import (
 
 // Snapshot reads the gauges the metrics endpoint exports: resources by
 // state, the oldest resource in each state, the self-service rate of the
-// last 30 days and the job queues (the NPS comes from the survey package).
-// Every replica reads the same numbers.
+// last 30 days, the job queues and the latest survey round's NPS. Every
+// replica reads the same numbers.
 func (s *Store) Snapshot(ctx context.Context) (platform.Snapshot, error) {
 	snap := platform.Snapshot{
 		ResourcesByState: map[platform.State]int{},
@@ -66,12 +66,20 @@ func (s *Store) Snapshot(ctx context.Context) (platform.Snapshot, error) {
 		q.OldestPending = time.Duration(max(age, 0) * float64(time.Second))
 		snap.Queues = append(snap.Queues, q)
 	}
-	return snap, rows.Err()
+	if err := rows.Err(); err != nil {
+		return snap, err
+	}
+	r, _, ok, err := latestSurveyResult(ctx, s.pool, time.Time{})
+	if err != nil {
+		return snap, fmt.Errorf("NPS: %w", err)
+	}
+	snap.NPS, snap.HasNPS = r.NPS, ok
+	return snap, nil
 }
 
-// Stats reads the platform's health since a time (NPS aside: the survey
-// package has it): requests and how many were self-service, ready and
-// failed ones, request-to-ready times (mean and p90), and active resources.
+// Stats reads the platform's health since a time: requests and how many
+// were self-service, ready and failed ones, request-to-ready times (mean
+// and p90), active resources, and the latest survey round's NPS.
 // A request counts as failed when it failed and never became ready, whatever
 // happened to it since (deleted, forgotten).
 func (s *Store) Stats(ctx context.Context, since time.Time) (platform.Stats, error) {
@@ -101,5 +109,10 @@ func (s *Store) Stats(ctx context.Context, since time.Time) (platform.Stats, err
 		WHERE state IN ('pending', 'awaiting_approval', 'provisioning', 'ready')`).Scan(&st.Active); err != nil {
 		return st, fmt.Errorf("stats: active resources: %w", err)
 	}
+	r, _, ok, err := latestSurveyResult(ctx, s.pool, time.Time{})
+	if err != nil {
+		return st, fmt.Errorf("stats: NPS: %w", err)
+	}
+	st.NPS, st.HasNPS = r.NPS, ok
 	return st, nil
 }
