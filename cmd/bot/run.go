@@ -45,12 +45,15 @@ type app struct {
 	log     *slog.Logger
 	loc     *time.Location // where times are shown: UTC, local in the console
 	console bool
-	pool    *pgxpool.Pool
-	store   *postgres.Store
-	enqueue *jobs.Enqueuer
-	engine  *platform.Engine
-	reg     *prometheus.Registry
-	metrics *metrics.Metrics
+	// audiences are the people this process delivers to on platforms
+	// delivered per person: the console's user.
+	audiences map[string]string
+	pool      *pgxpool.Pool
+	store     *postgres.Store
+	enqueue   *jobs.Enqueuer
+	engine    *platform.Engine
+	reg       *prometheus.Registry
+	metrics   *metrics.Metrics
 	// handlers are HTTP endpoints of drivers (webhook callbacks), served by
 	// the server.
 	handlers map[string]http.Handler
@@ -94,7 +97,7 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	a.metrics = metrics.New(a.reg)
 	a.metrics.SupportCategories(a.cfg.SupportCategories())
 	a.enqueue, err = jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: a.pool, Org: cfg.Org(), Catalog: cat,
-		ApprovalChannels: a.channels("approvals"), Logger: a.log})
+		ApprovalChannels: a.channels("approvals"), PerPerson: []string{console.Platform}, Logger: a.log})
 	if err != nil {
 		a.pool.Close()
 		return nil, err
@@ -128,7 +131,8 @@ func runConsole(ctx context.Context, o options, g env, stdin io.Reader, stdout, 
 		return err
 	}
 	defer a.pool.Close()
-	actor := platform.Actor{ID: "console:" + o.user, Name: o.user}
+	actor := platform.Actor{ID: console.Platform + ":" + o.user, Name: o.user}
+	a.audiences = map[string]string{console.Platform: o.user}
 	con := console.New(console.Config{
 		Engine: a.engine, In: stdin, Out: stdout, Actor: actor,
 		Interactive: isTerminal(stdin), Wait: o.wait, Logger: a.log, Delivered: true,

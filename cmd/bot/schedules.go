@@ -77,6 +77,7 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 	runner, err := jobs.New(jobs.Config{
 		Pool: a.pool, Engine: a.engine, Store: a.store, Logger: a.log,
 		Notifiers:   byPlatform,
+		Audiences:   a.audiences,
 		Workers:     cfg.Jobs.Workers,
 		RescueAfter: time.Duration(cfg.Jobs.RescueAfter),
 		Metrics:     a.metrics,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,7 +31,11 @@ type EnqueuerConfig struct {
 	// ApprovalChannels are where approval cards and reminders are posted,
 	// by platform (config channels.approvals).
 	ApprovalChannels map[string]string
-	Logger           *slog.Logger
+	// PerPerson are the platforms whose deliveries are queued per
+	// requester (NotifyQueue with an audience), so that one person's
+	// process never takes another's: the console.
+	PerPerson []string
+	Logger    *slog.Logger
 }
 
 // Enqueuer inserts the jobs an event calls for, in the transaction that
@@ -43,6 +48,7 @@ type Enqueuer struct {
 	org       *platform.Org
 	catalog   *platform.Catalog
 	approvals map[string]string
+	perPerson []string
 }
 
 // NewEnqueuer returns an Enqueuer. It does no I/O.
@@ -57,15 +63,16 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: enqueuer: %w", err)
 	}
-	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels}, nil
+	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels, perPerson: cfg.PerPerson}, nil
 }
 
 // OnEvent inserts, in tx, the jobs event ev of resource r calls for:
 //   - provisioning for a new or an approved request, deprovisioning for a
 //     deletion;
 //   - the delivery of every event to the thread on the platform the
-//     request came from, in that platform's queue (NotifyQueue), whichever
-//     process recorded it: the processes that serve the platform work it;
+//     request came from, in that platform's queue (NotifyQueue; the
+//     requester's own on a PerPerson platform), whichever process recorded
+//     it: the processes that serve the platform work it;
 //   - an approval card in every approvals channel when r starts waiting
 //     for approval, a reminder card when its approvers are reminded, and,
 //     once it is decided, the edit of those cards to show the decision.
@@ -78,8 +85,12 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 	case ev.To == platform.Deleting:
 		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: r.ID}})
 	}
-	if r.Origin.Platform != "" {
-		params = append(params, river.InsertManyParams{Args: NotifyArgs{Platform: r.Origin.Platform, ResourceID: r.ID, EventID: ev.ID}})
+	if p := r.Origin.Platform; p != "" {
+		args := NotifyArgs{Platform: p, ResourceID: r.ID, EventID: ev.ID}
+		if slices.Contains(e.perPerson, p) {
+			args.Audience = strings.TrimPrefix(r.Requester.ID, p+":")
+		}
+		params = append(params, river.InsertManyParams{Args: args})
 	}
 	switch {
 	case ev.Kind == platform.EventTransition && ev.To == platform.AwaitingApproval:

@@ -9,10 +9,13 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,6 +59,9 @@ type Config struct {
 	// worked by this process; every event's delivery is enqueued anyway
 	// (Enqueuer), for the processes that serve its platform.
 	Notifiers map[string]Notifier
+	// Audiences names, for a platform delivered per person, the person
+	// whose deliveries this process works (the console's user).
+	Audiences map[string]string
 	Logger    *slog.Logger
 	// Workers is how many jobs of the default queue (provisioning,
 	// deprovisioning and registered workers) run at once (default 10).
@@ -147,7 +153,7 @@ func New(cfg Config) (*Runner, error) {
 
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	for name := range cfg.Notifiers {
-		queues[NotifyQueue(name)] = river.QueueConfig{MaxWorkers: NotifyWorkers}
+		queues[NotifyQueue(name, cfg.Audiences[name])] = river.QueueConfig{MaxWorkers: NotifyWorkers}
 	}
 	maps.Copy(queues, cfg.Queues)
 
@@ -182,8 +188,28 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{client: client, log: log, stopTimeout: cmp.Or(cfg.stopTimeout, StopTimeout)}, nil
 }
 
-// NotifyQueue is the queue of a platform's notification jobs.
-func NotifyQueue(platformName string) string { return "notify_" + platformName }
+// NotifyQueue is the queue of a platform's notification jobs, or, with an
+// audience, of those of one person on a platform delivered per person
+// (EnqueuerConfig.PerPerson): "notify_console_alice_1f2e3d4c". A queue
+// name is lowercase letters and digits: the person's name is kept as far
+// as it is made of them, and a hash of it makes it unique.
+func NotifyQueue(platformName, audience string) string {
+	q := "notify_" + platformName
+	if audience == "" {
+		return q
+	}
+	var readable strings.Builder
+	for _, r := range strings.ToLower(audience) {
+		if ('a' <= r && r <= 'z' || '0' <= r && r <= '9') && readable.Len() < 24 {
+			readable.WriteRune(r)
+		}
+	}
+	if readable.Len() > 0 {
+		q += "_" + readable.String()
+	}
+	sum := sha256.Sum256([]byte(audience))
+	return q + "_" + hex.EncodeToString(sum[:4])
+}
 
 // Client returns the River client, for inserting jobs of registered
 // workers.

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
 // step is an event reduced to what the thread shows.
@@ -427,6 +431,61 @@ func TestDeferredPrivateWaitsWithoutHoldingOthers(t *testing.T) {
 		})
 		if diff := cmp.Diff(want, h.notifier.recorded(c.r.ID)); diff != "" {
 			t.Errorf("thread of #%d mismatch (-want +got):\n%s", c.r.ID, diff)
+		}
+	}
+}
+
+// TestPerPersonQueues: on a platform delivered per person (the console),
+// a request's deliveries wait in its requester's own queue, which only
+// their process works, so one person's console never takes another's.
+func TestPerPersonQueues(t *testing.T) {
+	t.Parallel()
+	for audience, want := range map[string]string{
+		"":              "notify_console",
+		"alice":         "notify_console_alice_2bd806c9",
+		"Dr. O'Neil.Jr": "notify_console_droneiljr_",
+		"émilie":        "notify_console_milie_",
+		"---":           "notify_console_",
+	} {
+		got := NotifyQueue("console", audience)
+		if !strings.HasPrefix(got, want) || len(got) > 64 || !regexp.MustCompile(`^[a-z0-9]+(?:_[a-z0-9]+)*$`).MatchString(got) {
+			t.Errorf("NotifyQueue(console, %q) = %q, want a valid River queue name starting %q", audience, got, want)
+		}
+	}
+	if NotifyQueue("console", "alice") == NotifyQueue("console", "Alice") {
+		t.Error("two people share a queue")
+	}
+
+	ctx := context.Background()
+	pool := postgrestest.Pool(t)
+	enq, err := NewEnqueuer(EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), PerPerson: []string{"console"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := postgres.NewStore(pool, postgres.StoreOptions{OnEvent: enq.OnEvent})
+	queues := func(id int64) []string {
+		rows, err := pool.Query(ctx, `SELECT queue FROM river_job WHERE kind = 'notify' AND (args->>'resource_id')::bigint = $1`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qs
+	}
+	for _, origin := range []platform.Origin{{Platform: "console"}, {Platform: "slack", Channel: "C1"}} {
+		r := &platform.Resource{Service: "test-db", Name: "q-" + origin.Platform, Team: "payments", Environment: "staging", State: platform.Pending,
+			Requester: platform.Actor{ID: origin.Platform + ":alice", Name: "alice"}, Origin: origin}
+		if err := s.CreateResource(ctx, r, platform.Event{Actor: r.Requester, To: platform.Pending}, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := NotifyQueue(origin.Platform, "")
+		if origin.Platform == "console" {
+			want = NotifyQueue("console", "alice")
+		}
+		if got := queues(r.ID); !cmp.Equal(got, []string{want}) {
+			t.Errorf("%s request's deliveries in %q, want %q", origin.Platform, got, want)
 		}
 	}
 }

@@ -84,6 +84,9 @@ type NotifyArgs struct {
 	Platform   string `json:"platform"`
 	ResourceID int64  `json:"resource_id"`
 	EventID    int64  `json:"event_id"`
+	// Audience is the person whose deliveries these are, on a platform
+	// delivered per person (the console): only their process works them.
+	Audience string `json:"audience,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -91,7 +94,7 @@ func (NotifyArgs) Kind() string { return "notify" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (a NotifyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: NotifyQueue(a.Platform), MaxAttempts: NotifyMaxAttempts}
+	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts}
 }
 
 // undeliverableSecret replaces connection details that cannot be opened

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -115,6 +116,12 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	if wait, ok := w.paused.limit(a.Platform, err); ok {
 		w.log.InfoContext(ctx, "rate limited; post delayed", "platform", a.Platform, "channel", a.Channel, "wait", wait)
 		return river.JobSnooze(wait)
+	}
+	var deferred Deferred
+	if errors.As(err, &deferred) {
+		// Not for this process's audience (a console whose user may not
+		// see the channel): another process takes it.
+		return river.JobSnooze(max(deferred.DeferFor(), time.Second))
 	}
 	if err != nil {
 		w.log.WarnContext(ctx, "post; will retry", "platform", a.Platform, "channel", a.Channel, "attempt", job.Attempt, "err", err)

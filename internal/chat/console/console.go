@@ -61,7 +61,7 @@ type Config struct {
 type Console struct {
 	cfg    Config
 	router *commands.Router // set by Run, before it reads a line
-	lines chan input
+	lines  chan input
 
 	mu      sync.Mutex // guards out and everything below
 	prompt  string     // the partial line shown (a prompt), if any
@@ -318,8 +318,10 @@ func (c *Console) show(ctx context.Context, reply commands.Reply) {
 		text += "Not confirmed: add --yes to run it without asking."
 	}
 	c.println(text)
-	if reply.Resource != nil && reply.Err == nil {
-		c.track(reply.Resource)
+	if r := reply.Resource; r != nil && reply.Err == nil && r.Requester.ID == c.cfg.Actor.ID {
+		// Only this user's own requests are waited for: their story is
+		// told here; another's (one approved here) is told at theirs.
+		c.track(r)
 	}
 	c.release()
 }
@@ -602,12 +604,27 @@ func (c *Console) Post(_ context.Context, channel string, m thread.Message, _ st
 	case thread.Event, thread.Note:
 		return c.Reply(context.Background(), platform.Thread{Channel: channel, ThreadRef: channel}, m, "")
 	}
+	if !c.sees(channel) {
+		return "", notHere{}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.posts++
 	ref := fmt.Sprintf("post-%d", c.posts)
 	c.notifyLocked(postText("["+channelLabel(channel)+"] ", m.Reply))
 	return ref, nil
+}
+
+// sees reports whether the person at this console sees channel, as they
+// would in a chat: the approvals and support channels are for approvers
+// and admins; the console's own channel (surveys, digests) is for
+// everyone.
+func (c *Console) sees(channel string) bool {
+	switch strings.TrimPrefix(channel, "#") {
+	case "approvals", "support":
+		return c.cfg.Engine != nil && c.cfg.Engine.Org().IsApprover(c.cfg.Actor)
+	}
+	return true
 }
 
 // Reply implements thread.Transport. An event of a request's story prints
@@ -626,6 +643,9 @@ func (c *Console) Reply(_ context.Context, th platform.Thread, m thread.Message,
 		c.notifyLocked(fmt.Sprintf("  %s %s %s  %s", thread.LockStyle.Emoji, m.Resource.Ref(), m.Resource.Name, text))
 		return "", nil
 	}
+	if !c.sees(th.Channel) {
+		return "", notHere{}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.notifyLocked(postText("["+channelLabel(th.Channel)+" › "+th.ThreadRef+"] ", m.Reply))
@@ -636,7 +656,9 @@ func (c *Console) Reply(_ context.Context, th platform.Thread, m thread.Message,
 // printed, so an edited post is a line of its own; a root message, which
 // printed nothing, stays silent.
 func (c *Console) Edit(_ context.Context, channel, ref string, m thread.Message) error {
-	if m.Kind == thread.Root {
+	if m.Kind == thread.Root || !c.sees(channel) {
+		// The approval card's decision is news to approvers only, and
+		// the person who decided knows it.
 		return nil
 	}
 	c.mu.Lock()
@@ -711,11 +733,12 @@ func postText(header string, reply commands.Reply) string {
 	return header + strings.Join(lines, "\n")
 }
 
-// notHere is Private's error for connection details of someone else: the
-// job retries them later, at whichever console their requester opens.
+// notHere is the error of a message for someone else (connection details
+// of another requester, a post in a channel this console's user does not
+// see): the job retries it later, at a console of someone it is for.
 type notHere struct{}
 
-func (notHere) Error() string { return "the requester is not at this console" }
+func (notHere) Error() string { return "the message is for someone not at this console" }
 
 // DeferFor implements jobs.Deferred.
 func (notHere) DeferFor() time.Duration { return 5 * time.Second }

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -112,6 +113,12 @@ func TestConsoleApproveFlow(t *testing.T) {
 		t.Errorf("an approved request's thread says it resumes:\n%s", bob.out.String())
 	}
 	bob.type_(t, "audit 1", `(?s)awaiting_approval → provisioning  console:approver\n\s+approved by approver \(1 of 1\)`)
+	// The approver's console waits, when its input ends, only for the
+	// approver's own requests: bob's story is told at bob's.
+	approver.close(t)
+	if out := approver.out.String(); strings.Contains(out, "waiting up to") || strings.Contains(out, "#1 orders-db: ready") {
+		t.Errorf("the approver's console waited for bob's request:\n%s", out)
+	}
 }
 
 func TestConsoleReject(t *testing.T) {
@@ -213,9 +220,23 @@ func TestConsoleDependencyRefusal(t *testing.T) {
 
 func TestConsolePoster(t *testing.T) {
 	t.Parallel()
+	f := platformtest.Engine(t)
 	out := &buffer{}
-	c := notifier(console.New(console.Config{Out: out}))
+	c := notifier(console.New(console.Config{Out: out, Engine: f.Engine, Actor: platformtest.Approver}))
 	r := &platform.Resource{ID: 3, Name: "orders-db", Service: "postgresql-database", Team: "payments", Environment: "production", Requester: platformtest.Bob, SelfService: true}
+	// Bob, not an approver, does not see the approvals channel: his
+	// console leaves the card to an approver's.
+	bobs := notifier(console.New(console.Config{Out: &buffer{}, Engine: f.Engine, Actor: platformtest.Bob}))
+	var deferred interface{ DeferFor() time.Duration }
+	if _, err := bobs.Post(context.Background(), "approvals", commands.ApprovalCard(r, 1, "")); !errors.As(err, &deferred) {
+		t.Errorf("Post to approvals at bob's console = %v, want a deferral", err)
+	}
+	if _, err := bobs.Post(context.Background(), "support", commands.Reply{Title: "Support ticket #1"}); !errors.As(err, &deferred) {
+		t.Errorf("Post to support at bob's console = %v, want a deferral", err)
+	}
+	if _, err := bobs.Post(context.Background(), "console", commands.Reply{Title: "How likely are you to recommend the platform?"}); err != nil {
+		t.Errorf("Post of a survey at bob's console = %v", err)
+	}
 	ref, err := c.Post(context.Background(), "approvals", commands.ApprovalCard(r, 1, ""))
 	if err != nil || ref != "post-1" {
 		t.Fatalf("Post = %q, %v", ref, err)
