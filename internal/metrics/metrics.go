@@ -22,7 +22,6 @@ type Metrics struct {
 	creations     *prometheus.CounterVec
 	provisionTime *prometheus.HistogramVec
 	provisions    *prometheus.CounterVec
-	nps           prometheus.Gauge
 	tickets       *prometheus.CounterVec
 	commands      *prometheus.CounterVec
 	commandTime   *prometheus.HistogramVec
