@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
 
 const argoApp1 = "payments-production"
@@ -265,11 +266,11 @@ func TestArgoCDDegradedTimesOut(t *testing.T) {
 	}
 	head := rev(t, bare, "main")
 	// The attempt's deadline passes at the fifth read.
-	dl := newDeadline()
+	dl := platformtest.NewDeadline()
 	a.mu.Lock()
 	a.onGet = func(n int) {
 		if n == 5 {
-			dl.expire()
+			dl.Expire()
 		}
 	}
 	a.mu.Unlock()
@@ -381,11 +382,11 @@ func TestArgoCDTransientErrorsArePolledThrough(t *testing.T) {
 	// Argo CD down for good: the timeout names the last problem. The
 	// attempt's deadline passes at the third read.
 	a.set(argoAnswer{status: http.StatusServiceUnavailable, body: `{"error":"unavailable","message":"the repo server is restarting"}`})
-	dl := newDeadline()
+	dl := platformtest.NewDeadline()
 	a.mu.Lock()
 	a.onGet = func(n int) {
 		if n == 3 {
-			dl.expire()
+			dl.Expire()
 		}
 	}
 	a.mu.Unlock()

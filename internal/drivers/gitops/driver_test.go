@@ -20,6 +20,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
 
 type recorder struct {
@@ -304,11 +305,11 @@ func TestHealthURL(t *testing.T) {
 	// A health URL that never answers 2xx is polled until the attempt's
 	// deadline passes, which here is at the third poll: the error is a
 	// transient timeout naming the last answer.
-	dl := newDeadline()
+	dl := platformtest.NewDeadline()
 	var polls atomic.Int32
 	never := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if polls.Add(1) == 3 {
-			dl.expire()
+			dl.Expire()
 		}
 		w.WriteHeader(http.StatusBadGateway)
 	}))
@@ -365,34 +366,6 @@ func TestTimeoutBoundsTheAttempt(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// deadline is a context whose deadline passes when expire is called, for
-// tests of what happens when an attempt's Timeout runs out. The driver's
-// own context derives from it, so a wait ends as it does at its Timeout
-// (with context.DeadlineExceeded), but at the poll the test chooses rather
-// than after wall-clock time that a loaded machine may spend on git alone.
-type deadline struct {
-	context.Context
-	done chan struct{}
-	once sync.Once
-}
-
-func newDeadline() *deadline {
-	return &deadline{Context: context.Background(), done: make(chan struct{})}
-}
-
-func (d *deadline) Done() <-chan struct{} { return d.done }
-
-func (d *deadline) Err() error {
-	select {
-	case <-d.done:
-		return context.DeadlineExceeded
-	default:
-		return nil
-	}
-}
-
-func (d *deadline) expire() { d.once.Do(func() { close(d.done) }) }
 
 func TestRefusals(t *testing.T) {
 	t.Parallel()
