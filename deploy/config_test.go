@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -59,11 +60,7 @@ func TestConfigExample(t *testing.T) {
 	if err := json.Unmarshal(js, &top); err != nil {
 		t.Fatal(err)
 	}
-	var keys []string
-	for k := range top {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(top))
 	want := []string{"admins", "approvers", "channels", "drivers", "environments", "policies", "quotas", "schedules", "teams"}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("config.example.yaml top-level keys mismatch (-want +got):\n%s", diff)

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,11 +287,7 @@ func TestPromtoolTestRules(t *testing.T) {
 // them as recording rules of a temporary rule file.
 func checkExprsWithPromtool(t *testing.T, exprs map[string]string) {
 	t.Helper()
-	names := make([]string, 0, len(exprs))
-	for n := range exprs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(exprs))
 	g := ruleGroup{Name: "exprs"}
 	for _, n := range names {
 		g.Rules = append(g.Rules, rule{Record: n, Expr: exprs[n]})

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -217,7 +218,7 @@ func formatParams(svc *platform.ServiceDefinition, params map[string]any) string
 			}
 		}
 	}
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		if !seen[k] {
 			parts = append(parts, k+"="+platform.FormatValue(params[k]))
 		}

@@ -2,8 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 )
 
@@ -60,8 +58,4 @@ func age(now, t time.Time) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours())/24)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }

@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -176,7 +178,7 @@ func (r *Router) status(ctx context.Context, req Request, a args) Reply {
 				}
 			}
 		}
-		for _, k := range sortedKeys(res.Parameters) {
+		for _, k := range slices.Sorted(maps.Keys(res.Parameters)) {
 			if !seen[k] {
 				params = append(params, KV{Key: k, Value: platform.FormatValue(res.Parameters[k])})
 			}
@@ -185,7 +187,7 @@ func (r *Router) status(ctx context.Context, req Request, a args) Reply {
 	}
 	if len(res.Outputs) > 0 {
 		var outs []KV
-		for _, k := range sortedKeys(res.Outputs) {
+		for _, k := range slices.Sorted(maps.Keys(res.Outputs)) {
 			outs = append(outs, KV{Key: k, Value: res.Outputs[k]})
 		}
 		reply.Sections = append(reply.Sections, Section{Heading: "Outputs", Fields: outs})

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
 
 type recorder struct {
@@ -247,32 +248,42 @@ func readPid(t *testing.T, path string) int {
 	}
 }
 
+// TestTimeoutAndCancelKillProcessGroup: when the attempt's deadline passes
+// or its context is cancelled, the whole process group goes, a process
+// that ignores SIGTERM included. The deadline passes (or the context is
+// cancelled) once the script has said it started, so that its child
+// exists by then however loaded the machine is.
 func TestTimeoutAndCancelKillProcessGroup(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		body    string
-		timeout time.Duration
-		cancel  bool
-		want    error
+		name   string
+		body   string
+		cancel bool
+		want   error
 	}{
-		{"timeout", `sleep 300 & echo $! > "$1"; echo started; wait`, 300 * time.Millisecond, false, context.DeadlineExceeded},
-		{"cancel", `sleep 300 & echo $! > "$1"; echo started; wait`, time.Minute, true, context.Canceled},
-		{"ignores SIGTERM", `trap '' TERM; sleep 300 & echo $! > "$1"; echo started; while :; do sleep 1; done`, 300 * time.Millisecond, false, context.DeadlineExceeded},
+		{"timeout", `sleep 300 & echo $! > "$1"; echo started; wait`, false, context.DeadlineExceeded},
+		{"cancel", `sleep 300 & echo $! > "$1"; echo started; wait`, true, context.Canceled},
+		{"ignores SIGTERM", `trap '' TERM; sleep 300 & echo $! > "$1"; echo started; while :; do sleep 1; done`, false, context.DeadlineExceeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			pidFile := filepath.Join(t.TempDir(), "child.pid")
-			d := mustNew(t, Config{Command: []string{script(t, tt.body), pidFile}, Timeout: tt.timeout, KillGrace: 200 * time.Millisecond})
-			ctx, cancel := context.WithCancel(context.Background())
+			d := mustNew(t, Config{Command: []string{script(t, tt.body), pidFile}, Timeout: time.Hour, KillGrace: 200 * time.Millisecond})
+			dl := platformtest.NewDeadline()
+			ctx, cancel := context.WithCancel(dl)
 			defer cancel()
 			rec := &recorder{}
 			job := newJob(nil, rec)
-			if tt.cancel {
-				job.Step = func(s string) {
-					rec.step(s)
+			job.Step = func(s string) {
+				rec.step(s)
+				if s != "started" {
+					return
+				}
+				if tt.cancel {
 					cancel()
+				} else {
+					dl.Expire()
 				}
 			}
 			start := time.Now()
@@ -285,6 +296,16 @@ func TestTimeoutAndCancelKillProcessGroup(t *testing.T) {
 			}
 			waitGone(t, readPid(t, pidFile))
 		})
+	}
+}
+
+// TestTimeout: the configured Timeout bounds a run, and the error says so.
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	d := mustNew(t, Config{Command: []string{script(t, `exec sleep 300`)}, Timeout: 100 * time.Millisecond, KillGrace: 100 * time.Millisecond})
+	_, err := d.Provision(context.Background(), newJob(nil, &recorder{}))
+	if !errors.Is(err, context.DeadlineExceeded) || platform.IsPermanent(err) || !strings.Contains(err.Error(), "command timed out after 100ms") {
+		t.Errorf("Provision = %v, want a transient timeout after 100ms", err)
 	}
 }
 

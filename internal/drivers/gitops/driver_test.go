@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
 
 type recorder struct {
@@ -300,15 +302,70 @@ func TestHealthURL(t *testing.T) {
 		t.Errorf("steps = %q, want push, waiting, healthy", steps)
 	}
 
-	// A health URL that never answers 2xx times out as a transient error.
-	never := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	// A health URL that never answers 2xx is polled until the attempt's
+	// deadline passes, which here is at the third poll: the error is a
+	// transient timeout naming the last answer.
+	dl := platformtest.NewDeadline()
+	var polls atomic.Int32
+	never := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if polls.Add(1) == 3 {
+			dl.Expire()
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}))
 	defer never.Close()
-	d = newDriver(t, bareRepo(t), func(c *Config) { c.HealthURL = never.URL; c.Timeout = 2 * time.Second })
-	_, err := d.Provision(context.Background(), webJob(13, "billing", 1, &recorder{}))
-	if err == nil || platform.IsPermanent(err) || !strings.Contains(err.Error(), "502 Bad Gateway") {
+	d = newDriver(t, bareRepo(t), func(c *Config) { c.HealthURL = never.URL })
+	_, err := d.Provision(dl, webJob(13, "billing", 1, &recorder{}))
+	if err == nil || platform.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "502 Bad Gateway") {
 		t.Errorf("Provision with an unhealthy app = %v, want a transient timeout naming 502", err)
 	}
+	if n := polls.Load(); n < 3 {
+		t.Errorf("health polls = %d, want it polled until the deadline", n)
+	}
 }
+
+// TestTimeoutBoundsTheAttempt: Timeout is the deadline of everything one
+// Provision does, the health polls included.
+func TestTimeoutBoundsTheAttempt(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	var deadlines []time.Time
+	var mu sync.Mutex
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		if dl, ok := r.Context().Deadline(); ok {
+			deadlines = append(deadlines, dl)
+		}
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	for _, tc := range []struct {
+		timeout, want time.Duration
+	}{
+		{0, DefaultTimeout},
+		{42 * time.Minute, 42 * time.Minute},
+	} {
+		mu.Lock()
+		deadlines = nil
+		mu.Unlock()
+		d := newDriver(t, bareRepo(t), func(c *Config) { c.HealthURL = srv.URL; c.HTTPClient = client; c.Timeout = tc.timeout })
+		start := time.Now()
+		if _, err := d.Provision(context.Background(), webJob(12, "orders-api", 1, &recorder{})); err != nil {
+			t.Fatalf("Provision: %v", err)
+		}
+		end := time.Now()
+		mu.Lock()
+		if len(deadlines) != 1 || deadlines[0].Before(start.Add(tc.want)) || deadlines[0].After(end.Add(tc.want)) {
+			t.Errorf("Timeout %v: health poll deadlines %v, want one %v after the start of Provision (%v)", tc.timeout, deadlines, tc.want, start)
+		}
+		mu.Unlock()
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestRefusals(t *testing.T) {
 	t.Parallel()

@@ -415,17 +415,15 @@ func TestProvisionHonoursCancellation(t *testing.T) {
 		}()
 		waitBlocked(t, admin, blocker.PgConn().PID(), done)
 		cancel()
-		start := time.Now()
+		// The blocker holds its lock until after this select: a Provision
+		// that ignored the cancellation would never return in time.
 		select {
 		case err := <-done:
-			if elapsed := time.Since(start); elapsed > 3*time.Second {
-				t.Errorf("Provision returned %v after cancellation, want promptly", elapsed)
-			}
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Provision cancelled while blocked = %v, want context.Canceled", err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Provision did not return within 10s of cancellation")
+		case <-time.After(30 * time.Second):
+			t.Fatal("Provision did not return within 30s of cancellation")
 		}
 		if err := tx.Rollback(context.Background()); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ package catalog
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -163,7 +164,7 @@ func cycles(byName map[string]*platform.ServiceDefinition) [][]string {
 		stack = stack[:len(stack)-1]
 		state[n] = done
 	}
-	for _, n := range sortedKeys(byName) {
+	for _, n := range slices.Sorted(maps.Keys(byName)) {
 		if state[n] == unvisited {
 			visit(n)
 		}

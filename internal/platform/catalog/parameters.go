@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/url"
 	"regexp"
@@ -72,7 +73,7 @@ func (d *fileDecoder) parameters(raw json.RawMessage, service string) ([]platfor
 	var rawProps map[string]any
 	if p, ok := obj["properties"].(map[string]any); ok {
 		rawProps = p
-		for _, name := range sortedKeys(rawProps) {
+		for _, name := range slices.Sorted(maps.Keys(rawProps)) {
 			if prop, ok := rawProps[name].(map[string]any); ok {
 				d.keywords("parameters."+name, prop, false)
 			}
@@ -96,7 +97,7 @@ func (d *fileDecoder) parameters(raw json.RawMessage, service string) ([]platfor
 		return nil, nil
 	}
 
-	names := sortedKeys(rawProps)
+	names := slices.Sorted(maps.Keys(rawProps))
 	if len(names) > MaxParameters {
 		d.report("parameters.properties", "has %d parameters; a form holds at most %d", len(names), MaxParameters)
 	}
@@ -175,7 +176,7 @@ func (d *fileDecoder) parameters(raw json.RawMessage, service string) ([]platfor
 
 // keywords reports keys of a schema object that are no JSON Schema keyword.
 func (d *fileDecoder) keywords(path string, obj map[string]any, top bool) {
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if slices.Contains(schemaKeywords, k) || strings.HasPrefix(k, "x-") || top && k == uiOrder {
 			continue
 		}
@@ -439,13 +440,4 @@ func pointerTokens(ptr string) []string {
 		toks[i] = strings.ReplaceAll(t, "~0", "~")
 	}
 	return toks
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

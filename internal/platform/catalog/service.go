@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -60,7 +61,7 @@ func (d *fileDecoder) decode(data []byte) *platform.ServiceDefinition {
 		d.report("", "must be a mapping with keys such as name, title, description and parameters")
 		return nil
 	}
-	for _, k := range sortedKeys(top) {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		if !slices.Contains(serviceKeys, k) {
 			msg := "unknown key"
 			if c := platform.Closest(k, serviceKeys); c != "" {
@@ -239,7 +240,7 @@ func (d *fileDecoder) approval(raw json.RawMessage) int {
 		d.report("approval", "must be a mapping such as {required: 1}")
 		return 0
 	}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if k != "required" {
 			d.report("approval."+clip(k, 40), "unknown key (approval has only required)")
 		}
@@ -307,7 +308,7 @@ func (d *fileDecoder) binding(path string, raw json.RawMessage) (platform.Bindin
 		return platform.Binding{}, false
 	}
 	ok := true
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !slices.Contains(bindingKeys, k) {
 			msg := "unknown key; a binding has driver, environments and settings (driver settings go under settings)"
 			if c := platform.Closest(k, bindingKeys); c != "" {
