@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -134,7 +135,7 @@ func (s *Service) post(ctx context.Context, slot time.Time) error {
 		return err
 	}
 	var errs []error
-	for _, p := range sortedKeys(s.channels) {
+	for _, p := range slices.Sorted(maps.Keys(s.channels)) {
 		poster, ok := s.posters[p]
 		if !ok {
 			continue
@@ -199,13 +200,4 @@ func (w *postWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 		slot = job.ScheduledAt
 	}
 	return w.svc.post(ctx, slot.UTC())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -217,7 +218,7 @@ func (s *Service) openScheduled(ctx context.Context, ins Inserter, slot time.Tim
 		}
 	}
 	var errs []error
-	for _, p := range sortedKeys(s.channels) {
+	for _, p := range slices.Sorted(maps.Keys(s.channels)) {
 		if _, ok := s.posters[p]; !ok {
 			continue
 		}
@@ -354,13 +355,4 @@ func (s *Service) closeSurvey(ctx context.Context, id int64) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
