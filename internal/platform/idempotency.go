@@ -17,10 +17,10 @@ import "strings"
 func IdempotencyKey(platform, kind, id string, actor Actor) (string, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return "", Errorf(Invalid, "This %s request came without a %s id, so it cannot be told apart from another one and was not run. Try again; if it keeps happening, tell the platform team.", platform, kind)
+		return "", Errorf(Invalid, "This request came with no %s id, so it cannot be told apart from another one and was not run. Try again; if it keeps happening, tell the platform team.", kind)
 	}
 	if actor.ID == "" {
-		return "", Errorf(Invalid, "This %s request came without a user, so it was not run. Try again; if it keeps happening, tell the platform team.", platform)
+		return "", Errorf(Invalid, "This request came with no user, so it was not run. Try again; if it keeps happening, tell the platform team.")
 	}
 	return platform + ":" + kind + ":" + id + ":" + actor.ID, nil
 }

@@ -66,7 +66,7 @@ func TestSlashCreateWithoutTriggerIsRefused(t *testing.T) {
 		{carol, "create postgresql-database name=carols-db team=platform"},
 	} {
 		ack := h.slashWithTrigger(tc.user, "", tc.text)
-		if !strings.Contains(ack, "without a trigger id") || strings.Contains(ack, "Requested") {
+		if !strings.Contains(ack, "with no trigger id") || strings.Contains(ack, "Requested") {
 			t.Errorf("%s's answer = %s, want a refusal", tc.user.Name, ack)
 		}
 	}
@@ -98,7 +98,7 @@ func TestViewSubmissionsOfTheSameViewAreEachTheirOwn(t *testing.T) {
 	noID.ID = ""
 	ack := h.submit(noID, carol, map[string]string{"name": "carols-other-db", "team": "platform"})
 	errs, _ := json.Marshal(ack["errors"])
-	if ack["response_action"] != "errors" || !strings.Contains(string(errs), "without a view id") {
+	if ack["response_action"] != "errors" || !strings.Contains(string(errs), "with no view id") {
 		t.Errorf("submission without a view id: ack %v, want it refused", ack)
 	}
 	if rs := resources(t, f); len(rs) != 2 {
