@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
+	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 )
 
 // slashWithTrigger runs "/idp text" as user with the given trigger_id and
@@ -103,5 +106,38 @@ func TestViewSubmissionsOfTheSameViewAreEachTheirOwn(t *testing.T) {
 	}
 	if rs := resources(t, f); len(rs) != 2 {
 		t.Errorf("%d resources after a submission without a view id, want 2", len(rs))
+	}
+}
+
+// TestButtonClickWithoutTriggerIsRefused: a button click without a
+// trigger_id does not run the button's command; the clicker is told why.
+func TestButtonClickWithoutTriggerIsRefused(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	h := newHarness(t, harnessConfig{engine: f.Engine})
+	ordersDB(t, f)
+	card := statusCard(t, h)
+	payload, err := h.fake.Click(alice, card, false, "idp_run_1") // Delete
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	p["trigger_id"] = ""
+	before := len(h.fake.Ephemeral())
+	if status, body := h.interact(json.Marshal(p)); status != http.StatusOK || len(body) != 0 {
+		t.Fatalf("click ack %d %q, want an empty 200", status, body)
+	}
+	slackfake.Eventually(t, 5*time.Second, "the answer to the click", func() bool { return len(h.fake.Ephemeral()) > before })
+	if got := h.fake.Ephemeral()[before]; got.Params["user"] != alice.ID || !strings.Contains(got.Params["text"], "with no action id") {
+		t.Errorf("answer to the click = %+v, want alice told it was refused", got.Params)
+	}
+	if n := f.Driver.Count(platformtest.OpDeprovision); n != 0 {
+		t.Errorf("a click without a trigger id deprovisioned %d times", n)
+	}
+	if r := f.Settle(1, time.Second); r.State != platform.Ready {
+		t.Errorf("state = %s, want ready", r.State)
 	}
 }
