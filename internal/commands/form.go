@@ -44,8 +44,8 @@ type Submission struct {
 	// OnBehalf marks a request an admin makes for a team they act for,
 	// which is not self-service.
 	OnBehalf bool
-	// IdempotencyKey identifies the delivery so a retried submission does
-	// not create twice.
+	// IdempotencyKey identifies the delivery and its actor (see
+	// platform.IdempotencyKey) so a retried submission does not create twice.
 	IdempotencyKey string
 }
 

@@ -36,7 +36,8 @@ type Request struct {
 	// confirmation; without it, create needs key=value pairs.
 	Interactive bool
 	// IdempotencyKey identifies the delivery (a Slack trigger, a Discord
-	// interaction) so that a redelivered create does not create twice.
+	// interaction) and its actor, as built by platform.IdempotencyKey, so
+	// that a redelivered create does not create twice.
 	IdempotencyKey string
 }
 

@@ -29,8 +29,9 @@ type Ticket struct {
 	Channel  string
 	// Teams are the requester's teams when the ticket was made.
 	Teams []string
-	// IdempotencyKey identifies the chat delivery, so that a redelivered
-	// command records one ticket.
+	// IdempotencyKey identifies the chat delivery and its actor (see
+	// platform.IdempotencyKey), so that a redelivered command records one
+	// ticket.
 	IdempotencyKey string
 	CreatedAt      time.Time
 }

@@ -25,9 +25,11 @@ type Request struct {
 	// OnBehalf marks a request an admin makes for a team they may not be a
 	// member of; such a request is not self-service.
 	OnBehalf bool
-	// IdempotencyKey identifies the delivery the request came from (a Slack
-	// view id, a Discord interaction id). Submitting a key already used
-	// returns the resource it created instead of creating another.
+	// IdempotencyKey identifies the delivery the request came from and the
+	// person who made it, as built by the IdempotencyKey function (a Slack
+	// view id, a Discord interaction id, with the actor). Submitting a key
+	// already used returns the resource it created instead of creating
+	// another; "" means no idempotency (the console).
 	IdempotencyKey string
 }
 

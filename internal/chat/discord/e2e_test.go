@@ -195,7 +195,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("answer = %q", ok)
 	}
 	rs := h.resources()
-	if len(rs) != 1 || rs[0].IdempotencyKey != IdempotencyKey(in.ID) {
+	if len(rs) != 1 || rs[0].IdempotencyKey != "discord:interaction:"+in.ID+":discord:"+alice.ID {
 		t.Fatalf("resources = %+v, want one keyed by the interaction", rs)
 	}
 	id := rs[0].ID

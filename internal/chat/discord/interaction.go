@@ -21,9 +21,18 @@ import (
 // cannot be deferred.
 const autocompleteBudget = 2 * time.Second
 
-// IdempotencyKey is the key of requests made by interaction id, so that a
-// redelivered interaction does not create twice.
-func IdempotencyKey(interactionID string) string { return "discord:interaction:" + interactionID }
+// key returns the idempotency key of what actor asks through interaction
+// i, so that a redelivered interaction does not create twice and another
+// person's never answers with theirs; an interaction without an id is
+// refused with the answer returned instead.
+func (a *Adapter) key(ctx context.Context, i *discordgo.Interaction, actor platform.Actor) (string, *discordgo.InteractionResponse) {
+	k, err := platform.IdempotencyKey(Platform, "interaction", i.ID, actor)
+	if err != nil {
+		a.log.WarnContext(ctx, "discord interaction refused: no interaction id", "actor", actor.ID)
+		return "", reply(a.errorMessage(ctx, err), false)
+	}
+	return k, nil
+}
 
 // ActorOf returns the person who triggered an interaction: "discord:<user
 // id>", their username, and "discord-role:<id>" for each of their roles in
@@ -293,7 +302,11 @@ func (a *Adapter) command(ctx context.Context, i *discordgo.Interaction) (*disco
 
 // run answers a command given as text, as the console would.
 func (a *Adapter) run(ctx context.Context, i *discordgo.Interaction, actor platform.Actor, verb, text string) (*discordgo.InteractionResponse, func()) {
-	req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: text, IdempotencyKey: IdempotencyKey(i.ID)}
+	key, refused := a.key(ctx, i, actor)
+	if refused != nil {
+		return refused, nil
+	}
+	req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: text, IdempotencyKey: key}
 	return a.answer(ctx, i, verb, false, func(ctx context.Context) commands.Reply {
 		rep := a.router.Load().Handle(ctx, req)
 		if verb == subHelp && rep.Err == nil {
@@ -314,8 +327,12 @@ func (a *Adapter) create(ctx context.Context, i *discordgo.Interaction, actor pl
 	if a.layout.inModal(service) {
 		return a.openForm(ctx, i, actor, service, dry), nil
 	}
+	key, refused := a.key(ctx, i, actor)
+	if refused != nil {
+		return refused, nil
+	}
 	sub := commands.Submission{Actor: actor, Platform: Platform, Channel: i.ChannelID, Service: service, Values: values, DryRun: dry,
-		IdempotencyKey: IdempotencyKey(i.ID)}
+		IdempotencyKey: key}
 	return a.answer(ctx, i, subCreate, false, func(ctx context.Context) commands.Reply { return a.router.Load().Submit(ctx, sub) })
 }
 
@@ -433,8 +450,12 @@ func (a *Adapter) modalSubmit(ctx context.Context, i *discordgo.Interaction) (*d
 		return reply(Message{Content: "⚠️ Discord did not say who you are; try again."}, false), nil
 	}
 	values := modalValues(data.Components)
+	key, refused := a.key(ctx, i, actor)
+	if refused != nil {
+		return refused, nil
+	}
 	sub := commands.Submission{Actor: actor, Platform: Platform, Channel: i.ChannelID, Service: service, Values: values, DryRun: dry,
-		IdempotencyKey: IdempotencyKey(i.ID)}
+		IdempotencyKey: key}
 	return a.answer(ctx, i, subCreate, false, func(ctx context.Context) commands.Reply { return a.router.Load().Submit(ctx, sub) })
 }
 
@@ -451,8 +472,12 @@ func (a *Adapter) component(ctx context.Context, i *discordgo.Interaction) (*dis
 		return reply(Message{Content: fmt.Sprintf("Deletion of %s cancelled; nothing was changed.", escape(ref))}, true), nil
 	}
 	if ref, ok := strings.CutPrefix(id, idDelete); ok && ref != "" {
+		key, refused := a.key(ctx, i, actor)
+		if refused != nil {
+			return refused, nil
+		}
 		req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: "delete " + quote(ref) + " --yes", Interactive: true,
-			IdempotencyKey: IdempotencyKey(i.ID)}
+			IdempotencyKey: key}
 		return a.answer(ctx, i, subDelete, true, func(ctx context.Context) commands.Reply { return a.router.Load().Handle(ctx, req) })
 	}
 	if cmd, ok := strings.CutPrefix(id, idRun); ok && strings.TrimSpace(cmd) != "" {
@@ -470,7 +495,11 @@ func (a *Adapter) component(ctx context.Context, i *discordgo.Interaction) (*dis
 // (their own teams and roles apply) and answers them alone with the
 // result; the message the button is on stays as it is.
 func (a *Adapter) runAction(ctx context.Context, i *discordgo.Interaction, actor platform.Actor, command string) (*discordgo.InteractionResponse, func()) {
-	req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: command, IdempotencyKey: IdempotencyKey(i.ID)}
+	key, refused := a.key(ctx, i, actor)
+	if refused != nil {
+		return refused, nil
+	}
+	req := commands.Request{Actor: actor, Platform: Platform, Channel: i.ChannelID, Text: command, IdempotencyKey: key}
 	a.log.InfoContext(ctx, "discord action", "interaction_id", i.ID, "actor", actor.ID, "verb", actionVerb(command))
 	return a.answerWith(ctx, i, actionVerb(command), false, func(ctx context.Context) commands.Reply { return a.router.Load().Handle(ctx, req) },
 		a.renderReply)

@@ -93,7 +93,7 @@ func TestCreateByRoleAndDryRun(t *testing.T) {
 	if r.Parameters["size"] != "large" || r.Parameters["high_availability"] != true || fmt.Sprint(r.Parameters["backup_retention_days"]) != "7" {
 		t.Errorf("parameters = %v, want size large, high_availability true and the default retention", r.Parameters)
 	}
-	if r.IdempotencyKey != "discord:interaction:"+in.ID {
+	if r.IdempotencyKey != "discord:interaction:"+in.ID+":discord:"+bob.ID {
 		t.Errorf("idempotency key = %q", r.IdempotencyKey)
 	}
 	if r.Origin != (platform.Origin{Platform: Platform, Channel: testChannel}) {

@@ -210,8 +210,13 @@ func (a *Adapter) runAction(ctx context.Context, cb slackapi.InteractionCallback
 	o := originOf(cb)
 	verb := actionVerb(command)
 	a.log.InfoContext(ctx, "slack action", "user", actor.ID, "verb", verb)
-	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
-		IdempotencyKey: "slack:action:" + cb.TriggerID})
+	var rep commands.Reply
+	if key, err := platform.IdempotencyKey(Platform, "action", cb.TriggerID, actor); err != nil {
+		rep = commands.ErrorReply(ctx, a.log, err)
+	} else {
+		rep = a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
+			IdempotencyKey: key})
+	}
 	a.countCommand(ctx, verb, rep, start)
 	a.tell(ctx, o, cb.User.ID, a.replyMessage(ctx, rep))
 }
@@ -309,8 +314,14 @@ func (a *Adapter) actionSubmit(ctx context.Context, cb slackapi.InteractionCallb
 	rep, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) commands.Reply {
 		actor := a.who.actor(ctx, user, userName(cb.User))
 		a.log.InfoContext(ctx, "slack action", "user", actor.ID, "verb", verb)
+		key, err := platform.IdempotencyKey(Platform, "view", cb.View.ID, actor)
+		if err != nil {
+			rep := commands.ErrorReply(ctx, a.log, err)
+			a.countCommand(ctx, verb, rep, start)
+			return rep
+		}
 		rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: o.channel, Text: command,
-			IdempotencyKey: "slack:view:" + cb.View.ID})
+			IdempotencyKey: key})
 		a.countCommand(ctx, verb, rep, start)
 		return rep
 	})

@@ -94,7 +94,7 @@ func TestCreateModalInlineErrorsAndSubmit(t *testing.T) {
 	}
 	r := rs[0]
 	want := platform.Origin{Platform: Platform, Channel: testChannel}
-	if r.Origin != want || r.Requester.ID != "slack:U0ALICE" || r.IdempotencyKey != "slack:view:"+v.ID ||
+	if r.Origin != want || r.Requester.ID != "slack:U0ALICE" || r.IdempotencyKey != "slack:view:"+v.ID+":slack:U0ALICE" ||
 		r.Parameters["size"] != "medium" || r.Parameters["backup_retention_days"] != int64(7) || r.Parameters["high_availability"] != false {
 		t.Errorf("resource = %+v", r)
 	}

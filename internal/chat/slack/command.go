@@ -106,11 +106,19 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 			return nil
 		}
 	}
+	key, err := platform.IdempotencyKey(Platform, "trigger", cmd.TriggerID, actor)
+	if err != nil {
+		a.log.WarnContext(ctx, "slash command refused: no trigger id", "verb", verb, "user", actor.ID)
+		a.metrics.Error(Platform, platform.ErrorCode(err))
+		a.metrics.Command(Platform, verb, string(platform.ErrorCode(err)), time.Since(start))
+		m := a.replyMessage(ctx, commands.ErrorReply(ctx, a.log, err))
+		return &m, nil
+	}
 	if len(words) == 1 && verb == "create" {
 		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID}))
 	}
 	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
-		Interactive: true, IdempotencyKey: "slack:trigger:" + cmd.TriggerID})
+		Interactive: true, IdempotencyKey: key})
 	if rep.Form != nil && rep.Form.Service != nil {
 		view, err := FormModal(rep.Form, Metadata{Channel: cmd.ChannelID})
 		if err != nil {

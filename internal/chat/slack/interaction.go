@@ -53,6 +53,13 @@ func (a *Adapter) submit(ctx context.Context, cb slackapi.InteractionCallback) a
 		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstOr(ids, "name"): "This form is out of date. Close it and run /idp create again."})
 	}
 	actor := a.who.actor(ctx, cb.User.ID, userName(cb.User))
+	key, err := platform.IdempotencyKey(Platform, "view", cb.View.ID, actor)
+	if err != nil {
+		a.log.WarnContext(ctx, "view submission refused: no view id", "user", actor.ID)
+		a.metrics.Error(Platform, platform.ErrorCode(err))
+		a.metrics.Command(Platform, "create", string(platform.ErrorCode(err)), time.Since(start))
+		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstOr(ids, "name"): clip(platform.ErrorMessage(err), maxErrorText)})
+	}
 	rep := a.router.Load().Submit(ctx, commands.Submission{
 		Actor:          actor,
 		Platform:       Platform,
@@ -60,7 +67,7 @@ func (a *Adapter) submit(ctx context.Context, cb slackapi.InteractionCallback) a
 		Service:        md.Service,
 		Values:         viewValues(cb.View.State),
 		DryRun:         md.DryRun,
-		IdempotencyKey: "slack:view:" + cb.View.ID,
+		IdempotencyKey: key,
 	})
 	outcome := "ok"
 	defer func() { a.metrics.Command(Platform, "create", outcome, time.Since(start)) }()
