@@ -112,7 +112,7 @@ func TestNPSCommand(t *testing.T) {
 		}
 	}
 	// A button click and the comment form.
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	if r := c.Answer(ctx, admin, sv.ID, 3); r.Err != nil || r.Title != "Thanks! You answered 3 to survey #1." {
 		t.Errorf("Answer = %q, %v", r.Title, r.Err)
 	}
@@ -127,7 +127,7 @@ func TestNPSCommand(t *testing.T) {
 	if diff := cmp.Diff([]string{"the new catalog is great", "slow approvals"}, got); diff != "" {
 		t.Errorf("comments mismatch (-want +got):\n%s", diff)
 	}
-	f.clock.Add(8 * 24 * time.Hour)
+	f.clock.Advance(8 * 24 * time.Hour)
 	if r := c.Answer(ctx, dev, sv.ID, 10); r.Title != "Sorry, this survey is closed." || platform.ErrorCode(r.Err) != platform.Conflict {
 		t.Errorf("Answer after closing = %q, %v", r.Title, r.Err)
 	}

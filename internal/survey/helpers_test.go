@@ -15,35 +15,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // post is one thing a recorder was asked to post.
 type post struct {
@@ -136,7 +111,7 @@ func inserter(t testing.TB, pool *pgxpool.Pool) *river.Client[pgx.Tx] {
 // recording poster for platform "slack".
 type fixture struct {
 	pool  *pgxpool.Pool
-	clock *clock
+	clock *platformtest.Clock
 	rec   *recorder
 	svc   *survey.Service
 	ins   *river.Client[pgx.Tx]
@@ -148,7 +123,7 @@ var jan5 = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 func newFixture(t *testing.T, edit func(*survey.Config)) *fixture {
 	t.Helper()
 	pool := postgrestest.Pool(t)
-	f := &fixture{pool: pool, clock: newClock(jan5), rec: &recorder{members: map[string]int{"C1": 40, "C2": 10}}}
+	f := &fixture{pool: pool, clock: platformtest.NewClock(jan5, 0), rec: &recorder{members: map[string]int{"C1": 40, "C2": 10}}}
 	cfg := survey.Config{
 		Store:        postgres.NewSurveys(pool, f.clock.Now),
 		Posters:      map[string]survey.Poster{"slack": f.rec},

@@ -34,7 +34,7 @@ func TestStart(t *testing.T) {
 		t.Errorf("jobs = %d, first %s at %s; want one survey_close at %s", count, kind, at, sv.ClosesAt)
 	}
 
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	_, err := f.svc.Start(ctx, f.ins, "slack", "C1", "slack:UADMIN")
 	if want := "Survey #1 is still open in C1; it closes Mon 12 Jan 10:00 UTC."; platform.ErrorCode(err) != platform.Conflict || platform.ErrorMessage(err) != want {
 		t.Errorf("second Start = %v, want %q", err, want)
@@ -72,17 +72,17 @@ func TestCloseSurveyPostsOnce(t *testing.T) {
 	ctx := context.Background()
 	first := f.start(t, "C1")
 	f.record(t, first.ID, "slack:U1", 6, "")
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if err := f.svc.CloseSurvey(ctx, first.ID); err != nil {
 		t.Fatal(err)
 	}
 
-	f.clock.Add(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	sv := f.start(t, "C1")
 	f.record(t, sv.ID, "slack:U1", 9, "much better now")
 	f.record(t, sv.ID, "slack:U2", 10, "")
 	f.record(t, sv.ID, "slack:U3", 2, "docs are thin")
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	// The comments post fails once: the retry posts them without posting
 	// the result again.
 	failed := false
@@ -164,7 +164,7 @@ func TestScheduledSkipsChannelWithOpenSurvey(t *testing.T) {
 	f := newFixture(t, func(c *survey.Config) { c.Schedule = "0 10 * * *" })
 	ctx := context.Background()
 	f.start(t, "C1")
-	f.clock.Add(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	slot := f.clock.Now()
 	if err := f.svc.OpenScheduled(ctx, f.ins, slot); err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ func TestRecordChangeAndClose(t *testing.T) {
 	if closed.Result != wantResult || !closed.ClosedAt.Equal(jan5) {
 		t.Errorf("closed survey = %+v, want result %+v closed at %s", closed, wantResult, jan5)
 	}
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	again, first, err := st.Close(ctx, sv.ID, 99)
 	if err != nil || first || again.Result != wantResult || !again.ClosedAt.Equal(jan5) {
 		t.Errorf("second Close = %+v, %v, %v; want the first result unchanged", again, first, err)
@@ -125,7 +125,7 @@ func TestRecordAfterClosingTimeBeforeTheJob(t *testing.T) {
 	f := newFixture(t, func(c *survey.Config) { c.Window = time.Hour })
 	sv := f.start(t, "C1")
 	f.record(t, sv.ID, "slack:UALICE", 8, "")
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if _, err := f.svc.Store().Record(context.Background(), sv.ID, "slack:UBOB", 9, ""); platform.ErrorMessage(err) != "Sorry, this survey is closed." {
 		t.Errorf("Record at closing time = %v, want closed", err)
 	}
@@ -194,7 +194,7 @@ func TestLatestResult(t *testing.T) {
 	f.record(t, a.ID, "slack:U2", 10, "")
 	f.record(t, b.ID, "slack:U3", 0, "")
 	f.record(t, b.ID, "slack:U4", 8, "")
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if _, _, err := st.Close(ctx, a.ID, 40); err != nil {
 		t.Fatal(err)
 	}
@@ -208,9 +208,9 @@ func TestLatestResult(t *testing.T) {
 		t.Errorf("LatestResult = %+v, %v, %v; want %+v", r, ok, err, round1)
 	}
 	// Round 2 in C1 has no answers: it carries no score.
-	f.clock.Add(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	c := f.start(t, "C1")
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if _, _, err := st.Close(ctx, c.ID, 40); err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +218,10 @@ func TestLatestResult(t *testing.T) {
 		t.Errorf("LatestResult after a round without answers = %+v, %v; want round 1", r, ok)
 	}
 	// Round 3 in C2 alone, members unknown.
-	f.clock.Add(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	d := f.start(t, "C2")
 	f.record(t, d.ID, "slack:U5", 6, "")
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if _, _, err := st.Close(ctx, d.ID, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestOpenFor(t *testing.T) {
 		t.Errorf("OpenFor without surveys = %v", err)
 	}
 	a := f.start(t, "C1")
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	b := f.start(t, "C2")
 	for _, tt := range []struct {
 		channel string

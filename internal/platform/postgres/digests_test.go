@@ -10,6 +10,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/digest"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 	"github.com/idpbot/idpbot/internal/survey"
@@ -19,7 +20,7 @@ import (
 // the real store.
 type digestHistory struct {
 	t     *testing.T
-	clock *clock
+	clock *platformtest.Clock
 	store *postgres.Store
 }
 
@@ -93,7 +94,7 @@ func closedSurvey(t *testing.T, pool *pgxpool.Pool, closed time.Time, channel st
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	pool := postgrestest.Pool(t)
-	c := &clock{}
+	c := platformtest.NewClock(time.Time{}, 0)
 	h := &digestHistory{t: t, clock: c, store: postgres.NewStore(pool, postgres.StoreOptions{Now: c.Now})}
 	const pg, web = "postgresql-database", "web-application"
 	const dev, stg, prod = "development", "staging", "production"
