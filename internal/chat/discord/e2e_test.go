@@ -18,6 +18,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/jobs"
+	"github.com/idpbot/idpbot/internal/jobs/jobstest"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
@@ -47,11 +48,7 @@ func newDBHarness(t *testing.T, withJobs bool) *dbHarness {
 	// As cmd/bot's setup: the store's events enqueue their jobs.
 	var opts postgres.StoreOptions
 	if withJobs {
-		enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.OnEvent = enq.OnEvent
+		opts.OnEvent = jobstest.Enqueuer(t, pool, jobs.EnqueuerConfig{}).OnEvent
 	}
 	store := postgres.NewStore(pool, opts)
 	sealer := platformtest.Sealer(t)

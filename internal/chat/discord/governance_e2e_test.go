@@ -16,6 +16,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/discord/discordtest"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/jobs"
+	"github.com/idpbot/idpbot/internal/jobs/jobstest"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
@@ -73,11 +74,7 @@ func newGovHarness(t *testing.T) *govHarness {
 	pool := postgrestest.Pool(t)
 	clock := platformtest.NewClock(platformtest.Start, 0)
 	cat := realCatalog(t)
-	enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), Org: govOrg(), Catalog: cat,
-		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enq := jobstest.Enqueuer(t, pool, jobs.EnqueuerConfig{Org: govOrg(), Catalog: cat, ApprovalChannels: map[string]string{Platform: approvalsChannel}})
 	store := postgres.NewStore(pool, postgres.StoreOptions{Now: clock.Now, OnEvent: enq.OnEvent})
 	sealer := platformtest.Sealer(t)
 	driver := platformtest.NewDriver()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
 	"github.com/idpbot/idpbot/internal/jobs"
+	"github.com/idpbot/idpbot/internal/jobs/jobstest"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
@@ -46,11 +47,7 @@ func newStack(t testing.TB, withJobs bool) *stack {
 	// As cmd/bot's setup: the store's events enqueue their jobs.
 	var opts postgres.StoreOptions
 	if withJobs {
-		enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.OnEvent = enq.OnEvent
+		opts.OnEvent = jobstest.Enqueuer(t, pool, jobs.EnqueuerConfig{}).OnEvent
 	}
 	store := postgres.NewStore(pool, opts)
 	sealer := platformtest.Sealer(t)

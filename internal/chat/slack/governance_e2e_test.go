@@ -18,6 +18,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/jobs"
+	"github.com/idpbot/idpbot/internal/jobs/jobstest"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
@@ -103,11 +104,7 @@ func newGovStack(t *testing.T) *govStack {
 	clock := &offsetClock{}
 	// As cmd/bot's setup: the jobs and posts an event calls for.
 	cat := realCatalog(t)
-	enq, err := jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: pool, Schema: postgrestest.Schema(pool), Org: governanceOrg(), Catalog: cat,
-		ApprovalChannels: map[string]string{Platform: approvalsChannel}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enq := jobstest.Enqueuer(t, pool, jobs.EnqueuerConfig{Org: governanceOrg(), Catalog: cat, ApprovalChannels: map[string]string{Platform: approvalsChannel}})
 	store := postgres.NewStore(pool, postgres.StoreOptions{Now: clock.Now, OnEvent: enq.OnEvent})
 	sealer := platformtest.Sealer(t)
 	logs := &bytes.Buffer{}
