@@ -131,11 +131,10 @@ func AddGovernanceWorkers(workers *river.Workers, engine *platform.Engine, cards
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "jobs")
 	book := &cardBook{store: cards, requests: engine.Store()}
 	post := NewPostWorker(posters, log)
 	post.book = book
 	river.AddWorker(workers, post)
-	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: log, paused: post.paused})
+	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: post.log, paused: post.paused})
 	river.AddWorker(workers, NewSweepWorker(engine, log))
 }

@@ -101,10 +101,7 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		decided := commands.DecidedCard(r, ev)
 		params = append(params, river.InsertManyParams{Args: CardsDecidedArgs{ResourceID: r.ID, Title: decided.Title, Sections: decided.Sections}})
 	}
-	if len(params) == 0 {
-		return nil
-	}
-	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
+	if err := e.insert(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue jobs for event %d of %s: %w", ev.ID, r.Ref(), err)
 	}
 	return nil
@@ -113,7 +110,11 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 // Post inserts, in tx, a post of reply to each of channels (by platform);
 // resourceID, when not 0, makes it an approval card of that request.
 func (e *Enqueuer) Post(ctx context.Context, tx pgx.Tx, channels map[string]string, resourceID int64, reply commands.Reply) error {
-	params := e.posts(channels, resourceID, reply)
+	return e.insert(ctx, tx, e.posts(channels, resourceID, reply))
+}
+
+// insert inserts params in tx; none is nothing to do.
+func (e *Enqueuer) insert(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) error {
 	if len(params) == 0 {
 		return nil
 	}
@@ -137,13 +138,6 @@ func (e *Enqueuer) posts(channels map[string]string, resourceID int64, reply com
 // enqueue its follow-up in one transaction).
 func (e *Enqueuer) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	return e.client.InsertTx(ctx, tx, args, opts)
-}
-
-// InsertMany inserts jobs outside any transaction (the reconcile job's
-// repairs).
-func (e *Enqueuer) InsertMany(ctx context.Context, params []river.InsertManyParams) error {
-	_, err := e.client.InsertMany(ctx, params)
-	return err
 }
 
 // posting reports whether channels names any channel to post in.

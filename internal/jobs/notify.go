@@ -43,6 +43,16 @@ type Deferred interface {
 	DeferFor() time.Duration
 }
 
+// deferral returns the snooze of a delivery err defers to another
+// process (at least a second), or nil when err is no Deferred.
+func deferral(err error) error {
+	var d Deferred
+	if !errors.As(err, &d) {
+		return nil
+	}
+	return river.JobSnooze(max(d.DeferFor(), time.Second))
+}
+
 // RateLimitObserver records rate-limit waits; the metrics package
 // implements it.
 type RateLimitObserver interface {
@@ -150,9 +160,8 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if errors.As(err, &p) {
 		return river.JobSnooze(time.Duration(p))
 	}
-	var deferred Deferred
-	if errors.As(err, &deferred) {
-		return river.JobSnooze(max(deferred.DeferFor(), time.Second))
+	if snooze := deferral(err); snooze != nil {
+		return snooze
 	}
 	var limited RateLimited
 	if errors.As(err, &limited) {

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -117,11 +116,10 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 		w.log.InfoContext(ctx, "rate limited; post delayed", "platform", a.Platform, "channel", a.Channel, "wait", wait)
 		return river.JobSnooze(wait)
 	}
-	var deferred Deferred
-	if errors.As(err, &deferred) {
+	if snooze := deferral(err); snooze != nil {
 		// Not for this process's audience (a console whose user may not
 		// see the channel): another process takes it.
-		return river.JobSnooze(max(deferred.DeferFor(), time.Second))
+		return snooze
 	}
 	if err != nil {
 		w.log.WarnContext(ctx, "post; will retry", "platform", a.Platform, "channel", a.Channel, "attempt", job.Attempt, "err", err)
