@@ -601,8 +601,6 @@ func (c *Console) Post(_ context.Context, channel string, m thread.Message, _ st
 		return fmt.Sprintf("request-%d", m.Resource.ID), nil
 	case thread.Secret:
 		return fmt.Sprintf("secret-%d", m.Resource.ID), c.printSecret(m.Resource, m.Secrets)
-	case thread.Event, thread.Note:
-		return c.Reply(context.Background(), platform.Thread{Channel: channel, ThreadRef: channel}, m, "")
 	}
 	if !c.sees(channel) {
 		return "", notHere{}
