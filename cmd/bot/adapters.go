@@ -38,13 +38,7 @@ func (s *adapterSet) run(f func(context.Context) error) {
 
 // notifier tells requests' stories and posts through platform t.
 func (a *app) notifier(t thread.Transport) *thread.Notifier {
-	return thread.New(thread.Config{Transport: t, Threads: a.store, RequestsChannel: a.cfg.channel("requests", t.Platform()), Log: a.log})
-}
-
-// channel returns the configured channel of a kind ("requests", "approvals",
-// …) for a platform, or "".
-func (c *Config) channel(kind, platformName string) string {
-	return c.Channels[kind][platformName]
+	return thread.New(thread.Config{Transport: t, Threads: a.store, RequestsChannel: a.channels("requests")[t.Platform()], Log: a.log})
 }
 
 // retry calls f until it succeeds or ctx ends, backing off up to a minute:
@@ -106,7 +100,7 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 		GuildID:         g("DISCORD_GUILD_ID"),
 		APIURL:          g("DISCORD_API_URL"),
 		Engine:          a.engine,
-		RequestsChannel: a.cfg.channel("requests", discord.Platform),
+		RequestsChannel: a.channels("requests")[discord.Platform],
 		Logger:          a.log,
 		Metrics:         a.metrics,
 	})

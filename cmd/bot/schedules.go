@@ -94,12 +94,15 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 	return &services{router: router, runner: runner}, nil
 }
 
-// channels returns the configured channels of a kind ("approvals",
-// "support", "surveys", "digests", "platform") by platform. In the
-// console everything posts to the console.
+// channels returns the configured channels of a kind ("requests",
+// "approvals", "support", "surveys", "digests", "platform") by platform.
+// In the console everything posts to the console, and requests' stories
+// go to the terminal (its direct channel).
 func (a *app) channels(kind string) map[string]string {
 	if a.console {
 		switch kind {
+		case "requests":
+			return nil
 		case "approvals", "support":
 			return map[string]string{console.Platform: kind}
 		default:
