@@ -129,7 +129,7 @@ func threadTitle(m *discordgo.Message) string {
 	return ""
 }
 
-// postErr classifies an error of posting in channel: a *RateLimitError
+// postErr classifies an error of posting in channel: a *thread.RateLimitError
 // for a 429, a platform error for what retrying cannot fix (NotFound: no
 // such channel; Forbidden: the bot may not post there; Invalid: Discord
 // refused the message), and otherwise the wrapped error, to retry.

@@ -74,7 +74,7 @@ var (
 		"invalid_arguments", "invalid_thread_ts", "thread_not_found", "cannot_reply_to_message"}
 )
 
-// postErr classifies an error of a call about channel: a *RateLimitError
+// postErr classifies an error of a call about channel: a *thread.RateLimitError
 // for a 429, a platform error for what retrying cannot fix (NotFound: no
 // such channel; Forbidden: the bot may not post there; Invalid: Slack
 // refused the message), and otherwise the wrapped error, to retry.
