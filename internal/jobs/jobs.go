@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // Defaults and limits of a Runner.
@@ -101,6 +103,7 @@ type Config struct {
 	testOnly               bool
 	leaderElectionDisabled bool
 	stopTimeout            time.Duration
+	leaseTimings           *leaseTimings
 }
 
 // Runner owns the River client that works idpbot's jobs.
@@ -108,6 +111,8 @@ type Runner struct {
 	client      *river.Client[pgx.Tx]
 	log         *slog.Logger
 	stopTimeout time.Duration
+	lease       *lease
+	takeover    *takeover
 }
 
 // New returns a Runner. It does no I/O: nothing runs until Run.
@@ -157,7 +162,14 @@ func New(cfg Config) (*Runner, error) {
 	}
 	maps.Copy(queues, cfg.Queues)
 
-	middleware := []rivertype.Middleware{redelivery}
+	timings := defaultLeaseTimings
+	if cfg.leaseTimings != nil {
+		timings = *cfg.leaseTimings
+	}
+	id := newClientID()
+	leases := postgres.NewStore(cfg.Pool, postgres.StoreOptions{RiverSchema: cfg.Schema})
+	own := &lease{store: leases, client: id, t: timings, log: log}
+	middleware := []rivertype.Middleware{own.middleware(), redelivery}
 	if cfg.Metrics != nil {
 		middleware = append(middleware, observe(cfg.Metrics))
 	}
@@ -170,6 +182,7 @@ func New(cfg Config) (*Runner, error) {
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		FetchCooldown:          cfg.FetchCooldown,
 		FetchPollInterval:      cfg.FetchPollInterval,
+		ID:                     id,
 		JobTimeout:             cfg.DefaultTimeout,
 		LeaderElectionDisabled: cfg.leaderElectionDisabled,
 		Logger:                 slog.New(newQuiet(log.Handler(), RepeatWindow, time.Now)),
@@ -185,7 +198,11 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return &Runner{client: client, log: log, stopTimeout: cmp.Or(cfg.stopTimeout, StopTimeout)}, nil
+	return &Runner{
+		client: client, log: log, stopTimeout: cmp.Or(cfg.stopTimeout, StopTimeout),
+		lease:    own,
+		takeover: &takeover{store: leases, self: id, t: timings, log: log},
+	}, nil
 }
 
 // NotifyQueue is the queue of a platform's notification jobs, or, with an
@@ -216,8 +233,19 @@ func NotifyQueue(platformName, audience string) string {
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
 
 // Run works jobs until ctx ends, then stops: running jobs get StopTimeout
-// to finish before their contexts are cancelled.
+// to finish before their contexts are cancelled. It first takes this
+// process's lease (lease.go), holds it until its jobs have stopped, and
+// meanwhile resumes the jobs of processes whose lease is gone.
 func (r *Runner) Run(ctx context.Context) error {
+	if err := r.lease.acquire(ctx); err != nil {
+		return nil // ctx ended before the lease could be taken: nothing ran
+	}
+	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { r.lease.run(leaseCtx) })
+	wg.Go(func() { r.takeover.run(leaseCtx) })
+	defer wg.Wait()
+	defer stopLease()
 	if err := r.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
