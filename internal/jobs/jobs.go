@@ -69,7 +69,9 @@ type Config struct {
 	// deprovisioning and registered workers) run at once (default 10).
 	Workers int
 	// RescueAfter is how long a job may run before it is considered lost
-	// with a crashed process and run again (River's RescueStuckJobsAfter).
+	// and run again (River's RescueStuckJobsAfter). The job of a process
+	// that died is resumed sooner, through its lease (lease.go); this is
+	// the backstop for everything else.
 	// A job whose own timeout is longer is given that long. It must be at
 	// least DefaultTimeout; an unset DefaultTimeout is lowered to it if
 	// need be (default: DefaultTimeout plus one minute).
