@@ -47,7 +47,10 @@ import (
 // only after the session ended, so the owner's attempts are cancelled at
 // the latest LeaseFence after the hold began; the taker acts LeaseTakeover
 // after it, leaving LeaseTakeover-LeaseFence for the cancelled drivers to
-// return and River to record their results. Because the taker holds the
+// return and River to record their results — which matters: River records
+// a result on any running row of that ID, whatever its attempt, so a result
+// recorded after the takeover could end the next attempt's row while it
+// runs. Because the taker holds the
 // lock throughout, the owner cannot get its lease back and start another
 // epoch in between. A job just fetched is covered the same way: an attempt
 // starts only while the epoch is valid (checked again by the middleware
