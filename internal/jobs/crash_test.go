@@ -304,6 +304,19 @@ func TestCrashResume(t *testing.T) {
 			if mode == afterDatabase {
 				t.Cleanup(func() { dropProvisioned(t, pool, sub) })
 			}
+			// What the killed process did before it died, which the second
+			// must neither redo nor lose.
+			switch mode {
+			case afterDatabase:
+				var exists bool
+				if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, provisionedName(sub)).Scan(&exists); err != nil || !exists {
+					t.Fatalf("database %s exists at the kill = %v, %v; want true", provisionedName(sub), exists, err)
+				}
+			case inDelivery:
+				if th := threadOf(t, pool); len(th) == 0 || !strings.HasSuffix(th[len(th)-1], " ready") {
+					t.Fatalf("thread at the kill: %q; want it to end with the ready message", th)
+				}
+			}
 			var (
 				mu    sync.Mutex
 				calls int
