@@ -78,6 +78,7 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 		Pool: a.pool, Engine: a.engine, Store: a.store, Logger: a.log,
 		Notifiers:   byPlatform,
 		Audiences:   a.audiences,
+		Enqueuer:    a.enqueue,
 		Workers:     cfg.Jobs.Workers,
 		RescueAfter: time.Duration(cfg.Jobs.RescueAfter),
 		Metrics:     a.metrics,

@@ -85,11 +85,7 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 	case ev.To == platform.Deleting:
 		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: r.ID}})
 	}
-	if p := r.Origin.Platform; p != "" {
-		args := NotifyArgs{Platform: p, ResourceID: r.ID, EventID: ev.ID}
-		if slices.Contains(e.perPerson, p) {
-			args.Audience = strings.TrimPrefix(r.Requester.ID, p+":")
-		}
+	if args, ok := e.notify(r, ev.ID); ok {
 		params = append(params, river.InsertManyParams{Args: args})
 	}
 	switch {
@@ -105,6 +101,22 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		return fmt.Errorf("enqueue jobs for event %d of %s: %w", ev.ID, r.Ref(), err)
 	}
 	return nil
+}
+
+// notify returns the job that delivers r's events up to eventID to the
+// thread on the platform r came from, in the queue of the processes that
+// serve it (the requester's own on a PerPerson platform); ok is false for
+// a request from no platform.
+func (e *Enqueuer) notify(r *platform.Resource, eventID int64) (args NotifyArgs, ok bool) {
+	p := r.Origin.Platform
+	if p == "" {
+		return NotifyArgs{}, false
+	}
+	args = NotifyArgs{Platform: p, ResourceID: r.ID, EventID: eventID}
+	if slices.Contains(e.perPerson, p) {
+		args.Audience = strings.TrimPrefix(r.Requester.ID, p+":")
+	}
+	return args, true
 }
 
 // Post inserts, in tx, a post of reply to each of channels (by platform);

@@ -247,12 +247,14 @@ func newHarness(t testing.TB, configure func(*Config)) *harness {
 func newHarnessOn(t testing.TB, pool *pgxpool.Pool, d *testDriver, configure func(*Config)) *harness {
 	t.Helper()
 	h := &harness{pool: pool, driver: d, notifier: &recorder{}}
-	h.store = postgres.NewStore(pool, postgres.StoreOptions{OnEvent: testEnqueuer(t, pool, nil).OnEvent})
+	enq := testEnqueuer(t, pool, nil)
+	h.store = postgres.NewStore(pool, postgres.StoreOptions{OnEvent: enq.OnEvent})
 	h.engine = testEngine(t, h.store, h.driver)
 	cfg := Config{
 		Pool:              pool,
 		Engine:            h.engine,
 		Store:             h.store,
+		Enqueuer:          enq,
 		Notifiers:         map[string]Notifier{"console": h.notifier},
 		Schema:            postgrestest.Schema(pool),
 		DefaultTimeout:    5 * time.Second,

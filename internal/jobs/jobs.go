@@ -64,7 +64,11 @@ type Config struct {
 	// Audiences names, for a platform delivered per person, the person
 	// whose deliveries this process works (the console's user).
 	Audiences map[string]string
-	Logger    *slog.Logger
+	// Enqueuer, when set, lets the reconcile job enqueue again the
+	// delivery of events whose notification job was lost, in the queue
+	// its OnEvent chooses; without it such events stay undelivered.
+	Enqueuer *Enqueuer
+	Logger   *slog.Logger
 	// Workers is how many jobs of the default queue (provisioning,
 	// deprovisioning and registered workers) run at once (default 10).
 	Workers int
@@ -147,7 +151,7 @@ func New(cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &deprovisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
 	limits, _ := cfg.Metrics.(RateLimitObserver)
 	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
-	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, stale: cfg.RescueAfter + time.Minute, log: log})
+	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, enqueuer: cfg.Enqueuer, stale: cfg.RescueAfter + time.Minute, log: log})
 	if cfg.Register != nil {
 		cfg.Register(workers)
 	}

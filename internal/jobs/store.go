@@ -22,6 +22,13 @@ type Store interface {
 	// provisioning or deleting, unchanged for longer than stale and with
 	// no live job of one of kinds.
 	Orphans(ctx context.Context, kinds []string, stale time.Duration, limit int) ([]*platform.Resource, error)
+	// Undelivered calls fn with up to limit resources, oldest first, with
+	// events after the delivery cursor of their origin platform, the
+	// newest recorded more than stale ago, that no live job of notifyKind
+	// for that resource and platform reaches; upTo is the newest event's
+	// ID (see postgres.Store.Undelivered).
+	Undelivered(ctx context.Context, notifyKind string, stale time.Duration, limit int,
+		fn func(r *platform.Resource, upTo int64)) error
 }
 
 // CardStore remembers where approval cards were posted; *postgres.Store
