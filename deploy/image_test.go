@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,5 +90,88 @@ func TestDockerfileBuildsStaticBinaries(t *testing.T) {
 	notReady.Store(true)
 	if err := check(); err == nil {
 		t.Error("healthcheck against a bot that is not ready exited 0")
+	}
+}
+
+// TestExecDockerfile checks the exec driver's derived image without
+// building it (that needs the network for OpenTofu): every file it copies
+// from the repository exists, OpenTofu is pinned by version and verified by
+// a checksum with no default, its tools are installed, and it runs the bot
+// as the shipped image does.
+func TestExecDockerfile(t *testing.T) {
+	t.Parallel()
+	stages := parseDockerfile(t, string(readFile(t, "drivers/Dockerfile.exec")))
+	if len(stages) < 2 {
+		t.Fatalf("Dockerfile.exec has %d stages, want a build stage and the image", len(stages))
+	}
+	final := stages[len(stages)-1]
+	if !strings.HasPrefix(final.From, "debian:") || !strings.HasSuffix(final.From, "-slim") {
+		t.Errorf("final stage FROM %s, want a Debian slim base with a shell", final.From)
+	}
+	var all []instruction
+	for _, st := range stages {
+		all = append(all, st.Instructions...)
+	}
+	var copied []string
+	var sawSum, sawChecksumArg, sawVersionArg bool
+	for _, in := range all {
+		switch in.Cmd {
+		case "COPY":
+			fields := strings.Fields(in.Args)
+			if slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, "--from=") }) {
+				continue
+			}
+			fields = slices.DeleteFunc(fields, func(f string) bool { return strings.HasPrefix(f, "--") })
+			for _, src := range fields[:len(fields)-1] {
+				copied = append(copied, src)
+				// The build context is the repository root.
+				if _, err := os.Stat(filepath.Join("..", filepath.FromSlash(src))); err != nil {
+					t.Errorf("Dockerfile.exec copies %s, which does not exist: %v", src, err)
+				}
+			}
+		case "ARG":
+			switch name, def, hasDef := strings.Cut(in.Args, "="); name {
+			case "TOFU_SHA256":
+				sawChecksumArg = true
+				if hasDef {
+					t.Errorf("ARG TOFU_SHA256 has a default %q: the checksum must be given for the pinned release", def)
+				}
+			case "TOFU_VERSION":
+				sawVersionArg = hasDef && regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(def)
+			}
+		case "RUN":
+			if strings.Contains(in.Args, "sha256sum -c") && strings.Contains(in.Args, "${TOFU_SHA256}") {
+				sawSum = true
+			}
+		}
+	}
+	for _, want := range []string{"deploy/drivers/tofu-wrapper.sh", "deploy/drivers/modules"} {
+		if !slices.Contains(copied, want) {
+			t.Errorf("Dockerfile.exec does not copy %s; copies %v", want, copied)
+		}
+	}
+	if !sawVersionArg || !sawChecksumArg || !sawSum {
+		t.Errorf("OpenTofu pinning: version arg %v, checksum arg %v, sha256sum -c of it %v; want all", sawVersionArg, sawChecksumArg, sawSum)
+	}
+	var tools, entry, user string
+	for _, in := range final.Instructions {
+		switch in.Cmd {
+		case "RUN":
+			tools += in.Args
+		case "ENTRYPOINT":
+			entry = in.Args
+		case "USER":
+			user = in.Args
+		}
+	}
+	if !strings.Contains(tools, " jq ") {
+		t.Errorf("the final stage does not install jq (tofu-wrapper.sh needs it): %s", tools)
+	}
+	if entry != `["/idpbot"]` || user != "65532:65532" {
+		t.Errorf("ENTRYPOINT %s USER %s, want the shipped image's [\"/idpbot\"] and 65532:65532", entry, user)
+	}
+	// The README's build command names this file.
+	if readme := string(readFile(t, "drivers/README.md")); !strings.Contains(readme, "-f deploy/drivers/Dockerfile.exec") {
+		t.Error("drivers/README.md does not say how to build Dockerfile.exec")
 	}
 }

@@ -107,15 +107,16 @@ func (d *Driver) targetHead(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if err := d.fetch(ctx, dir); err != nil {
+	r, err := d.fetch(ctx, dir)
+	if err != nil {
 		return "", err
 	}
 	target := d.cfg.MergeRequest.TargetBranch
-	head, ok := d.revParse(ctx, dir, "refs/remotes/origin/"+target)
+	head, ok := resolve(r, "refs/remotes/origin/"+target)
 	if !ok {
 		return "", platform.Errorf(platform.Unavailable, "the gitops repository has no branch %s after the merge", target)
 	}
-	return head, nil
+	return head.String(), nil
 }
 
 // argoApp is the part of an Argo CD Application the driver reads.
@@ -257,7 +258,7 @@ func (w *argoWait) check(ctx context.Context, a *argoApp, healthy bool) (bool, s
 }
 
 // containsOurs reports whether revision is our commit or a descendant of
-// it, asking git in the cache directory under the repository lock. A
+// it, from the commit graph in the cache under the repository lock. A
 // revision unknown there is fetched once.
 func (w *argoWait) containsOurs(ctx context.Context, revision string) (bool, error) {
 	if revision == w.ours {
@@ -279,15 +280,29 @@ func (w *argoWait) containsOurs(ctx context.Context, revision string) (bool, err
 		return false, err
 	}
 	defer unlock()
-	_, haveOurs := w.d.revParse(ctx, dir, w.ours)
-	_, haveTheirs := w.d.revParse(ctx, dir, revision)
+	r, err := w.d.open(dir)
+	if err != nil {
+		return false, err
+	}
+	ours, haveOurs := resolve(r, w.ours)
+	theirs, haveTheirs := resolve(r, revision)
 	if (!haveOurs || !haveTheirs) && !w.fetched[revision] {
 		w.fetched[revision] = true
-		if err := w.d.fetch(ctx, dir); err != nil {
+		if r, err = w.d.fetch(ctx, dir); err != nil {
 			return false, err
 		}
+		ours, haveOurs = resolve(r, w.ours)
+		theirs, haveTheirs = resolve(r, revision)
 	}
-	contains, err := w.d.isAncestor(ctx, dir, w.ours, revision)
+	var contains bool
+	switch {
+	case !haveOurs:
+		err = fmt.Errorf("commit %s is not in the repository", short(w.ours))
+	case !haveTheirs:
+		err = fmt.Errorf("commit %s is not in the repository", short(revision))
+	default:
+		contains, err = isAncestor(r, ours, theirs)
+	}
 	if err != nil {
 		return false, fmt.Errorf("compare Argo CD's revision %s with %s: %w", short(revision), short(w.ours), err)
 	}

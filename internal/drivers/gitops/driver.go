@@ -25,18 +25,17 @@
 // or, with WaitForMerge, once it is merged (and HealthURL reports healthy,
 // and the Argo CD application has synced the target branch's new head).
 //
-// The real git CLI is used, always from an argv. Each repository is cloned
-// once into a cache directory; jobs on the same repository take turns under
-// an in-process lock and a file lock, so replicas sharing a disk do not
+// Git is spoken through go-git: the driver needs no git binary, so it
+// works in the bot's distroless image. Each repository is fetched into a
+// bare cache directory; jobs on the same repository take turns under an
+// in-process lock and a file lock, so replicas sharing a disk do not
 // collide either. A push rejected because the branch moved is retried on
 // top of the new head.
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,7 +43,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -53,6 +51,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"sigs.k8s.io/yaml"
 
 	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
@@ -115,10 +115,9 @@ type Config struct {
 // use.
 type Driver struct {
 	cfg Config
-	// gitAuth is the git configuration, passed through the environment,
-	// that authenticates fetches and pushes over HTTP(S) with the merge
-	// request token; empty without one.
-	gitAuth []string
+	// auth authenticates fetches and pushes over HTTP(S) with the merge
+	// request token (pushAuth); nil without one.
+	auth transport.AuthMethod
 	// api calls the merge request and Argo CD APIs: HTTPClient, never
 	// following a redirect to another host (it would carry the token
 	// there).
@@ -179,34 +178,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	api := *cfg.HTTPClient
 	api.CheckRedirect = sameHostRedirects
-	return &Driver{cfg: cfg, api: &api, gitAuth: gitAuth(cfg), locks: map[string]chan struct{}{}}, nil
-}
-
-// gitAuth returns the environment that makes git send the merge request
-// token to an HTTP(S) repository, scoped to that repository's URL (git's
-// http.<url>.extraHeader), so that pushes need no credential of their own:
-// GitHub takes it as the password of x-access-token, GitLab of oauth2. A
-// repository URL that carries credentials, or is not HTTP(S), keeps them.
-// The environment, unlike git's arguments, is not shown to other users.
-func gitAuth(cfg Config) []string {
-	mr := cfg.MergeRequest
-	if mr == nil || mr.Token == "" {
-		return nil
-	}
-	u, err := url.Parse(cfg.Repository)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Host == "" {
-		return nil
-	}
-	user := "x-access-token"
-	if mr.Provider == ProviderGitLab {
-		user = "oauth2"
-	}
-	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + mr.Token))
-	return []string{
-		"GIT_CONFIG_COUNT=1",
-		"GIT_CONFIG_KEY_0=http." + u.String() + ".extraHeader",
-		"GIT_CONFIG_VALUE_0=Authorization: Basic " + basic,
-	}
+	return &Driver{cfg: cfg, api: &api, auth: pushAuth(cfg), locks: map[string]chan struct{}{}}, nil
 }
 
 // validBranch reports whether name is a branch name safe to pass to git.
@@ -215,14 +187,10 @@ func validBranch(name string) bool {
 		!strings.HasSuffix(name, "/") && !strings.HasSuffix(name, ".lock") && !strings.Contains(name, "//")
 }
 
-// Check returns an Unavailable error when no repository is configured or git
-// is missing.
+// Check returns an Unavailable error when no repository is configured.
 func (d *Driver) Check() error {
 	if d.cfg.Repository == "" {
 		return platform.Errorf(platform.Unavailable, "no gitops repository configured")
-	}
-	if _, err := exec.LookPath("git"); err != nil {
-		return platform.Wrap(platform.Unavailable, err, "git is not installed on the bot's host")
 	}
 	return nil
 }
@@ -265,21 +233,7 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 		return platform.Result{}, err
 	}
 	step := stepper(job)
-	edit := func(dir string) error {
-		full := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.RemoveAll(full); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(full, 0o755); err != nil {
-			return err
-		}
-		for name, content := range files {
-			if err := os.WriteFile(filepath.Join(full, name), content, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	edit := change{rel: rel, files: files}
 	out := map[string]string{
 		"repository": redact(d.cfg.Repository),
 		"path":       rel,
@@ -289,7 +243,7 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 	// ours is the commit the Argo CD application must have synced.
 	var ours string
 	if mc := d.cfg.MergeRequest; mc != nil {
-		p, err := d.propose(ctx, job.Resource, "create", rel, edit, step)
+		p, err := d.propose(ctx, job.Resource, "create", edit, step)
 		if err != nil {
 			return platform.Result{}, err
 		}
@@ -313,7 +267,7 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 			out["merge_request_url"] = p.mr.URL
 		}
 	} else {
-		commit, changed, err := d.update(ctx, rel, commitMessage("create", job.Resource), edit)
+		commit, changed, err := d.update(ctx, edit, commitMessage("create", job.Resource))
 		if err != nil {
 			return platform.Result{}, err
 		}
@@ -361,11 +315,9 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 		return err
 	}
 	step := stepper(job)
-	edit := func(dir string) error {
-		return os.RemoveAll(filepath.Join(dir, filepath.FromSlash(rel)))
-	}
+	edit := change{rel: rel}
 	if mc := d.cfg.MergeRequest; mc != nil {
-		p, err := d.propose(ctx, job.Resource, "delete", rel, edit, step)
+		p, err := d.propose(ctx, job.Resource, "delete", edit, step)
 		if err != nil {
 			return err
 		}
@@ -382,7 +334,7 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 		}
 		return d.waitArgoCD(ctx, app, ours, false, step)
 	}
-	commit, changed, err := d.update(ctx, rel, commitMessage("delete", job.Resource), edit)
+	commit, changed, err := d.update(ctx, edit, commitMessage("delete", job.Resource))
 	if err != nil {
 		return err
 	}
@@ -396,11 +348,11 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 	return nil
 }
 
-// update brings the cached clone to the branch's head, applies edit, and
-// commits and pushes the changes under rel, retrying on top of the new head
-// when the push is rejected. It returns the head commit and whether a commit
-// was made.
-func (d *Driver) update(ctx context.Context, rel, msg string, edit func(dir string) error) (string, bool, error) {
+// update applies c on top of the branch's head and pushes the commit,
+// retrying on top of the new head when the push is rejected. It returns the
+// head commit ("" when the branch does not exist) and whether a commit was
+// made.
+func (d *Driver) update(ctx context.Context, c change, msg string) (string, bool, error) {
 	dir, err := d.cacheDir()
 	if err != nil {
 		return "", false, err
@@ -412,107 +364,38 @@ func (d *Driver) update(ctx context.Context, rel, msg string, edit func(dir stri
 	defer unlock()
 	var pushErr error
 	for range pushAttempts {
-		if err := d.sync(ctx, dir); err != nil {
-			return "", false, err
-		}
-		changed, err := d.apply(ctx, dir, rel, edit)
+		r, err := d.fetch(ctx, dir)
 		if err != nil {
 			return "", false, err
 		}
-		if !changed {
-			head, _ := d.git(ctx, dir, "rev-parse", "-q", "--verify", "HEAD")
-			return strings.TrimSpace(head), false, nil
-		}
-		if _, err := d.git(ctx, dir, "commit", "-q", "--no-verify", "-m", msg); err != nil {
-			return "", false, err
-		}
-		head, err := d.git(ctx, dir, "rev-parse", "HEAD")
+		head, _ := resolve(r, "refs/remotes/origin/"+d.cfg.Branch)
+		commit, err := d.commitChange(r, head, c, msg)
 		if err != nil {
 			return "", false, err
 		}
-		if _, pushErr = d.git(ctx, dir, "push", "-q", "origin", "HEAD:refs/heads/"+d.cfg.Branch); pushErr == nil {
-			return strings.TrimSpace(head), true, nil
+		if commit.IsZero() {
+			return hashString(head), false, nil
+		}
+		if pushErr = d.push(ctx, r, commit, d.cfg.Branch, false); pushErr == nil {
+			return commit.String(), true, nil
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return "", false, fmt.Errorf("push to %s: %w", redact(d.cfg.Repository), pushErr)
+	return "", false, pushErr
 }
 
-// fetch makes dir a clone of the repository, created on first use, with
-// every remote branch fetched.
-func (d *Driver) fetch(ctx context.Context, dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, ".git")); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("create cache %s: %w", dir, err)
-		}
-		if _, err := d.git(ctx, dir, "init", "-q"); err != nil {
-			return err
-		}
-		if _, err := d.git(ctx, dir, "remote", "add", "--", "origin", d.cfg.Repository); err != nil {
-			return err
-		}
+// hashString is h in hex, "" for the zero hash.
+func hashString(h plumbing.Hash) string {
+	if h.IsZero() {
+		return ""
 	}
-	_, err := d.git(ctx, dir, "fetch", "-q", "--prune", "--no-tags", "origin")
-	return err
+	return h.String()
 }
 
-// sync makes dir a clean checkout of the remote branch, or an empty unborn
-// branch when the remote has none yet.
-func (d *Driver) sync(ctx context.Context, dir string) error {
-	if err := d.fetch(ctx, dir); err != nil {
-		return err
-	}
-	remote := "refs/remotes/origin/" + d.cfg.Branch
-	if _, err := d.git(ctx, dir, "rev-parse", "-q", "--verify", remote); err == nil {
-		if _, err := d.git(ctx, dir, "checkout", "-q", "-f", "-B", d.cfg.Branch, remote); err != nil {
-			return err
-		}
-	} else {
-		// No such branch yet: start it empty.
-		if _, err := d.git(ctx, dir, "symbolic-ref", "HEAD", "refs/heads/"+d.cfg.Branch); err != nil {
-			return err
-		}
-		if _, err := d.git(ctx, dir, "update-ref", "-d", "refs/heads/"+d.cfg.Branch); err != nil {
-			return err
-		}
-		if _, err := d.git(ctx, dir, "read-tree", "--empty"); err != nil {
-			return err
-		}
-	}
-	_, err := d.git(ctx, dir, "clean", "-q", "-f", "-d", "-x")
-	return err
-}
-
-// git runs git in dir, in its own process group killed with ctx, and
-// returns its stdout. Errors carry the end of stderr.
-func (d *Driver) git(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"GIT_TERMINAL_PROMPT=0",
-		"LC_ALL=C",
-		"GIT_AUTHOR_NAME="+d.cfg.AuthorName,
-		"GIT_AUTHOR_EMAIL="+d.cfg.AuthorEmail,
-		"GIT_COMMITTER_NAME="+d.cfg.AuthorName,
-		"GIT_COMMITTER_EMAIL="+d.cfg.AuthorEmail,
-	)
-	cmd.Env = append(cmd.Env, d.gitAuth...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("git %s: %w", args[0], ctx.Err())
-		}
-		return "", fmt.Errorf("git %s: %w: %s", args[0], err, sanitize(redact(platform.LastLines(stderr.String(), 3)), 400))
-	}
-	return stdout.String(), nil
-}
-
-// cacheDir is the clone of the repository: WorkDir/<hash of the URL>.
+// cacheDir is the bare cache of the repository: WorkDir/<hash of the URL
+// and branch>.
 func (d *Driver) cacheDir() (string, error) {
 	base := d.cfg.WorkDir
 	if base == "" {

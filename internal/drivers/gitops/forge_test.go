@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // fakeForge answers the GitHub or GitLab merge request endpoints the driver
@@ -119,17 +121,28 @@ func (f *fakeForge) merge(n int64) {
 }
 
 func (f *fakeForge) mergeLocked(mr *fakeMR) error {
-	out, err := exec.Command("git", "--git-dir", f.bare, "update-ref", "refs/heads/"+mr.Target, mr.SHA).CombinedOutput()
+	// go-git, not the git CLI: TestWithoutGitBinary runs with no PATH.
+	r, err := git.PlainOpen(f.bare)
+	if err == nil {
+		err = r.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(mr.Target), plumbing.NewHash(mr.SHA)))
+	}
 	if err != nil {
-		return fmt.Errorf("merge %d: %v: %s", mr.Number, err, out)
+		return fmt.Errorf("merge %d: %v", mr.Number, err)
 	}
 	mr.State = "merged"
 	return nil
 }
 
 func (f *fakeForge) headOf(branch string) (string, bool) {
-	out, err := exec.Command("git", "--git-dir", f.bare, "rev-parse", "-q", "--verify", "refs/heads/"+branch).Output()
-	return strings.TrimSpace(string(out)), err == nil
+	r, err := git.PlainOpen(f.bare)
+	if err != nil {
+		return "", false
+	}
+	ref, err := r.Reference(plumbing.NewBranchReferenceName(branch), true)
+	if err != nil {
+		return "", false
+	}
+	return ref.Hash().String(), true
 }
 
 func (f *fakeForge) json(w http.ResponseWriter, status int, v any) {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strings"
 	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -113,15 +115,16 @@ type proposal struct {
 	mr      *mergeRequest // nil when there is none
 }
 
-// propose brings the change edit makes under rel to the target branch
+// propose brings change c to the target branch
 // through a merge request: it commits it on the request's branch
 // (reusing what a previous attempt pushed), then reuses or opens the merge
 // request. A change already on the target branch needs neither.
-func (d *Driver) propose(ctx context.Context, r *platform.Resource, action, rel string, edit func(dir string) error, step func(string)) (proposal, error) {
+func (d *Driver) propose(ctx context.Context, r *platform.Resource, action string, c change, step func(string)) (proposal, error) {
 	mc := d.cfg.MergeRequest
 	f := d.forge()
+	rel := c.rel
 	branch := requestBranch(r.ID, action)
-	commit, outcome, err := d.prepareBranch(ctx, rel, branch, commitMessage(action, r), edit)
+	commit, outcome, err := d.prepareBranch(ctx, c, branch, commitMessage(action, r))
 	if err != nil {
 		return proposal{}, err
 	}
@@ -200,11 +203,14 @@ func (d *Driver) deleteBranch(ctx context.Context, branch string, step func(stri
 	if err == nil {
 		var unlock func()
 		if unlock, err = d.lock(ctx, dir); err == nil {
-			_, err = d.git(ctx, dir, "push", "-q", "origin", "--delete", "refs/heads/"+branch)
+			var r *git.Repository
+			if r, err = d.open(dir); err == nil {
+				err = d.push(ctx, r, plumbing.ZeroHash, branch, false)
+			}
 			unlock()
 		}
 	}
-	if err != nil && !strings.Contains(err.Error(), "remote ref does not exist") {
+	if err != nil {
 		step(fmt.Sprintf("Could not delete the merged branch %s: %v", branch, err))
 	}
 }
@@ -253,13 +259,12 @@ func (d *Driver) waitMerged(ctx context.Context, f *forge, mr *mergeRequest, ste
 	}
 }
 
-// prepareBranch puts the change edit makes under rel on branch, based on
-// the target branch, under the repository lock. A target branch that
-// already holds the change needs nothing (inPlace). A branch that already
-// holds it, not yet merged, is reused. Otherwise the branch is rebuilt
-// from the target's head with one commit and force-pushed. It returns the
-// commit holding the change.
-func (d *Driver) prepareBranch(ctx context.Context, rel, branch, msg string, edit func(dir string) error) (string, branchOutcome, error) {
+// prepareBranch puts change c on branch, based on the target branch,
+// under the repository lock. A target branch that already holds the change
+// needs nothing (inPlace). A branch that already holds it, not yet merged,
+// is reused. Otherwise the branch is rebuilt from the target's head with one
+// commit and force-pushed. It returns the commit holding the change.
+func (d *Driver) prepareBranch(ctx context.Context, c change, branch, msg string) (string, branchOutcome, error) {
 	dir, err := d.cacheDir()
 	if err != nil {
 		return "", 0, err
@@ -269,103 +274,41 @@ func (d *Driver) prepareBranch(ctx context.Context, rel, branch, msg string, edi
 		return "", 0, err
 	}
 	defer unlock()
-	if err := d.fetch(ctx, dir); err != nil {
-		return "", 0, err
-	}
-	target := d.cfg.MergeRequest.TargetBranch
-	targetRef := "refs/remotes/origin/" + target
-	targetHead, ok := d.revParse(ctx, dir, targetRef)
-	if !ok {
-		return "", 0, platform.Errorf(platform.Invalid, "the gitops repository has no branch %s to open merge requests against", target)
-	}
-	changed, err := d.stage(ctx, dir, targetRef, rel, edit)
+	r, err := d.fetch(ctx, dir)
 	if err != nil {
 		return "", 0, err
 	}
-	if !changed {
-		return targetHead, inPlace, nil
+	target := d.cfg.MergeRequest.TargetBranch
+	targetHead, ok := resolve(r, "refs/remotes/origin/"+target)
+	if !ok {
+		return "", 0, platform.Errorf(platform.Invalid, "the gitops repository has no branch %s to open merge requests against", target)
 	}
-	branchRef := "refs/remotes/origin/" + branch
-	if head, ok := d.revParse(ctx, dir, branchRef); ok {
-		merged, err := d.isAncestor(ctx, dir, head, targetHead)
+	commit, err := d.commitChange(r, targetHead, c, msg)
+	if err != nil {
+		return "", 0, err
+	}
+	if commit.IsZero() {
+		return targetHead.String(), inPlace, nil
+	}
+	if head, ok := resolve(r, "refs/remotes/origin/"+branch); ok {
+		merged, err := isAncestor(r, head, targetHead)
 		if err != nil {
 			return "", 0, err
 		}
 		if !merged {
-			changed, err := d.stage(ctx, dir, branchRef, rel, edit)
+			again, err := d.commitChange(r, head, c, msg)
 			if err != nil {
 				return "", 0, err
 			}
-			if !changed {
-				return head, reused, nil
+			if again.IsZero() {
+				return head.String(), reused, nil
 			}
 		}
 	}
-	if _, err := d.stage(ctx, dir, targetRef, rel, edit); err != nil {
+	if err := d.push(ctx, r, commit, branch, true); err != nil {
 		return "", 0, err
 	}
-	if _, err := d.git(ctx, dir, "commit", "-q", "--no-verify", "-m", msg); err != nil {
-		return "", 0, err
-	}
-	head, err := d.git(ctx, dir, "rev-parse", "HEAD")
-	if err != nil {
-		return "", 0, err
-	}
-	if _, err := d.git(ctx, dir, "push", "-q", "-f", "origin", "HEAD:refs/heads/"+branch); err != nil {
-		return "", 0, fmt.Errorf("push %s to %s: %w", branch, redact(d.cfg.Repository), err)
-	}
-	return strings.TrimSpace(head), pushed, nil
-}
-
-// stage checks out ref (detached, clean), applies edit and stages the
-// result; it reports whether anything differs from ref.
-func (d *Driver) stage(ctx context.Context, dir, ref, rel string, edit func(dir string) error) (bool, error) {
-	if _, err := d.git(ctx, dir, "checkout", "-q", "-f", "--detach", ref); err != nil {
-		return false, err
-	}
-	if _, err := d.git(ctx, dir, "clean", "-q", "-f", "-d", "-x"); err != nil {
-		return false, err
-	}
-	return d.apply(ctx, dir, rel, edit)
-}
-
-// apply runs edit on a clean checkout and stages every change; it reports
-// whether there is any.
-func (d *Driver) apply(ctx context.Context, dir, rel string, edit func(dir string) error) (bool, error) {
-	if err := edit(dir); err != nil {
-		return false, fmt.Errorf("write %s: %w", rel, err)
-	}
-	// The checkout was clean before edit: every change is ours.
-	if _, err := d.git(ctx, dir, "add", "-A"); err != nil {
-		return false, err
-	}
-	status, err := d.git(ctx, dir, "status", "--porcelain")
-	if err != nil {
-		return false, err
-	}
-	return strings.TrimSpace(status) != "", nil
-}
-
-// revParse returns the commit ref names, if it exists.
-func (d *Driver) revParse(ctx context.Context, dir, ref string) (string, bool) {
-	out, err := d.git(ctx, dir, "rev-parse", "-q", "--verify", ref+"^{commit}")
-	if err != nil {
-		return "", false
-	}
-	return strings.TrimSpace(out), true
-}
-
-// isAncestor reports whether commit a is an ancestor of (or is) b.
-func (d *Driver) isAncestor(ctx context.Context, dir, a, b string) (bool, error) {
-	_, err := d.git(ctx, dir, "merge-base", "--is-ancestor", a, b)
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &exit) && exit.ExitCode() == 1:
-		return false, nil
-	}
-	return false, err
+	return commit.String(), pushed, nil
 }
 
 func (d *Driver) forge() *forge {

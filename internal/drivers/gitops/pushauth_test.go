@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 // gitHTTPServer serves the bare repository over HTTP with git's own
@@ -82,28 +84,34 @@ func TestMergeRequestTokenPushesOverHTTP(t *testing.T) {
 	}
 }
 
-func TestGitAuthScope(t *testing.T) {
+func TestPushAuthScope(t *testing.T) {
 	t.Parallel()
-	mr := &MergeRequestConfig{Provider: ProviderGitHub, Token: "t0k"}
-	for _, tc := range []struct {
-		repo string
-		want bool
-	}{
-		{"https://github.com/acme/platform-deploy.git", true},
-		{"http://git.internal/acme/deploy.git", true},
-		{"https://bot:pw@github.com/acme/platform-deploy.git", false}, // its own credentials
-		{"git@github.com:acme/platform-deploy.git", false},            // SSH
-		{"/srv/git/platform.git", false},                              // a path
-	} {
-		env := gitAuth(Config{Repository: tc.repo, MergeRequest: mr})
-		if got := len(env) > 0; got != tc.want {
-			t.Errorf("gitAuth(%s) = %q, want auth %v", tc.repo, env, tc.want)
-		}
-		if tc.want && env[1] != "GIT_CONFIG_KEY_0=http."+tc.repo+".extraHeader" {
-			t.Errorf("gitAuth(%s) scope = %q, want the repository's URL", tc.repo, env[1])
+	for _, provider := range []string{ProviderGitHub, ProviderGitLab} {
+		mr := &MergeRequestConfig{Provider: provider, Token: "t0k"}
+		user := map[string]string{ProviderGitHub: "x-access-token", ProviderGitLab: "oauth2"}[provider]
+		for _, tc := range []struct {
+			repo string
+			want bool
+		}{
+			{"https://github.com/acme/platform-deploy.git", true},
+			{"http://git.internal/acme/deploy.git", true},
+			{"https://bot:pw@github.com/acme/platform-deploy.git", false}, // its own credentials
+			{"git@github.com:acme/platform-deploy.git", false},            // SSH
+			{"/srv/git/platform.git", false},                              // a path
+		} {
+			auth := pushAuth(Config{Repository: tc.repo, MergeRequest: mr})
+			if got := auth != nil; got != tc.want {
+				t.Errorf("pushAuth(%s, %s) = %v, want auth %v", provider, tc.repo, auth, tc.want)
+			}
+			if tc.want {
+				b, ok := auth.(*githttp.BasicAuth)
+				if !ok || b.Username != user || b.Password != "t0k" {
+					t.Errorf("pushAuth(%s, %s) = %#v, want basic auth %s with the token", provider, tc.repo, auth, user)
+				}
+			}
 		}
 	}
-	if env := gitAuth(Config{Repository: "https://github.com/acme/x.git"}); env != nil {
-		t.Errorf("gitAuth without merge requests = %q", env)
+	if auth := pushAuth(Config{Repository: "https://github.com/acme/x.git"}); auth != nil {
+		t.Errorf("pushAuth without merge requests = %v", auth)
 	}
 }

@@ -1,0 +1,79 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
+)
+
+// go-git's file transport runs git-upload-pack and git-receive-pack, which
+// the bot's image does not have. Repositories given as a path or file://
+// URL are served in-process by go-git's own server instead. go-git chooses
+// transports from a process-wide table only; this package is the bot's one
+// user of go-git, so it owns the "file" entry.
+func init() { client.InstallProtocol("file", localTransport{}) }
+
+// localTransport is go-git's in-process server over the local file system,
+// with reference updates that compare and swap as git's receive-pack does:
+// a push whose expected old head is no longer the branch's head is refused,
+// so replicas sharing a disk never overwrite each other's commits.
+type localTransport struct{}
+
+var _ transport.Transport = localTransport{}
+
+func (localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
+	return server.NewClient(server.DefaultLoader).NewUploadPackSession(ep, auth)
+}
+
+func (localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
+	sto, err := server.DefaultLoader.Load(ep)
+	if err != nil {
+		return nil, err
+	}
+	cas := &casStorer{Storer: sto}
+	s, err := server.NewClient(server.MapLoader{ep.String(): cas}).NewReceivePackSession(ep, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &casSession{ReceivePackSession: s, cas: cas}, nil
+}
+
+// casSession tells its storer the old head each command expects.
+type casSession struct {
+	transport.ReceivePackSession
+	cas *casStorer
+}
+
+func (s *casSession) ReceivePack(ctx context.Context, req *packp.ReferenceUpdateRequest) (*packp.ReportStatus, error) {
+	s.cas.old = map[plumbing.ReferenceName]plumbing.Hash{}
+	for _, c := range req.Commands {
+		s.cas.old[c.Name] = c.Old
+	}
+	return s.ReceivePackSession.ReceivePack(ctx, req)
+}
+
+// casStorer updates a reference only if it still points where the pushing
+// client saw it.
+type casStorer struct {
+	storer.Storer
+	old map[plumbing.ReferenceName]plumbing.Hash
+}
+
+func (s *casStorer) SetReference(ref *plumbing.Reference) error {
+	old, ok := s.old[ref.Name()]
+	if !ok || old.IsZero() {
+		// A creation: the server checked that the name is free.
+		return s.Storer.SetReference(ref)
+	}
+	err := s.Storer.CheckAndSetReference(ref, plumbing.NewHashReference(ref.Name(), old))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return errors.New("the branch was deleted meanwhile")
+	}
+	return err
+}
