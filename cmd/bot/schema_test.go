@@ -40,11 +40,14 @@ func TestSchemasUpToDate(t *testing.T) {
 		"config.schema.json":  configSchema(docs),
 		"catalog.schema.json": catalogSchema(),
 	} {
-		got, err := json.MarshalIndent(schema, "", "  ")
-		if err != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(schema); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, '\n')
+		got := buf.Bytes()
 		path := filepath.Join(schemaDir, name)
 		if *update {
 			if err := os.WriteFile(path, got, 0o644); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 )
@@ -24,11 +25,11 @@ func (o obj) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(e.k)
+		k, err := marshal(e.k)
 		if err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(e.v)
+		v, err := marshal(e.v)
 		if err != nil {
 			return nil, err
 		}
@@ -38,6 +39,18 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// marshal is json.Marshal without HTML escaping: the descriptions say
+// <name>, which editors show as written.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 const draft = "https://json-schema.org/draft/2020-12/schema"
@@ -70,7 +83,7 @@ func shapeSchema(s *shape, docs map[string]string) obj {
 		props := obj{}
 		for _, f := range s.fields {
 			fs := shapeSchema(f.shape, docs)
-			if d := docs[f.doc]; d != "" {
+			if d := keyDoc(docs[f.doc], f); d != "" {
 				fs = append(obj{{"description", d}}, fs...)
 			}
 			props = append(props, kv{f.key, fs})
@@ -90,6 +103,16 @@ func shapeSchema(s *shape, docs map[string]string) obj {
 		return obj{{"$ref", "#/$defs/duration"}}
 	}
 	panic("schema: unknown shape kind")
+}
+
+// keyDoc is a field's doc comment with its leading Go name ("TokenEnv
+// names…") written as the key the file uses ("token_env names…").
+func keyDoc(doc string, f field) string {
+	goName := f.doc[strings.LastIndex(f.doc, ".")+1:]
+	if rest, ok := strings.CutPrefix(doc, goName+" "); ok {
+		return f.key + " " + rest
+	}
+	return doc
 }
 
 // driverSettings describes the settings of each known driver's bindings
