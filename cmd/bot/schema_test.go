@@ -142,23 +142,26 @@ func goDocs(t *testing.T) map[string]string {
 		{"../../internal/drivers/kubernetes", reflect.TypeFor[kubernetes.Target]().PkgPath()},
 		{"../../internal/platform/policy", reflect.TypeFor[policy.Rule]().PkgPath()},
 	} {
-		pkgs, err := parser.ParseDir(token.NewFileSet(), src.dir, func(fi os.FileInfo) bool {
-			return !strings.HasSuffix(fi.Name(), "_test.go")
-		}, parser.ParseComments)
+		files, err := filepath.Glob(filepath.Join(src.dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, pkg := range pkgs {
-			for _, file := range pkg.Files {
-				for _, decl := range file.Decls {
-					gd, ok := decl.(*ast.GenDecl)
-					if !ok {
-						continue
-					}
-					for _, spec := range gd.Specs {
-						if ts, ok := spec.(*ast.TypeSpec); ok {
-							fieldDocs(docs, src.pkgPath+"."+ts.Name.Name, ts.Type)
-						}
+		for _, name := range files {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, decl := range file.Decls {
+				gd, ok := decl.(*ast.GenDecl)
+				if !ok {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					if ts, ok := spec.(*ast.TypeSpec); ok {
+						fieldDocs(docs, src.pkgPath+"."+ts.Name.Name, ts.Type)
 					}
 				}
 			}
