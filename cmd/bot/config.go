@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -22,63 +25,109 @@ import (
 // Config is the YAML config file (IDPBOT_CONFIG): teams, environments,
 // quotas, roles, policies, channels, schedules and driver targets.
 type Config struct {
-	Teams        map[string]TeamConfig `json:"teams"`
-	Admins       []string              `json:"admins"`
-	Approvers    []string              `json:"approvers"`
-	Environments orderedEnvironments   `json:"environments"`
-	Quotas       struct {
+	// Teams own resources, by team name.
+	Teams map[string]TeamConfig `json:"teams"`
+	// Admins may act on every team's resources: chat identities
+	// (slack:<id>, discord:<id>, console:<name>, email:<address>) or groups
+	// (slack-usergroup:<id>, discord-role:<id>).
+	Admins []string `json:"admins"`
+	// Approvers approve requests in environments that need approval
+	// (identities or groups, as admins).
+	Approvers []string `json:"approvers"`
+	// Environments in the order forms list them; the first is the default.
+	// Left out: the built-in development, staging and production.
+	Environments orderedEnvironments `json:"environments"`
+	// Quotas limit a team's active resources per service.
+	Quotas struct {
+		// Default is the quota of every team, by service name (left out:
+		// the built-in quotas); a team's quotas override it.
 		Default map[string]int `json:"default"`
 	} `json:"quotas"`
-	Channels  map[string]map[string]string `json:"channels"`
-	Schedules map[string]string            `json:"schedules"`
-	Surveys   struct {
+	// Channels are where the bot posts, by kind (requests, approvals,
+	// surveys, digests, support, platform), then by platform (slack,
+	// discord): channel ids.
+	Channels map[string]map[string]string `json:"channels"`
+	// Schedules are cron specs (5 fields, CRON_TZ= optional) of the
+	// periodic jobs nps_survey and usage_digest; left out, their defaults.
+	Schedules map[string]string `json:"schedules"`
+	// Surveys configures the NPS survey.
+	Surveys struct {
 		// Window is how long a survey stays open (default 7d).
 		Window Duration `json:"window"`
 	} `json:"surveys"`
 	// Policies replace the built-in default rules when present.
 	Policies []policy.Rule `json:"policies"`
-	Drivers  DriversConfig `json:"drivers"`
-	Log      struct {
-		Level  string `json:"level"`
+	// Drivers are the provisioner drivers' targets.
+	Drivers DriversConfig `json:"drivers"`
+	// Log configures the bot's log; IDPBOT_LOG_LEVEL and IDPBOT_LOG_FORMAT
+	// win over it.
+	Log struct {
+		// Level is debug, info, warn or error (default info; warn in the
+		// console).
+		Level string `json:"level"`
+		// Format is json or text (default json, text on a terminal).
 		Format string `json:"format"`
 	} `json:"log"`
+	// Jobs configures the River job runner.
 	Jobs struct {
-		Workers     int      `json:"workers"`
+		// Workers is how many provisioning and deprovisioning jobs run at
+		// once in each process (default 10).
+		Workers int `json:"workers"`
+		// RescueAfter is how long a job may run before it is considered
+		// lost with a crashed process and run again (default 3m; at
+		// least 2m).
 		RescueAfter Duration `json:"rescue_after"`
 	} `json:"jobs"`
 	// Approvals time requests that wait for approval: approvers are
 	// reminded once after remind_after (default 24h), and the request
 	// expires after expire_after (default 72h).
 	Approvals struct {
+		// RemindAfter is when approvers are reminded once (default 24h).
 		RemindAfter Duration `json:"remind_after"`
+		// ExpireAfter is when an unapproved request expires (default 72h).
 		ExpireAfter Duration `json:"expire_after"`
 	} `json:"approvals"`
 	// Expiry times resources with a TTL: owners are warned warn_before the
 	// end (default 24h), and /idp extend keeps a resource at most
 	// max_extension from now (default 30d).
 	Expiry struct {
-		WarnBefore   Duration `json:"warn_before"`
+		// WarnBefore is how long before a TTL ends the owners are warned
+		// (default 24h).
+		WarnBefore Duration `json:"warn_before"`
+		// MaxExtension caps /idp extend, from now (default 30d).
 		MaxExtension Duration `json:"max_extension"`
 	} `json:"expiry"`
 	// Support lists the categories of /idp support (default access, bug,
 	// question, request, other).
 	Support struct {
+		// Categories are lowercase words typed after /idp support.
 		Categories []string `json:"categories"`
 	} `json:"support"`
 }
 
 // TeamConfig is one team of the config file.
 type TeamConfig struct {
-	Members        []string       `json:"members"`
-	SlackUsergroup string         `json:"slack_usergroup"`
-	DiscordRole    string         `json:"discord_role"`
-	Quotas         map[string]int `json:"quotas"`
+	// Members are chat identities: slack:<user id>, discord:<user id>,
+	// console:<name> or email:<address> (matched against the chat
+	// profile's email).
+	Members []string `json:"members"`
+	// SlackUsergroup adds the members of this Slack user group (its id).
+	SlackUsergroup string `json:"slack_usergroup"`
+	// DiscordRole adds the members having this Discord role (its id).
+	DiscordRole string `json:"discord_role"`
+	// Quotas override quotas.default for this team, by service name.
+	Quotas map[string]int `json:"quotas"`
 }
 
 // EnvironmentConfig is one environment of the config file.
 type EnvironmentConfig struct {
-	TTL      Duration `json:"ttl"`
+	// TTL is how long resources live before they are deprovisioned; the
+	// owners are warned first and may /idp extend (empty: forever).
+	TTL Duration `json:"ttl"`
+	// Approval says who must approve requests before provisioning.
 	Approval struct {
+		// Required is how many distinct approvers (never the requester)
+		// must approve; a catalog entry may ask for more.
 		Required int `json:"required"`
 	} `json:"approval"`
 }
@@ -163,37 +212,77 @@ quotas:
 
 // loadConfig reads the config file at path, or the built-in default when
 // path is empty. consoleUser, when set, is added to every team of the
-// built-in default so the console user can create resources right away.
+// built-in default so the console user can create resources right away. A
+// section the file leaves out keeps its built-in default, except the teams
+// and roles, which name people and belong to each deployment.
 func loadConfig(path, consoleUser string) (*Config, error) {
-	data := []byte(defaultConfig)
-	if path != "" {
-		b, err := os.ReadFile(path)
+	cfg, _, err := decodeConfig(displayPath(""), []byte(defaultConfig))
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		if consoleUser != "" {
+			for name, t := range cfg.Teams {
+				t.Members = append(t.Members, "console:"+consoleUser)
+				cfg.Teams[name] = t
+			}
+		}
+	} else {
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
-		data = b
-	}
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
-	}
-	var cfg Config
-	if err := strictUnmarshal(js, &cfg); err != nil {
-		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
-	}
-	if path == "" && consoleUser != "" {
-		for name, t := range cfg.Teams {
-			t.Members = append(t.Members, "console:"+consoleUser)
-			cfg.Teams[name] = t
+		builtin := cfg
+		var present map[string]bool
+		if cfg, present, err = decodeConfig(path, data); err != nil {
+			return nil, err
 		}
+		cfg.keepDefaults(builtin, present)
 	}
 	if len(cfg.Environments) == 0 {
-		return nil, fmt.Errorf("config %s: no environments defined", displayPath(path))
+		return nil, fmt.Errorf("config %s: environments is empty; list at least one, or leave the section out for the built-in ones", displayPath(path))
 	}
 	if err := cfg.checkGovernance(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
 	}
-	return &cfg, nil
+	return cfg, nil
+}
+
+// decodeConfig checks data against the shape of Config, then decodes it. It
+// returns the top-level sections the file sets.
+func decodeConfig(file string, data []byte) (*Config, map[string]bool, error) {
+	present, problems := checkConfigYAML(file, data)
+	if len(problems) == 1 {
+		return nil, nil, fmt.Errorf("config %s", problems[0])
+	}
+	if len(problems) > 1 {
+		return nil, nil, fmt.Errorf("config %s: %w", file, problems)
+	}
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	var cfg Config
+	if err := strictUnmarshal(js, &cfg); err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	return &cfg, present, nil
+}
+
+// perDeployment are the sections that never take a built-in value: they
+// name people.
+var perDeployment = []string{"teams", "admins", "approvers"}
+
+// keepDefaults sets each section the file leaves out (not in present) to
+// builtin's, except the perDeployment ones.
+func (c *Config) keepDefaults(builtin *Config, present map[string]bool) {
+	v, b := reflect.ValueOf(c).Elem(), reflect.ValueOf(builtin).Elem()
+	for i := range v.NumField() {
+		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if !present[key] && !slices.Contains(perDeployment, key) {
+			v.Field(i).Set(b.Field(i))
+		}
+	}
 }
 
 // supportCategory is what a support category may be called: it is a label

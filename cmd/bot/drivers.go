@@ -22,68 +22,133 @@ import (
 // driver without a section is not configured: the services bound to it
 // show as unavailable, with the reason.
 type DriversConfig struct {
+	// Postgres is the server the postgresql-database driver creates roles
+	// and databases on (left out: the server of DATABASE_URL).
 	Postgres *struct {
-		AdminURL   string   `json:"admin_url"`
-		PublicHost string   `json:"public_host"`
-		Timeout    Duration `json:"timeout"`
+		// AdminURL connects as a role with CREATEROLE and CREATEDB (keep
+		// the password in PGPASSWORD or a PGPASSFILE, not here).
+		AdminURL string `json:"admin_url"`
+		// PublicHost is the host or host:port clients reach the server
+		// at, when it differs from the admin URL's.
+		PublicHost string `json:"public_host"`
+		// Timeout bounds one attempt (default 2m).
+		Timeout Duration `json:"timeout"`
 	} `json:"postgres"`
+	// Kubernetes configures the kubernetes driver (namespaces, web
+	// applications, API gateways).
 	Kubernetes *struct {
 		// Targets are clusters by environment name.
-		Targets      map[string]kubernetes.Target `json:"targets"`
-		Timeout      Duration                     `json:"timeout"`
-		PollInterval Duration                     `json:"poll_interval"`
-		FailureGrace Duration                     `json:"failure_grace"`
+		Targets map[string]kubernetes.Target `json:"targets"`
+		// Timeout bounds one attempt (default 10m).
+		Timeout Duration `json:"timeout"`
+		// PollInterval is how often a rollout is checked (default 2s).
+		PollInterval Duration `json:"poll_interval"`
+		// FailureGrace is how long pods may report a failure such as
+		// ImagePullBackOff before the request fails (default 1m).
+		FailureGrace Duration `json:"failure_grace"`
 	} `json:"kubernetes"`
+	// Gitops configures the gitops driver: manifests committed to a
+	// repository that Argo CD or Flux applies.
 	Gitops *struct {
-		Repository   string            `json:"repository"`
-		Branch       string            `json:"branch"`
-		PathTemplate string            `json:"path_template"`
-		AuthorName   string            `json:"author_name"`
-		AuthorEmail  string            `json:"author_email"`
-		HealthURL    string            `json:"health_url"`
-		WorkDir      string            `json:"work_dir"`
-		Timeout      Duration          `json:"timeout"`
-		PollInterval Duration          `json:"poll_interval"`
-		Target       kubernetes.Target `json:"target"`
+		// Repository is the URL or local path of the repository.
+		Repository string `json:"repository"`
+		// Branch is the branch commits are pushed to (default main).
+		Branch string `json:"branch"`
+		// PathTemplate is where a resource's manifests live; placeholders
+		// {{team}}, {{environment}}, {{service}}, {{name}} (default
+		// {{team}}/{{environment}}/{{service}}/{{name}}).
+		PathTemplate string `json:"path_template"`
+		// AuthorName signs the commits (default idpbot).
+		AuthorName string `json:"author_name"`
+		// AuthorEmail signs the commits (default idpbot@localhost).
+		AuthorEmail string `json:"author_email"`
+		// HealthURL, when set, is polled after the push until it answers
+		// 2xx; same placeholders as path_template.
+		HealthURL string `json:"health_url"`
+		// WorkDir holds the repository caches (default
+		// $IDPBOT_DATA_DIR/gitops).
+		WorkDir string `json:"work_dir"`
+		// Timeout bounds one attempt (default 5m).
+		Timeout Duration `json:"timeout"`
+		// PollInterval is how often health_url is polled (default 5s).
+		PollInterval Duration `json:"poll_interval"`
+		// Target holds the rendering options of the cluster Argo CD or
+		// Flux applies to (ingress class, domain, Gateway API); its
+		// connection keys are ignored.
+		Target kubernetes.Target `json:"target"`
 		// MergeRequest, when set, proposes each change as a GitHub pull
 		// request or GitLab merge request instead of pushing to Branch.
 		MergeRequest *struct {
-			Provider     string `json:"provider"`
-			APIURL       string `json:"api_url"`
-			Project      string `json:"project"`
+			// Provider is github or gitlab.
+			Provider string `json:"provider"`
+			// APIURL is the API's base URL: https://api.github.com,
+			// https://gitlab.example.com/api/v4.
+			APIURL string `json:"api_url"`
+			// Project is owner/repo on GitHub, a project id or path on
+			// GitLab.
+			Project string `json:"project"`
+			// TargetBranch is the branch merge requests target (default
+			// branch).
 			TargetBranch string `json:"target_branch"`
 			// TokenEnv names the environment variable holding the API
 			// token (default IDPBOT_GITOPS_TOKEN): secrets stay out of
 			// the file.
-			TokenEnv     string `json:"token_env"`
-			WaitForMerge bool   `json:"wait_for_merge"`
+			TokenEnv string `json:"token_env"`
+			// WaitForMerge makes a request ready only once its merge
+			// request is merged (otherwise: once it is open).
+			WaitForMerge bool `json:"wait_for_merge"`
 		} `json:"merge_request"`
 		// ArgoCD, when set, waits for the Argo CD Application applying a
 		// resource's path to be synced and healthy.
 		ArgoCD *struct {
-			Server      string `json:"server"`
+			// Server is the base URL of the Argo CD API server.
+			Server string `json:"server"`
+			// Application names the Application that applies a
+			// resource's path; same placeholders as path_template.
 			Application string `json:"application"`
 			// TokenEnv names the environment variable holding the Argo
 			// CD token (default IDPBOT_ARGOCD_TOKEN).
 			TokenEnv string `json:"token_env"`
 		} `json:"argocd"`
 	} `json:"gitops"`
+	// Webhook configures the webhook driver: a signed POST per request to
+	// the platform team's own automation.
 	Webhook *struct {
-		URL             string `json:"url"`
-		StatusURL       string `json:"status_url"`
+		// URL receives the signed POST of each request; a binding's url
+		// setting overrides it.
+		URL string `json:"url"`
+		// StatusURL, when set, is polled for completion; placeholders
+		// {{request_id}}, {{action}}, {{service}}, {{name}}, {{team}},
+		// {{environment}}.
+		StatusURL string `json:"status_url"`
+		// CallbackBaseURL is the bot's public base URL; when set, each
+		// delivery carries a callback URL.
 		CallbackBaseURL string `json:"callback_base_url"`
 		// SecretEnv names the environment variable holding the HMAC secret
 		// (default IDPBOT_WEBHOOK_SECRET): secrets stay out of the file.
-		SecretEnv      string   `json:"secret_env"`
-		Timeout        Duration `json:"timeout"`
-		PollInterval   Duration `json:"poll_interval"`
+		SecretEnv string `json:"secret_env"`
+		// Timeout bounds one attempt, delivery and wait.
+		Timeout Duration `json:"timeout"`
+		// PollInterval is how often the status URL and callbacks are read.
+		PollInterval Duration `json:"poll_interval"`
+		// RequestTimeout bounds each HTTP request.
 		RequestTimeout Duration `json:"request_timeout"`
 	} `json:"webhook"`
+	// Exec configures the exec driver: a command run per request
+	// (parameters in IDP_* variables, the request as JSON on stdin).
 	Exec *struct {
-		Command   []string `json:"command"`
-		Dir       string   `json:"dir"`
-		Env       []string `json:"env"`
-		Timeout   Duration `json:"timeout"`
+		// Command is the argv to run; the first word is looked up in PATH
+		// when it has no slash.
+		Command []string `json:"command"`
+		// Dir is the working directory (empty: the bot's).
+		Dir string `json:"dir"`
+		// Env are extra environment variables, NAME=value, or NAME to pass
+		// the bot's own value through.
+		Env []string `json:"env"`
+		// Timeout bounds one run.
+		Timeout Duration `json:"timeout"`
+		// KillGrace is how long the process group has between SIGTERM and
+		// SIGKILL.
 		KillGrace Duration `json:"kill_grace"`
 	} `json:"exec"`
 }

@@ -129,7 +129,7 @@ func TestGovernanceConfig(t *testing.T) {
 		"bad category":   {yaml: "environments: {dev: {}}\nsupport: {categories: [Big Outage]}\n", err: `support.categories: "Big Outage" must be a lowercase word`},
 		"twice":          {yaml: "environments: {dev: {}}\nsupport: {categories: [bug, bug]}\n", err: `support.categories: "bug" is listed twice`},
 		"empty":          {yaml: "environments: {dev: {}}\nsupport: {categories: []}\n", err: "support.categories is empty"},
-		"unknown key":    {yaml: "environments: {dev: {}}\napprovals: {remind: 2h}\n", err: `unknown field "remind"`},
+		"unknown key":    {yaml: "environments: {dev: {}}\napprovals: {remind: 2h}\n", err: "approvals.remind: unknown key (did you mean remind_after?)"},
 		"negative count": {yaml: "environments: {prod: {approval: {required: -1}}}\n", err: "environments.prod.approval.required must not be negative"},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")

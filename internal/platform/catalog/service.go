@@ -27,6 +27,13 @@ var serviceKeys = []string{
 // bindingKeys are the keys of one provisioner binding.
 var bindingKeys = []string{"driver", "environments", "settings"}
 
+// ServiceKeys returns the keys a service file may have (for the editor
+// schema, which a test keeps in step with them).
+func ServiceKeys() []string { return slices.Clone(serviceKeys) }
+
+// BindingKeys returns the keys of one provisioner binding.
+func BindingKeys() []string { return slices.Clone(bindingKeys) }
+
 // fileDecoder turns one service file into a ServiceDefinition, collecting
 // every problem it finds rather than stopping at the first.
 type fileDecoder struct {

@@ -24,11 +24,15 @@ const (
 // allowed. In the config file a rule's scope may be given flat (services,
 // environments) or as match: {services, environments}, as in DESIGN.md.
 type Rule struct {
-	Name        string `json:"name" yaml:"name"`
+	// Name identifies the rule in denials, audits and policy tests.
+	Name string `json:"name" yaml:"name"`
+	// Description says what the rule is for, for people reading it.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// Services and Environments select the requests the rule applies to;
 	// empty means all.
-	Services     []string `json:"services,omitempty" yaml:"services,omitempty"`
+	Services []string `json:"services,omitempty" yaml:"services,omitempty"`
+	// Environments select the requests the rule applies to by
+	// environment; empty means all.
 	Environments []string `json:"environments,omitempty" yaml:"environments,omitempty"`
 	// Expr is a CEL expression returning bool: true allows the request. It
 	// sees service, service_type, name, team, environment, params (map of
