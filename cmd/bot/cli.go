@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"time"
 
 	defaultcatalog "github.com/idpbot/idpbot/catalog"
@@ -52,22 +53,6 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usageText = `usage: bot [flags] [command]
-
-commands:
-  (none)                 the console when no Slack/Discord credentials are set, else serve
-  serve                  the server: chat adapters, /healthz, /readyz, /metrics and the jobs
-  console                the local console: type /idp commands in the terminal
-  migrate                apply database migrations and exit
-  catalog validate [DIR] check a catalog directory (default: the built-in catalog)
-  policy test FILE       run a file of policy test cases against the config's rules
-  version                print the version
-
-flags:
-  --config FILE   config file (IDPBOT_CONFIG); default: built-in
-  --user NAME     console user (IDPBOT_CONSOLE_USER); default: the OS user
-  --wait DUR      console: how long to wait for started requests when input ends (default 2m)`
-
 // env reads the process environment through getenv.
 type env func(string) string
 
@@ -82,16 +67,19 @@ type options struct {
 	config  string
 	user    string
 	wait    time.Duration
+	help    bool
 	command []string
 }
 
 func parseArgs(args []string, getenv env) (options, error) {
-	fset := flag.NewFlagSet("bot", flag.ContinueOnError)
+	fset := flag.NewFlagSet(binary, flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	var o options
 	fset.StringVar(&o.config, "config", getenv("IDPBOT_CONFIG"), "")
 	fset.StringVar(&o.user, "user", getenv("IDPBOT_CONSOLE_USER"), "")
 	fset.DurationVar(&o.wait, "wait", 2*time.Minute, "")
+	fset.BoolVar(&o.help, "help", false, "")
+	fset.BoolVar(&o.help, "h", false, "")
 	// Flags may come before or after the command.
 	var rest []string
 	for len(args) > 0 {
@@ -119,16 +107,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
+	if o.help || len(o.command) > 0 && o.command[0] == "help" {
+		return help(o, stdout)
+	}
 	cmd := "serve"
 	if len(o.command) > 0 {
 		cmd = o.command[0]
 	}
 	switch cmd {
 	case "version":
-		fmt.Fprintln(stdout, "idpbot", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usageText)
+		if len(o.command) > 1 {
+			return usageError{"version takes no arguments"}
+		}
+		info, ok := debug.ReadBuildInfo()
+		fmt.Fprint(stdout, versionText(version, info, ok))
 		return nil
 	case "catalog":
 		if len(o.command) < 2 || o.command[1] != "validate" || len(o.command) > 3 {
@@ -165,6 +157,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, o, g, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// help prints the usage, or the help of the command named: `idpbot help
+// CMD` or `idpbot CMD --help`.
+func help(o options, stdout io.Writer) error {
+	name := ""
+	switch {
+	case len(o.command) > 0 && o.command[0] == "help" && len(o.command) > 2:
+		return usageError{"help: want `help [COMMAND]`"}
+	case len(o.command) > 0 && o.command[0] == "help" && len(o.command) == 2:
+		name = o.command[1]
+	case len(o.command) > 0 && o.command[0] != "help":
+		name = o.command[0]
+	case len(o.command) > 0 && o.help: // idpbot help --help
+		name = "help"
+	}
+	if name == "" {
+		fmt.Fprintln(stdout, usageText)
+		return nil
+	}
+	s, ok := lookupSubcommand(name)
+	if !ok {
+		return usageError{fmt.Sprintf("unknown command %q", name)}
+	}
+	fmt.Fprintln(stdout, s.helpText())
+	return nil
 }
 
 // version is set at build time with -ldflags "-X main.version=…".
