@@ -12,6 +12,7 @@ import (
 	execdriver "github.com/idpbot/idpbot/internal/drivers/exec"
 	"github.com/idpbot/idpbot/internal/drivers/gitops"
 	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
+	"github.com/idpbot/idpbot/internal/drivers/manifests"
 	pgdriver "github.com/idpbot/idpbot/internal/drivers/postgres"
 	"github.com/idpbot/idpbot/internal/drivers/webhook"
 	"github.com/idpbot/idpbot/internal/platform"
@@ -34,6 +35,12 @@ type DriversConfig struct {
 		PollInterval Duration                     `json:"poll_interval"`
 		FailureGrace Duration                     `json:"failure_grace"`
 	} `json:"kubernetes"`
+	// Manifests applies operator objects from catalog templates on the
+	// clusters of the kubernetes section, which it requires.
+	Manifests *struct {
+		Timeout      Duration `json:"timeout"`
+		PollInterval Duration `json:"poll_interval"`
+	} `json:"manifests"`
 	Gitops *struct {
 		Repository   string            `json:"repository"`
 		Branch       string            `json:"branch"`
@@ -119,10 +126,18 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 	set.drivers["postgres"] = pgdriver.New(pgcfg)
 
 	if k := c.Kubernetes; k != nil {
-		set.drivers["kubernetes"] = kubernetes.New(kubernetes.Config{
+		kd := kubernetes.New(kubernetes.Config{
 			Targets: k.Targets, Timeout: time.Duration(k.Timeout),
 			PollInterval: time.Duration(k.PollInterval), FailureGrace: time.Duration(k.FailureGrace),
 		})
+		set.drivers["kubernetes"] = kd
+		if m := c.Manifests; m != nil {
+			set.drivers["manifests"] = manifests.New(manifests.Config{
+				Timeout: time.Duration(m.Timeout), PollInterval: time.Duration(m.PollInterval),
+			}, kd.Connections())
+		}
+	} else if c.Manifests != nil {
+		return set, fmt.Errorf("drivers.manifests: it uses the clusters of drivers.kubernetes.targets; configure that section")
 	}
 	if gc := c.Gitops; gc != nil {
 		workDir := gc.WorkDir

@@ -48,6 +48,7 @@ type Data struct {
 //	replace OLD NEW S
 //	trimSuffix SUFFIX S, trimPrefix PREFIX S
 //	required MSG V  V, or an error saying MSG when V is empty
+//	mul A B         A×B of two integers (hours to milliseconds)
 var Funcs = template.FuncMap{
 	"default": func(d, v any) any {
 		if empty(v) {
@@ -68,12 +69,32 @@ var Funcs = template.FuncMap{
 	"replace":    func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
 	"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
 	"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
+	"mul": func(a, b any) (int64, error) {
+		x, okx := toInt(a)
+		y, oky := toInt(b)
+		if !okx || !oky {
+			return 0, fmt.Errorf("mul: %v and %v are not both integers", a, b)
+		}
+		return x * y, nil
+	},
 	"required": func(msg string, v any) (any, error) {
 		if empty(v) {
 			return nil, errors.New(msg)
 		}
 		return v, nil
 	},
+}
+
+func toInt(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int:
+		return int64(v), true
+	case int64:
+		return v, true
+	case float64:
+		return int64(v), v == float64(int64(v))
+	}
+	return 0, false
 }
 
 func empty(v any) bool {

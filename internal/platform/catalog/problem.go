@@ -9,16 +9,21 @@ import (
 // within that file as a dotted path ("parameters.size.default",
 // "provisioner[1].environments"; empty for the whole file) and what is wrong.
 type Problem struct {
-	File    string `json:"file"`
+	File string `json:"file"`
+	// Line is the line in File (0: not known).
+	Line    int    `json:"line,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
 
-// String renders the problem as "file: field: message", leaving out the
-// parts that are empty.
+// String renders the problem as "file:line: field: message", leaving out
+// the parts that are empty.
 func (p Problem) String() string {
 	var parts []string
-	if p.File != "" {
+	switch {
+	case p.File != "" && p.Line > 0:
+		parts = append(parts, fmt.Sprintf("%s:%d", p.File, p.Line))
+	case p.File != "":
 		parts = append(parts, p.File)
 	}
 	if p.Field != "" {
