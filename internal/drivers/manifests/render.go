@@ -186,6 +186,7 @@ func Render(spec *Spec, d Data, r *platform.Resource) ([]*unstructured.Unstructu
 var (
 	tmplLine   = regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?(.*)$`)
 	missingKey = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
+	executing  = regexp.MustCompile(`^executing "[^"]*" at <[^>]*>: (.*)$`)
 	yamlLine   = regexp.MustCompile(`(?:yaml: )?line (\d+): (.*)$`)
 )
 
@@ -199,9 +200,7 @@ func renderOne(i int, text string, d Data) (*unstructured.Unstructured, error) {
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			var n int
-			fmt.Sscan(m[1], &n)
-			return nil, fail(n, "renders invalid YAML: "+m[2])
+			return nil, fail(0, fmt.Sprintf("renders invalid YAML at line %s of the rendered object: %s", m[1], m[2]))
 		}
 		return nil, fail(0, "renders invalid YAML: "+strings.TrimPrefix(msg, "yaml: "))
 	}
@@ -254,6 +253,8 @@ func templateError(i int, err error) error {
 			what = "setting"
 		}
 		msg = fmt.Sprintf("refers to unknown %s %q", what, m[1])
+	} else if m := executing.FindStringSubmatch(msg); m != nil {
+		msg = m[1]
 	}
 	return &RenderError{Manifest: i, Line: line, Message: msg}
 }
