@@ -18,7 +18,7 @@ import (
 // holds them. Objects another request owns are left alone; missing ones
 // are fine.
 func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
-	spec, c, objs, err := d.prepare(job)
+	spec, c, objs, err := d.prepare(job, true)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 // provisioning waits for. It is the optional status interface the day-2
 // drift check calls: a missing object is reported, not an error.
 func (d *Driver) Status(ctx context.Context, job platform.Job) (LiveStatus, error) {
-	_, c, objs, err := d.prepare(job)
+	_, c, objs, err := d.prepare(job, false)
 	if err != nil {
 		return LiveStatus{}, err
 	}

@@ -124,7 +124,7 @@ func (d *Driver) resource(c kubernetes.Clients, env string, m Manifest, apiVersi
 	}
 	missing := func() error {
 		what := cmp.Or(m.Operator, kind)
-		return platform.Errorf(platform.Invalid, "the cluster has no %s (%s %s): install the operator or bind another driver", what, apiVersion, kind)
+		return platform.Wrap(platform.Invalid, errNoKind, fmt.Sprintf("the cluster has no %s (%s %s): install the operator or bind another driver", what, apiVersion, kind))
 	}
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
@@ -153,6 +153,9 @@ func (d *Driver) resource(c kubernetes.Clients, env string, m Manifest, apiVersi
 	return gvr, missing()
 }
 
+// errNoKind is wrapped by the error for a kind the cluster does not serve.
+var errNoKind = errors.New("kind not served")
+
 // object is one rendered object with its manifest and API resource.
 type object struct {
 	m   Manifest
@@ -165,8 +168,9 @@ func (o object) client(c kubernetes.Clients) dynamic.ResourceInterface {
 }
 
 // prepare parses the binding, renders the objects and resolves their
-// resources in the resource's cluster.
-func (d *Driver) prepare(job platform.Job) (*Spec, kubernetes.Clients, []object, error) {
+// resources in the resource's cluster. With skipMissing, objects of kinds
+// the cluster does not serve are left out (they cannot exist).
+func (d *Driver) prepare(job platform.Job, skipMissing bool) (*Spec, kubernetes.Clients, []object, error) {
 	spec, err := ParseSpec(job.Settings)
 	if err != nil {
 		return nil, kubernetes.Clients{}, nil, err
@@ -190,13 +194,16 @@ func (d *Driver) prepare(job platform.Job) (*Spec, kubernetes.Clients, []object,
 		}
 		return nil, c, nil, err
 	}
-	objs := make([]object, len(us))
+	objs := make([]object, 0, len(us))
 	for i, u := range us {
 		gvr, err := d.resource(c, job.Resource.Environment, spec.Manifests[i], u.GetAPIVersion(), u.GetKind())
+		if skipMissing && errors.Is(err, errNoKind) {
+			continue
+		}
 		if err != nil {
 			return nil, c, nil, err
 		}
-		objs[i] = object{m: spec.Manifests[i], u: u, gvr: gvr}
+		objs = append(objs, object{m: spec.Manifests[i], u: u, gvr: gvr})
 	}
 	return spec, c, objs, nil
 }

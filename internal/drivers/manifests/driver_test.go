@@ -138,6 +138,10 @@ func TestMissingOperator(t *testing.T) {
 	if platform.ErrorMessage(err) != want || !platform.IsPermanent(err) {
 		t.Errorf("Provision = %v, want permanent %q", err, want)
 	}
+	// Without the operator there is nothing to delete.
+	if err := c.driver(Config{}).Deprovision(context.Background(), newJob(t, svc, "orders-db", nil, &recorder{})); err != nil {
+		t.Errorf("Deprovision without the operator = %v, want nil", err)
+	}
 	if err := newCluster(t, clustersGVR, backupsGVR).driver(Config{}).CheckBinding("production", b); err != nil {
 		t.Errorf("CheckBinding with the operator = %v, want nil", err)
 	}

@@ -22,7 +22,7 @@ import (
 // An operator's failure condition, or no readiness within the timeout,
 // fails the request with the operator's last message.
 func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Result, error) {
-	spec, c, objs, err := d.prepare(job)
+	spec, c, objs, err := d.prepare(job, false)
 	if err != nil {
 		return platform.Result{}, err
 	}
