@@ -13,6 +13,7 @@ import (
 	"time"
 
 	defaultcatalog "github.com/idpbot/idpbot/catalog"
+	"github.com/idpbot/idpbot/internal/drivers/manifests"
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 )
 
@@ -20,7 +21,7 @@ import (
 const defaultDatabaseURL = "postgres://postgres@localhost:5432/idpbot?sslmode=disable"
 
 // knownDrivers are the driver names a catalog may bind services to.
-var knownDrivers = []string{"postgres", "kubernetes", "gitops", "webhook", "exec"}
+var knownDrivers = []string{"postgres", "kubernetes", "gitops", "webhook", "exec", "manifests"}
 
 // usageError is a mistake in the command line; it exits with status 2.
 type usageError struct{ msg string }
@@ -197,7 +198,7 @@ func validateCatalog(dir string, stdout io.Writer) error {
 		}
 		fsys, name = os.DirFS(dir), dir
 	}
-	problems := catalogload.Validate(fsys, knownDrivers)
+	problems := catalogload.ValidateWith(fsys, knownDrivers, map[string]catalogload.BindingCheck{"manifests": manifests.CheckCatalogBinding})
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}

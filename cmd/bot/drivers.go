@@ -12,6 +12,7 @@ import (
 	execdriver "github.com/idpbot/idpbot/internal/drivers/exec"
 	"github.com/idpbot/idpbot/internal/drivers/gitops"
 	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
+	"github.com/idpbot/idpbot/internal/drivers/manifests"
 	pgdriver "github.com/idpbot/idpbot/internal/drivers/postgres"
 	"github.com/idpbot/idpbot/internal/drivers/webhook"
 	"github.com/idpbot/idpbot/internal/platform"
@@ -47,6 +48,14 @@ type DriversConfig struct {
 		// ImagePullBackOff before the request fails (default 1m).
 		FailureGrace Duration `json:"failure_grace"`
 	} `json:"kubernetes"`
+	// Manifests applies operator objects from catalog templates on the
+	// clusters of the kubernetes section, which it requires.
+	Manifests *struct {
+		// Timeout bounds one attempt (default 30m).
+		Timeout Duration `json:"timeout"`
+		// PollInterval is how often the objects' status is read (default 5s).
+		PollInterval Duration `json:"poll_interval"`
+	} `json:"manifests"`
 	// Gitops configures the gitops driver: manifests committed to a
 	// repository that Argo CD or Flux applies.
 	Gitops *struct {
@@ -184,10 +193,18 @@ func drivers(cfg *Config, g env, pool *pgxpool.Pool) (driverSet, error) {
 	set.drivers["postgres"] = pgdriver.New(pgcfg)
 
 	if k := c.Kubernetes; k != nil {
-		set.drivers["kubernetes"] = kubernetes.New(kubernetes.Config{
+		kd := kubernetes.New(kubernetes.Config{
 			Targets: k.Targets, Timeout: time.Duration(k.Timeout),
 			PollInterval: time.Duration(k.PollInterval), FailureGrace: time.Duration(k.FailureGrace),
 		})
+		set.drivers["kubernetes"] = kd
+		if m := c.Manifests; m != nil {
+			set.drivers["manifests"] = manifests.New(manifests.Config{
+				Timeout: time.Duration(m.Timeout), PollInterval: time.Duration(m.PollInterval),
+			}, kd.Connections())
+		}
+	} else if c.Manifests != nil {
+		return set, fmt.Errorf("drivers.manifests: it uses the clusters of drivers.kubernetes.targets; configure that section")
 	}
 	if gc := c.Gitops; gc != nil {
 		workDir := gc.WorkDir

@@ -105,6 +105,11 @@ func (e *Engine) Driver(svc *ServiceDefinition, env string) (Driver, Binding, er
 			return nil, b, &Error{Code: Unavailable, Message: fmt.Sprintf("%s is unavailable in %s: %s", svc.Name, env, ErrorMessage(err)), Err: err}
 		}
 	}
+	if bc, ok := d.(BindingChecker); ok && env != "" {
+		if err := bc.CheckBinding(env, b); err != nil {
+			return nil, b, &Error{Code: Unavailable, Message: fmt.Sprintf("%s is unavailable in %s: %s", svc.Name, env, ErrorMessage(err)), Err: err}
+		}
+	}
 	return d, b, nil
 }
 

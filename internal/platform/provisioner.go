@@ -52,6 +52,16 @@ type EnvironmentChecker interface {
 	CheckEnvironment(env string) error
 }
 
+// BindingChecker is implemented by a driver that can tell before a request
+// is recorded whether a binding can work in env (for example, whether the
+// cluster has the custom resources the binding's manifests need):
+// CheckBinding returns nil, or an Unavailable error saying why not. It is
+// called while planning, so it must be quick and must not fail for a
+// transient outage.
+type BindingChecker interface {
+	CheckBinding(env string, b Binding) error
+}
+
 // Binding is a provisioner binding of a catalog entry: a driver and its
 // settings, for the environments it matches (none: every environment).
 type Binding struct {

@@ -19,16 +19,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -97,18 +93,10 @@ type Config struct {
 	FailureGrace time.Duration `json:"failure_grace,omitempty"`
 }
 
-// Clients are the API clients of one target.
-type Clients struct {
-	Typed kubernetes.Interface
-	// Dynamic applies kinds the typed client does not know (HTTPRoute).
-	Dynamic dynamic.Interface
-}
-
 // Driver provisions Kubernetes objects. It is safe for concurrent use.
 type Driver struct {
-	cfg     Config
-	mu      sync.Mutex
-	clients map[string]Clients
+	cfg   Config
+	conns *Connections
 }
 
 var _ platform.Driver = (*Driver)(nil)
@@ -131,100 +119,26 @@ func NewWithClient(cfg Config, clients map[string]kubernetes.Interface) *Driver 
 // NewWithClients returns a driver using the given clients by environment;
 // environments without clients connect to their Target on first use.
 func NewWithClients(cfg Config, clients map[string]Clients) *Driver {
-	d := &Driver{cfg: cfg, clients: make(map[string]Clients, len(clients))}
-	for env, c := range clients {
-		d.clients[env] = c
-		if _, ok := d.cfg.Targets[env]; !ok {
-			if d.cfg.Targets == nil {
-				d.cfg.Targets = map[string]Target{}
-			}
-			d.cfg.Targets[env] = Target{}
-		}
-	}
-	return d
+	conns := NewConnections(cfg.Targets, clients)
+	cfg.Targets = conns.targets
+	return &Driver{cfg: cfg, conns: conns}
 }
 
 // Check returns an Unavailable error when no target is configured or one is
 // contradictory.
-func (d *Driver) Check() error {
-	if len(d.cfg.Targets) == 0 {
-		return platform.Errorf(platform.Unavailable, "no kubernetes target configured")
-	}
-	for env, t := range d.cfg.Targets {
-		if t.InCluster && t.Kubeconfig != "" {
-			return platform.Errorf(platform.Unavailable, "the kubernetes target for %s sets both kubeconfig and in_cluster", env)
-		}
-	}
-	return nil
-}
+func (d *Driver) Check() error { return d.conns.Check() }
 
 // CheckEnvironment returns an Unavailable error when env has no target.
-func (d *Driver) CheckEnvironment(env string) error {
-	if err := d.Check(); err != nil {
-		return err
-	}
-	if _, ok := d.cfg.Targets[env]; !ok {
-		return noTarget(env)
-	}
-	return nil
-}
+func (d *Driver) CheckEnvironment(env string) error { return d.conns.CheckEnvironment(env) }
+
+// Connections returns the driver's clusters, for drivers that share them.
+func (d *Driver) Connections() *Connections { return d.conns }
 
 // Timeout bounds one provisioning attempt.
 func (d *Driver) Timeout() time.Duration { return cmpOr(d.cfg.Timeout, DefaultTimeout) }
 
-func noTarget(env string) error {
-	return platform.Errorf(platform.Unavailable, "no kubernetes target configured for %s", env)
-}
-
 // target returns the clients and target of env, connecting on first use.
-func (d *Driver) target(env string) (Clients, Target, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t, ok := d.cfg.Targets[env]
-	if !ok {
-		return Clients{}, Target{}, noTarget(env)
-	}
-	if c, ok := d.clients[env]; ok {
-		return c, t, nil
-	}
-	rc, err := restConfig(t)
-	if err != nil {
-		return Clients{}, t, platform.Wrap(platform.Unavailable, err, fmt.Sprintf("the kubernetes target for %s cannot be loaded", env))
-	}
-	typed, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return Clients{}, t, platform.Wrap(platform.Unavailable, err, fmt.Sprintf("the kubernetes target for %s cannot be loaded", env))
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return Clients{}, t, platform.Wrap(platform.Unavailable, err, fmt.Sprintf("the kubernetes target for %s cannot be loaded", env))
-	}
-	c := Clients{Typed: typed, Dynamic: dyn}
-	d.clients[env] = c
-	return c, t, nil
-}
-
-func restConfig(t Target) (*rest.Config, error) {
-	var rc *rest.Config
-	var err error
-	if t.InCluster {
-		rc, err = rest.InClusterConfig()
-	} else {
-		rules := clientcmd.NewDefaultClientConfigLoadingRules()
-		if t.Kubeconfig != "" {
-			rules.ExplicitPath = t.Kubeconfig
-		}
-		rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.Context}).ClientConfig()
-	}
-	if err != nil {
-		return nil, err
-	}
-	rc.UserAgent = "idpbot"
-	if rc.Timeout == 0 {
-		rc.Timeout = 30 * time.Second
-	}
-	return rc, nil
-}
+func (d *Driver) target(env string) (Clients, Target, error) { return d.conns.Get(env) }
 
 // Provision applies the resource's objects and, for a web-application,
 // waits for its rollout. Objects another request owns are a Conflict.
@@ -250,7 +164,7 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 		}
 	}
 	if r.Service != ServiceNamespace {
-		if err := ensureNamespace(ctx, c, r.Team, r.Environment, step); err != nil {
+		if err := EnsureNamespace(ctx, c, r.Team, r.Environment, step); err != nil {
 			return platform.Result{}, err
 		}
 	}
@@ -260,7 +174,7 @@ func (d *Driver) Provision(ctx context.Context, job platform.Job) (platform.Resu
 			if apierrors.IsNotFound(err) {
 				return platform.Result{}, fieldError("upstream", fmt.Sprintf("there is no web-application %s in %s to put the gateway in front of", up, m.Namespace))
 			}
-			return platform.Result{}, apiError(err, "read the upstream service "+up)
+			return platform.Result{}, APIError(err, "read the upstream service "+up)
 		}
 	}
 	for _, u := range m.Objects {
@@ -324,7 +238,7 @@ func (d *Driver) deleteNamespace(ctx context.Context, c Clients, ns string, r *p
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return apiError(err, "read the namespace quota")
+		return APIError(err, "read the namespace quota")
 	default:
 		if owner := quota.GetAnnotations()[AnnotationRequestID]; owner != strconv.FormatInt(r.ID, 10) {
 			step(fmt.Sprintf("Namespace %s belongs to request #%s; left alone", ns, owner))
@@ -333,7 +247,7 @@ func (d *Driver) deleteNamespace(ctx context.Context, c Clients, ns string, r *p
 	}
 	deps, err := c.Typed.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedByValue})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return apiError(err, "list the namespace's deployments")
+		return APIError(err, "list the namespace's deployments")
 	}
 	if err == nil && len(deps.Items) > 0 {
 		held := deps.Items[0]
@@ -344,11 +258,11 @@ func (d *Driver) deleteNamespace(ctx context.Context, c Clients, ns string, r *p
 		return nil
 	}
 	if err != nil {
-		return apiError(err, "read namespace "+ns)
+		return APIError(err, "read namespace "+ns)
 	}
 	if n.DeletionTimestamp == nil {
 		if err := c.Typed.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return apiError(err, "delete namespace "+ns)
+			return APIError(err, "delete namespace "+ns)
 		}
 		step("Deleted Namespace " + ns)
 	}
@@ -376,7 +290,7 @@ func (d *Driver) poll(ctx context.Context, done func() (bool, error), waiting fu
 		}
 		ok, err := done()
 		if err != nil {
-			return apiError(err, "wait")
+			return APIError(err, "wait")
 		}
 		if ok {
 			return nil
@@ -389,9 +303,10 @@ func (d *Driver) poll(ctx context.Context, done func() (bool, error), waiting fu
 	}
 }
 
-// ensureNamespace creates the team's namespace when it is missing; an
-// existing one is left as it is.
-func ensureNamespace(ctx context.Context, c Clients, team, env string, step func(string)) error {
+// EnsureNamespace creates the namespace of team in env when it is missing,
+// as a kubernetes-namespace would (labels, pod security); an existing one is
+// left as it is.
+func EnsureNamespace(ctx context.Context, c Clients, team, env string, step func(string)) error {
 	u, err := NamespaceObject(team, env)
 	if err != nil {
 		return err
@@ -401,7 +316,7 @@ func ensureNamespace(ctx context.Context, c Clients, team, env string, step func
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return apiError(err, "read namespace "+u.GetName())
+		return APIError(err, "read namespace "+u.GetName())
 	}
 	if err := apply(ctx, c, u); err != nil {
 		return err
@@ -418,7 +333,7 @@ func checkOwner(ctx context.Context, c Clients, u *unstructured.Unstructured, id
 		return nil
 	}
 	if err != nil {
-		return apiError(err, "read "+ObjectKey(u))
+		return APIError(err, "read "+ObjectKey(u))
 	}
 	owner, ok := cur.GetAnnotations()[AnnotationRequestID]
 	switch {
@@ -436,14 +351,14 @@ func deleteOwned(ctx context.Context, c Clients, o objectRef, id int64, step fun
 		return nil
 	}
 	if err != nil {
-		return apiError(err, "read "+o.String())
+		return APIError(err, "read "+o.String())
 	}
 	if owner := cur.GetAnnotations()[AnnotationRequestID]; owner != strconv.FormatInt(id, 10) {
 		step(fmt.Sprintf("%s belongs to request #%s; left alone", o, owner))
 		return nil
 	}
 	if err := deleteObject(ctx, c, o); err != nil && !apierrors.IsNotFound(err) {
-		return apiError(err, "delete "+o.String())
+		return APIError(err, "delete "+o.String())
 	}
 	step("Deleted " + o.String())
 	return nil

@@ -78,7 +78,7 @@ func apply(ctx context.Context, c Clients, u *unstructured.Unstructured) error {
 		return platform.Errorf(platform.Internal, "cannot apply kind %s", u.GetKind())
 	}
 	if err != nil {
-		return apiError(err, "apply "+ObjectKey(u))
+		return APIError(err, "apply "+ObjectKey(u))
 	}
 	return nil
 }
@@ -147,10 +147,11 @@ func deleteObject(ctx context.Context, c Clients, o objectRef) error {
 	return platform.Errorf(platform.Internal, "cannot delete kind %s", o.Kind)
 }
 
-// apiError classifies an API error: rejected objects and missing
-// permissions are permanent, with the API server's reason; anything else is
-// returned wrapped for the job to retry.
-func apiError(err error, what string) error {
+// APIError classifies an error of an API call doing what ("apply Cluster
+// payments-production/orders-db"): rejected objects and missing permissions
+// are permanent, with the API server's reason; anything else is returned
+// wrapped for the job to retry.
+func APIError(err error, what string) error {
 	var pe *platform.Error
 	if errors.As(err, &pe) {
 		return err

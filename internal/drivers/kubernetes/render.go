@@ -173,19 +173,27 @@ type renderer struct {
 }
 
 // labels are the labels of every object made for the resource.
-func (rd renderer) labels() map[string]string {
+func (rd renderer) labels() map[string]string { return OwnerLabels(rd.r) }
+
+func (rd renderer) annotations() map[string]string { return OwnerAnnotations(rd.r) }
+
+// OwnerLabels are the labels idpbot puts on every object it makes for r:
+// managed-by, team, environment and name.
+func OwnerLabels(r *platform.Resource) map[string]string {
 	return map[string]string{
 		LabelManagedBy:   ManagedByValue,
-		LabelTeam:        rd.r.Team,
-		LabelEnvironment: rd.r.Environment,
-		LabelName:        rd.r.Name,
+		LabelTeam:        r.Team,
+		LabelEnvironment: r.Environment,
+		LabelName:        r.Name,
 	}
 }
 
-func (rd renderer) annotations() map[string]string {
-	a := map[string]string{AnnotationRequestID: strconv.FormatInt(rd.r.ID, 10)}
-	if rd.r.Requester.ID != "" {
-		a[AnnotationRequester] = rd.r.Requester.ID
+// OwnerAnnotations are the annotations idpbot puts on every object it makes
+// for r: the request id that owns it, and who asked.
+func OwnerAnnotations(r *platform.Resource) map[string]string {
+	a := map[string]string{AnnotationRequestID: strconv.FormatInt(r.ID, 10)}
+	if r.Requester.ID != "" {
+		a[AnnotationRequester] = r.Requester.ID
 	}
 	return a
 }

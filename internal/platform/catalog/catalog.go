@@ -22,7 +22,7 @@ import (
 // file, and returns the catalog. When anything is wrong the error is
 // Problems, listing all of it. Driver names are not checked (see Validate).
 func Load(fsys fs.FS) (*platform.Catalog, error) {
-	defs, problems := load(fsys, nil)
+	defs, problems := load(fsys, nil, nil)
 	if len(problems) > 0 {
 		return nil, problems
 	}
@@ -52,12 +52,19 @@ func LoadDir(dir string) (*platform.Catalog, error) {
 // provisioner bindings, duplicate services, unknown dependencies and
 // dependency cycles. No problems means Load will succeed.
 func Validate(fsys fs.FS, knownDrivers []string) []Problem {
-	_, problems := load(fsys, knownDrivers)
+	return ValidateWith(fsys, knownDrivers, nil)
+}
+
+// ValidateWith is Validate with the checks of drivers' binding settings
+// (checks by driver name), such as the manifests driver's rendering of its
+// templates.
+func ValidateWith(fsys fs.FS, knownDrivers []string, checks map[string]BindingCheck) []Problem {
+	_, problems := load(fsys, knownDrivers, checks)
 	return problems
 }
 
 // load parses every service file and runs the checks across files.
-func load(fsys fs.FS, knownDrivers []string) ([]*platform.ServiceDefinition, Problems) {
+func load(fsys fs.FS, knownDrivers []string, checks map[string]BindingCheck) ([]*platform.ServiceDefinition, Problems) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, Problems{{Message: fmt.Sprintf("cannot read the catalog: %v", err)}}
@@ -75,6 +82,9 @@ func load(fsys fs.FS, knownDrivers []string) ([]*platform.ServiceDefinition, Pro
 			d.report("", "cannot read: %v", err)
 		} else if s := d.decode(data); s != nil {
 			defs = append(defs, s)
+			if len(d.problems) == 0 {
+				d.checkBindings(s, data, checks)
+			}
 		}
 		problems = append(problems, d.problems...)
 	}

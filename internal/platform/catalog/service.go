@@ -41,6 +41,9 @@ type fileDecoder struct {
 	// drivers are the known driver names; nil: not checked.
 	drivers  []string
 	problems []Problem
+	// bindingPaths are the field paths of the decoded bindings, in order
+	// ("provisioner", "provisioner[1]").
+	bindingPaths []string
 }
 
 func (d *fileDecoder) report(field, format string, args ...any) {
@@ -303,6 +306,7 @@ func (d *fileDecoder) provisioner(raw json.RawMessage) []platform.Binding {
 			claimed[env] = claim{i, b.Driver}
 		}
 		out = append(out, b)
+		d.bindingPaths = append(d.bindingPaths, path)
 	}
 	return out
 }
