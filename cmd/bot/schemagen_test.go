@@ -120,28 +120,77 @@ func keyDoc(doc string, f field) string {
 // any settings. Settings a driver does not read are refused, so that a typo
 // shows in the editor.
 //
-// NEW DRIVERS GO HERE: the manifests driver adds its entry (its binding
-// keys, such as the manifests, readiness, outputs and secret reference
-// settings) to this table, and nothing else changes.
+// A new driver adds its entry to this table, and nothing else changes.
 var driverSettings = []struct {
 	driver string
 	// settings are the driver's keys and their schemas; nil means the
 	// driver takes any settings (they are passed through).
 	settings obj
+	// open drivers also take keys of their own choosing (the manifests
+	// driver hands them to its templates as .Settings).
+	open bool
 }{
-	{"postgres", obj{}},
-	{"gitops", obj{}},
+	{"postgres", obj{}, false},
+	{"gitops", obj{}, false},
 	{"kubernetes", obj{
 		{"group", obj{{"type", "string"}, {"description", "kubernetes-namespace: the group given edit rights in the namespace; {{team}} is replaced (default {{team}})."}}},
 		{"cluster_role", obj{{"type", "string"}, {"description", "kubernetes-namespace: the ClusterRole bound to the group (default edit)."}}},
 		{"port", obj{{"type", "integer"}, {"minimum", 1}, {"maximum", 65535}, {"description", "web-application: the container and Service port (default 8080)."}}},
 		{"host", obj{{"type", "string"}, {"description", "api-gateway: the host name; {{name}}, {{team}} and {{environment}} are replaced (default <name>.<team>-<env>.<domain of the target>)."}}},
-	}},
+	}, false},
 	{"webhook", obj{
 		{"url", obj{{"type", "string"}, {"description", "Overrides drivers.webhook.url for this service."}}},
 		{"status_url", obj{{"type", "string"}, {"description", "Overrides drivers.webhook.status_url for this service."}}},
-	}},
-	{"exec", nil},
+	}, false},
+	{"exec", nil, false},
+	{"manifests", manifestsSettings(), true},
+}
+
+// manifestsSettings are the keys the manifests driver reads
+// (internal/drivers/manifests.Spec); any other key is free for the
+// templates.
+func manifestsSettings() obj {
+	str := func(desc string) obj { return obj{{"type", "string"}, {"description", desc}} }
+	check := obj{
+		{"type", "object"},
+		{"description", "A state of an object: a status condition (condition, status default True, reason) or a JSONPath whose value is value or one of values."},
+		{"properties", obj{
+			{"condition", str("A status condition type, such as Ready.")},
+			{"status", str("The condition's status (default True).")},
+			{"reason", str("The condition's reason, when it matters.")},
+			{"jsonpath", str("A JSONPath into the object, such as {.status.phase}.")},
+			{"value", str("The value the JSONPath must have.")},
+			{"values", obj{{"type", "array"}, {"items", obj{{"type", "string"}}}, {"description", "Values the JSONPath may have."}}},
+		}},
+		{"additionalProperties", false},
+	}
+	manifest := obj{
+		{"type", "object"},
+		{"properties", obj{
+			{"template", str("A Go text/template rendering one object as YAML (see deploy/drivers/README.md for the data and functions).")},
+			{"operator", str("What serves the object's kind (CloudNativePG), named when the cluster lacks it.")},
+			{"ready", check},
+			{"failed", obj{{"type", "array"}, {"items", check}, {"description", "States in which the operator has given up: any of them fails the request with its message."}}},
+			{"progress", str("A JSONPath to the operator's progress message (default: the Ready condition's message).")},
+			{"outputs", obj{{"type", "object"}, {"additionalProperties", obj{{"type", "string"}}}, {"description", "Output name to a JSONPath into the object, shown in the thread."}}},
+		}},
+		{"required", []string{"template"}},
+		{"additionalProperties", false},
+	}
+	return obj{
+		{"manifests", obj{{"type", "array"}, {"items", manifest}, {"minItems", 1}, {"description", "The objects applied, in order, each with how to tell its state."}}},
+		{"secret", obj{
+			{"type", "object"},
+			{"description", "A Secret in the team's namespace whose keys are delivered privately to the requester."},
+			{"properties", obj{
+				{"name", str("The Secret's name, a template like the manifests' ({{ .Name }}-app).")},
+				{"keys", obj{{"type", "object"}, {"additionalProperties", obj{{"type", "string"}}}, {"description", "Name shown to the requester to the Secret's key."}}},
+			}},
+			{"required", []string{"name", "keys"}},
+			{"additionalProperties", false},
+		}},
+		{"timeout", obj{{"$ref", "#/$defs/duration"}, {"description", "How long the objects may take to be ready (default drivers.manifests.timeout)."}}},
+	}
 }
 
 // catalogSchema is the JSON Schema of one catalog file. The catalog is
@@ -159,7 +208,7 @@ func catalogSchema() obj {
 		}
 		rules = append(rules, obj{
 			{"if", obj{{"properties", obj{{"driver", obj{{"const", d.driver}}}}}, {"required", []string{"driver"}}}},
-			{"then", obj{{"properties", obj{{"settings", obj{{"properties", d.settings}, {"additionalProperties", false}}}}}}},
+			{"then", obj{{"properties", obj{{"settings", obj{{"properties", d.settings}, {"additionalProperties", d.open}}}}}}},
 		})
 	}
 	binding := obj{
