@@ -96,6 +96,7 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = metrics.New(a.reg)
 	a.metrics.SupportCategories(a.cfg.SupportCategories())
+	a.metrics.Seed(cat, cfg.Org())
 	a.enqueue, err = jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: a.pool, Org: cfg.Org(), Catalog: cat,
 		ApprovalChannels: a.channels("approvals"), PerPerson: []string{console.Platform}, Logger: a.log})
 	if err != nil {
