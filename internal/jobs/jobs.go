@@ -157,7 +157,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	maps.Copy(queues, cfg.Queues)
 
-	middleware := []rivertype.Middleware{redelivery}
+	middleware := append(traceMiddleware(), redelivery)
 	if cfg.Metrics != nil {
 		middleware = append(middleware, observe(cfg.Metrics))
 	}
