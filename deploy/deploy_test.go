@@ -48,11 +48,12 @@ var states = func() []string {
 // exist.
 var knownMetrics = map[string]metric{
 	// The original design's platform metrics.
-	"idp_resource_creations_total": {kind: counter, labels: []string{"service_type", "team", "environment"}},
-	"idp_provision_time_seconds":   {kind: histogram, labels: []string{"service_type"}},
-	"idp_self_service_rate":        {kind: gauge},
-	"idp_net_promoter_score":       {kind: gauge},
-	"idp_support_tickets_total":    {kind: counter, labels: []string{"category"}},
+	"idp_resource_creations_total":     {kind: counter, labels: []string{"service_type", "team", "environment"}},
+	"idp_provision_time_seconds":       {kind: histogram, labels: []string{"service_type"}},
+	"idp_self_service_rate":            {kind: gauge},
+	"idp_net_promoter_score":           {kind: gauge},
+	"idp_net_promoter_score_responses": {kind: gauge},
+	"idp_support_tickets_total":        {kind: counter, labels: []string{"category"}},
 
 	// The bot's own.
 	"idpbot_provisions_total": {kind: counter, labels: []string{"service_type", "outcome"},

@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"path/filepath"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // connect opens the database (creating it if missing) and applies the
@@ -21,7 +23,7 @@ import (
 // can be had it returns a userError saying what to do.
 func connect(ctx context.Context, g env, stderr io.Writer) (_ *pgxpool.Pool, _ env, migrated int, _ error) {
 	dsn := g.or("DATABASE_URL", defaultDatabaseURL)
-	pool, err := postgres.Connect(ctx, dsn)
+	pool, err := openPool(ctx, dsn)
 	if err != nil && g("DATABASE_URL") == "" && postgres.IsUnreachable(err) {
 		if local, lerr := startLocalPostgres(ctx, g, stderr); lerr == nil {
 			dsn = local
@@ -32,7 +34,7 @@ func connect(ctx context.Context, g env, stderr io.Writer) (_ *pgxpool.Pool, _ e
 				}
 				return orig(k)
 			}
-			pool, err = postgres.Connect(ctx, dsn)
+			pool, err = openPool(ctx, dsn)
 		} else {
 			fmt.Fprintf(stderr, "idpbot: could not start a private PostgreSQL: %v\n", lerr)
 		}
@@ -46,6 +48,19 @@ func connect(ctx context.Context, g env, stderr io.Writer) (_ *pgxpool.Pool, _ e
 		return nil, g, 0, fmt.Errorf("migrate: %w", err)
 	}
 	return pool, g, migrated, nil
+}
+
+// openPool is postgres.Connect, with the pool's queries traced (otelpgx:
+// statements, not their arguments) when tracing is on.
+func openPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := postgres.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if tracing.Active() {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	}
+	return postgres.ConnectConfig(ctx, cfg)
 }
 
 // startLocalPostgres starts the private cluster and returns its URL.

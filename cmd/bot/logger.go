@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // newLogger builds the log: text on a terminal (and in the console), JSON
 // otherwise (production), unless IDPBOT_LOG_FORMAT or log.format says;
 // level info (warn in the console) unless IDPBOT_LOG_LEVEL or log.level
-// says. A value it does not know is an error, not a silent default.
+// says. A value it does not know is an error, not a silent default. A
+// line logged inside a trace span carries its trace_id and span_id.
 func newLogger(cfg *Config, g env, w io.Writer, consoleMode bool) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	if consoleMode {
@@ -30,9 +33,9 @@ func newLogger(cfg *Config, g env, w io.Writer, consoleMode bool) (*slog.Logger,
 	}
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(tracing.NewLogHandler(slog.NewJSONHandler(w, opts))), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(tracing.NewLogHandler(slog.NewTextHandler(w, opts))), nil
 	}
 	return nil, userError{fmt.Sprintf("log format %q is not json or text (IDPBOT_LOG_FORMAT or log.format)", format)}
 }

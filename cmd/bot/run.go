@@ -25,6 +25,7 @@ import (
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 	"github.com/idpbot/idpbot/internal/platform/policy"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 func loadCatalog(g env) (*platform.Catalog, error) {
@@ -54,6 +55,8 @@ type app struct {
 	engine    *platform.Engine
 	reg       *prometheus.Registry
 	metrics   *metrics.Metrics
+	// flushTraces sends the spans still buffered (tracing.Setup).
+	flushTraces func(context.Context) error
 	// handlers are HTTP endpoints of drivers (webhook callbacks), served by
 	// the server.
 	handlers map[string]http.Handler
@@ -70,7 +73,11 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, loc: time.UTC, console: consoleMode, reg: prometheus.NewRegistry()}
+	flush, err := tracing.Setup(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, loc: time.UTC, console: consoleMode, reg: prometheus.NewRegistry(), flushTraces: flush}
 	if consoleMode {
 		a.loc = time.Local
 	}
@@ -96,6 +103,7 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = metrics.New(a.reg)
 	a.metrics.SupportCategories(a.cfg.SupportCategories())
+	a.metrics.Seed(cat, cfg.Org())
 	a.enqueue, err = jobs.NewEnqueuer(jobs.EnqueuerConfig{Pool: a.pool, Org: cfg.Org(), Catalog: cat,
 		ApprovalChannels: a.channels("approvals"), PerPerson: []string{console.Platform}, Logger: a.log})
 	if err != nil {
@@ -115,10 +123,19 @@ func setup(ctx context.Context, o options, g env, stderr io.Writer, consoleMode 
 	a.handlers = ds.handlers
 	a.engine = platform.NewEngine(platform.EngineConfig{
 		Store: a.store, Catalog: cat, Org: cfg.Org(), Drivers: ds.drivers,
-		Policies: []platform.Policy{rules}, Sealer: sealer, Logger: a.log, Observer: a.metrics,
+		Policies: []platform.Policy{rules}, Sealer: sealer, Logger: a.log, Observer: a.metrics, Tracer: tracing.Engine{},
 		Deadlines: cfg.Deadlines(),
 	})
 	return a, nil
+}
+
+// flush sends the spans still buffered, for at most 5 seconds.
+func (a *app) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.flushTraces(ctx); err != nil {
+		a.log.Warn("send the last traces", "err", err)
+	}
 }
 
 // compileRules compiles the configuration's policy rules.
@@ -131,6 +148,7 @@ func runConsole(ctx context.Context, o options, g env, stdin io.Reader, stdout, 
 		return err
 	}
 	defer a.pool.Close()
+	defer a.flush()
 	actor := platform.Actor{ID: console.Platform + ":" + o.user, Name: o.user}
 	a.audiences = map[string]string{console.Platform: o.user}
 	con := console.New(console.Config{
@@ -163,6 +181,7 @@ func runServe(ctx context.Context, o options, g env, stderr io.Writer) error {
 		return err
 	}
 	defer a.pool.Close()
+	defer a.flush()
 	ops := newOpsServer(a.reg, a.log)
 	ops.addCheck("database", func(ctx context.Context) error {
 		if err := a.pool.Ping(ctx); err != nil {

@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // Form is what a request for a service asks: name, team and environment,
@@ -328,7 +331,13 @@ func (r *Router) Submit(ctx context.Context, sub Submission) (reply Reply) {
 		}
 		return readAs(r.planReply(p, form), sortByForm(read, form))
 	}
-	res, p, err := r.engine.Submit(ctx, sub.Actor, req)
+	sctx, span := tracing.Start(ctx, "commands.submit")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("idpbot.service", req.Service),
+			attribute.String("idpbot.team", req.Team), attribute.String("idpbot.environment", req.Environment))
+	}
+	res, p, err := r.engine.Submit(sctx, sub.Actor, req)
+	tracing.End(span, err)
 	if err != nil {
 		reply := r.fail(ctx, err)
 		reply.Plan = p

@@ -59,7 +59,7 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{Logger: cfg.Logger.With("component", "jobs"), Schema: cfg.Schema})
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{Logger: cfg.Logger.With("component", "jobs"), Middleware: traceMiddleware(), Schema: cfg.Schema})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: enqueuer: %w", err)
 	}

@@ -175,7 +175,8 @@ func New(cfg Config) (*Runner, error) {
 	id := newClientID()
 	leases := postgres.NewStore(cfg.Pool, postgres.StoreOptions{RiverSchema: cfg.Schema})
 	own := &lease{store: leases, client: id, t: timings, log: log}
-	middleware := []rivertype.Middleware{own.middleware(), redelivery}
+	middleware := append([]rivertype.Middleware{own.middleware()}, traceMiddleware()...)
+	middleware = append(middleware, redelivery)
 	if cfg.Metrics != nil {
 		middleware = append(middleware, observe(cfg.Metrics))
 	}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -42,7 +43,7 @@ type DBCollector struct {
 	at     time.Time
 	ok     bool
 
-	resources, oldest, selfService, nps, queueDepth, queueOldest, poolConns *prometheus.Desc
+	resources, oldest, selfService, nps, npsResponses, queueDepth, queueOldest, poolConns *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*DBCollector)(nil)
@@ -55,19 +56,20 @@ func NewDBCollector(src Source, pool func() PoolStats, log *slog.Logger) *DBColl
 	}
 	return &DBCollector{
 		src: src, pool: pool, log: log, timeout: 3 * time.Second, ttl: 2 * time.Second, now: time.Now,
-		resources:   prometheus.NewDesc("idpbot_resources", "Resources by state.", []string{"state"}, nil),
-		oldest:      prometheus.NewDesc("idpbot_oldest_resource_in_state_seconds", "Age of the oldest resource in a state.", []string{"state"}, nil),
-		selfService: prometheus.NewDesc("idp_self_service_rate", "Percent of the last 30 days' resources created self-service.", nil, nil),
-		nps:         prometheus.NewDesc("idp_net_promoter_score", "Net promoter score of the latest closed survey (-100 to 100).", nil, nil),
-		queueDepth:  prometheus.NewDesc("idpbot_job_queue_depth", "Jobs waiting to run, by queue.", []string{"queue"}, nil),
-		queueOldest: prometheus.NewDesc("idpbot_job_oldest_pending_seconds", "Age of the oldest job waiting to run, by queue.", []string{"queue"}, nil),
-		poolConns:   prometheus.NewDesc("idpbot_db_pool_connections", "Database pool connections by state.", []string{"state"}, nil),
+		resources:    prometheus.NewDesc("idpbot_resources", "Resources by state.", []string{"state"}, nil),
+		oldest:       prometheus.NewDesc("idpbot_oldest_resource_in_state_seconds", "Age of the oldest resource in a state.", []string{"state"}, nil),
+		selfService:  prometheus.NewDesc("idp_self_service_rate", "Percent of the last 30 days' resources created self-service.", nil, nil),
+		nps:          prometheus.NewDesc("idp_net_promoter_score", "Net promoter score of the latest closed survey (-100 to 100); NaN before one closes.", nil, nil),
+		npsResponses: prometheus.NewDesc("idp_net_promoter_score_responses", "Responses behind idp_net_promoter_score (0: no survey has closed with answers).", nil, nil),
+		queueDepth:   prometheus.NewDesc("idpbot_job_queue_depth", "Jobs waiting to run, by queue.", []string{"queue"}, nil),
+		queueOldest:  prometheus.NewDesc("idpbot_job_oldest_pending_seconds", "Age of the oldest job waiting to run, by queue.", []string{"queue"}, nil),
+		poolConns:    prometheus.NewDesc("idpbot_db_pool_connections", "Database pool connections by state.", []string{"state"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *DBCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.resources, c.oldest, c.selfService, c.nps, c.queueDepth, c.queueOldest, c.poolConns} {
+	for _, d := range []*prometheus.Desc{c.resources, c.oldest, c.selfService, c.nps, c.npsResponses, c.queueDepth, c.queueOldest, c.poolConns} {
 		ch <- d
 	}
 }
@@ -108,12 +110,19 @@ func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range []platform.State{platform.Pending, platform.Provisioning, platform.AwaitingApproval, platform.Deleting} {
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, s.OldestInState[st].Seconds(), string(st))
 	}
+	// A rate or a score without anything to measure is NaN, not 0: the
+	// series exists from the first scrape, but a dashboard shows no value
+	// and comparisons in alerts are false.
+	selfService, nps := math.NaN(), math.NaN()
 	if s.HasSelfServiceRate {
-		ch <- prometheus.MustNewConstMetric(c.selfService, prometheus.GaugeValue, s.SelfServiceRate)
+		selfService = s.SelfServiceRate
 	}
 	if s.HasNPS {
-		ch <- prometheus.MustNewConstMetric(c.nps, prometheus.GaugeValue, s.NPS)
+		nps = s.NPS
 	}
+	ch <- prometheus.MustNewConstMetric(c.selfService, prometheus.GaugeValue, selfService)
+	ch <- prometheus.MustNewConstMetric(c.nps, prometheus.GaugeValue, nps)
+	ch <- prometheus.MustNewConstMetric(c.npsResponses, prometheus.GaugeValue, float64(s.NPSResponses))
 	for _, q := range s.Queues {
 		ch <- prometheus.MustNewConstMetric(c.queueDepth, prometheus.GaugeValue, float64(q.Depth), q.Queue)
 		ch <- prometheus.MustNewConstMetric(c.queueOldest, prometheus.GaugeValue, q.OldestPending.Seconds(), q.Queue)

@@ -135,6 +135,25 @@ func (m *Metrics) RateLimited(platformName string, wait time.Duration) {
 	m.rateWait.WithLabelValues(platformName).Add(wait.Seconds())
 }
 
+// Seed makes every seed series exist at 0 from the first scrape, so that a
+// fresh deployment's dashboards and rate() see zeros rather than nothing:
+// idp_resource_creations_total for each of the catalog's service types ×
+// the organisation's teams × its environments, idp_provision_time_seconds
+// and idpbot_provisions_total (ready, failed) for each service type.
+func (m *Metrics) Seed(c *platform.Catalog, org *platform.Org) {
+	for _, typ := range c.Types() {
+		m.provisionTime.WithLabelValues(typ)
+		for _, outcome := range []string{"ready", "failed"} {
+			m.provisions.WithLabelValues(typ, outcome)
+		}
+		for _, team := range org.TeamNames() {
+			for _, env := range org.EnvironmentNames() {
+				m.creations.WithLabelValues(typ, team, env)
+			}
+		}
+	}
+}
+
 // SupportCategories makes idp_support_tickets_total exist at 0 for each
 // category, so that rates and alerts see the first ticket of a category
 // as an increase rather than a new series.

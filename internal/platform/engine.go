@@ -28,6 +28,8 @@ type EngineConfig struct {
 	Logger *slog.Logger
 	// Observer is told about milestones (nil: nobody).
 	Observer Observer
+	// Tracer traces driver work (nil: none).
+	Tracer Tracer
 	// Deadlines are the approval and expiry timings (zero fields: the
 	// defaults).
 	Deadlines Deadlines
@@ -45,6 +47,7 @@ type Engine struct {
 	now      func() time.Time
 	log      *slog.Logger
 	observer Observer
+	tracer   Tracer
 	deadline Deadlines
 }
 
@@ -60,10 +63,14 @@ func NewEngine(cfg EngineConfig) *Engine {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		observer: cfg.Observer,
+		tracer:   cfg.Tracer,
 		deadline: cfg.Deadlines.withDefaults(),
 	}
 	if e.observer == nil {
 		e.observer = nopObserver{}
+	}
+	if e.tracer == nil {
+		e.tracer = nopTracer{}
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -575,7 +582,9 @@ func (e *Engine) Provision(ctx context.Context, id int64) error {
 		}
 		return err
 	}
-	res, err := d.Provision(ctx, job)
+	dctx, span := e.tracer.Start(ctx, "driver.provision", r)
+	res, err := d.Provision(dctx, traced(job, span))
+	span.End(err)
 	if err != nil {
 		if IsPermanent(err) {
 			return e.Fail(ctx, id, ErrorMessage(err))
@@ -642,7 +651,10 @@ func (e *Engine) Deprovision(ctx context.Context, id int64) error {
 		}
 		return err
 	}
-	if err := d.Deprovision(ctx, job); err != nil {
+	dctx, span := e.tracer.Start(ctx, "driver.deprovision", r)
+	err = d.Deprovision(dctx, traced(job, span))
+	span.End(err)
+	if err != nil {
 		if IsPermanent(err) {
 			return e.Fail(ctx, id, "deprovisioning failed: "+ErrorMessage(err))
 		}

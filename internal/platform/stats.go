@@ -57,7 +57,10 @@ type Snapshot struct {
 	// first survey closes.
 	NPS    float64
 	HasNPS bool
-	Queues []QueueStat
+	// NPSResponses is how many people answered that survey (0 before one
+	// closes with answers).
+	NPSResponses int
+	Queues       []QueueStat
 }
 
 // QueueStat describes one job queue.

@@ -15,6 +15,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // autocompleteBudget bounds the work of an autocomplete answer, which
@@ -62,6 +63,8 @@ func ActorOf(i *discordgo.Interaction) (platform.Actor, bool) {
 // and, when the answer comes later, a function that completes it, to be
 // called in the background once the response was sent.
 func (a *Adapter) handle(ctx context.Context, i *discordgo.Interaction) (resp *discordgo.InteractionResponse, later func()) {
+	ctx, span := tracing.Start(ctx, "discord.ack interaction")
+	defer span.End()
 	defer func() {
 		if p := recover(); p != nil {
 			ref := commands.NewRef()

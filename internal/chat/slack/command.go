@@ -11,6 +11,7 @@ import (
 	"github.com/idpbot/idpbot/internal/chat"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // ephemeral is a message answering a command, shown only to its author.
@@ -36,6 +37,8 @@ var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list
 // that outlives AckBudget continues in the background: the acknowledgement
 // says so, and the answer replaces it through response_url.
 func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
+	ctx, span := tracing.Start(ctx, "slack.ack command")
+	defer span.End()
 	res, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) slashResult {
 		msg, open := a.runCommand(ctx, cmd)
 		return slashResult{msg: msg, open: open}

@@ -23,6 +23,7 @@ import (
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // stack is the bot as deployed, minus the process: a real PostgreSQL store,
@@ -54,7 +55,7 @@ func newStack(t testing.TB, withJobs bool) *stack {
 	drv := platformtest.NewDriver()
 	engine := platform.NewEngine(platform.EngineConfig{
 		Store: store, Catalog: realCatalog(t), Org: testOrg(), Drivers: map[string]platform.Driver{"postgres": drv},
-		Policies: []platform.Policy{productionHA{}}, Sealer: sealer,
+		Policies: []platform.Policy{productionHA{}}, Sealer: sealer, Tracer: tracing.Engine{},
 	})
 	h := newHarness(t, harnessConfig{engine: engine, threads: store})
 	s := &stack{harness: h, pool: pool, store: store, driver: drv}

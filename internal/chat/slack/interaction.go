@@ -11,11 +11,14 @@ import (
 
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/tracing"
 )
 
 // interact handles an interaction and returns the payload of its
 // acknowledgement (nil: an empty 200).
 func (a *Adapter) interact(ctx context.Context, cb slackapi.InteractionCallback) any {
+	ctx, span := tracing.Start(ctx, "slack.ack interaction")
+	defer span.End()
 	switch cb.Type {
 	case slackapi.InteractionTypeViewSubmission:
 		switch cb.View.CallbackID {

@@ -73,7 +73,7 @@ func (s *Store) Snapshot(ctx context.Context) (platform.Snapshot, error) {
 	if err != nil {
 		return snap, fmt.Errorf("NPS: %w", err)
 	}
-	snap.NPS, snap.HasNPS = r.NPS, ok
+	snap.NPS, snap.HasNPS, snap.NPSResponses = r.NPS, ok, r.Responses
 	return snap, nil
 }
 
