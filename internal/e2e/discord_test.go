@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -115,6 +116,10 @@ func (b *discordBot) checkThreads(t *testing.T, rs []*platform.Resource) {
 	}
 	got := b.fake.Messages(discordChannel)
 	for _, m := range got {
+		embeds, _ := json.Marshal(m.Embeds)
+		if len(m.Embeds) != 1 || !strings.Contains(string(embeds), "✅ Ready") {
+			t.Errorf("Discord root %s was not edited to ready: %s", m.ID, embeds)
+		}
 		if !roots[m.ID] {
 			t.Errorf("Discord message %s %q in %s is no root of the Discord requests", m.ID, m.Content, discordChannel)
 		}

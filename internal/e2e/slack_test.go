@@ -23,8 +23,8 @@ const (
 
 var slackAlice = slackfake.User{ID: "U0ALICE", Name: "alice", Email: "alice@example.com"}
 
-// slackDM is the fake's direct message channel with alice.
-const slackDM = "D" + "U0ALICE"
+// slackDM is the fake's direct message channel with alice ("D" and her id).
+const slackDM = "DU0ALICE"
 
 // slackBot is a bot serving Slack: the Slack adapter's HTTP endpoints in
 // front of a fake Slack, and its thread.Notifier for the jobs runner.
@@ -136,6 +136,9 @@ func (b *slackBot) checkThreads(t *testing.T, rs []*platform.Resource) {
 	for _, m := range b.fake.Messages(slackChannel) {
 		if m.ThreadTS == "" {
 			got = append(got, m.TS)
+			if !strings.Contains(string(m.Blocks), ":white_check_mark: Ready") {
+				t.Errorf("Slack root %s %q was not edited to ready: %s", m.TS, m.Text, m.Blocks)
+			}
 			if !roots[m.TS] {
 				t.Errorf("Slack root %s %q is no thread of the Slack requests", m.TS, m.Text)
 			}
