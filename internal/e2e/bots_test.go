@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
 
@@ -206,31 +207,47 @@ func (nd *node) waitReady(t *testing.T, rs ...*platform.Resource) {
 	}
 }
 
-// expectedThread is what resource id's thread must hold once delivered:
-// each event that shows a line rendered by line, in order, and at the
-// secret's place the note that connection details went by direct message.
-func (nd *node) expectedThread(t *testing.T, id int64, line func(*platform.Resource, platform.Event) (string, bool), note string) []string {
+// checkThread waits until the thread of r on platformName, as messages
+// reads it from the fake platform, holds every event, then checks it holds
+// each once and in order: the events that show a line rendered by line,
+// and at the secret's place the note that connection details went by
+// direct message. It returns the thread saved for r.
+func (nd *node) checkThread(t *testing.T, r *platform.Resource, platformName string,
+	line func(*platform.Resource, platform.Event) (string, bool), note string, messages func(platform.Thread) []string) platform.Thread {
 	t.Helper()
 	ctx := context.Background()
-	r, err := nd.store.Resource(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := nd.store.Events(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, ev := range evs {
-		if ev.Kind == platform.EventSecret {
-			out = append(out, note)
-			continue
+	var (
+		th        platform.Thread
+		want, got []string
+	)
+	waitFor(t, 30*time.Second, fmt.Sprintf("the %s thread of %s %s", platformName, r.Name, r.Ref()), func() (bool, string) {
+		cur, err := nd.store.Resource(ctx, r.ID)
+		if err != nil {
+			return false, err.Error()
 		}
-		if l, ok := line(r, ev); ok {
-			out = append(out, l)
+		evs, err := nd.store.Events(ctx, r.ID)
+		if err != nil {
+			return false, err.Error()
 		}
+		want = nil
+		for _, ev := range evs {
+			if ev.Kind == platform.EventSecret {
+				want = append(want, note)
+			} else if l, ok := line(cur, ev); ok {
+				want = append(want, l)
+			}
+		}
+		var found bool
+		if th, found, err = nd.store.Thread(ctx, r.ID, platformName); err != nil || !found {
+			return false, fmt.Sprintf("no thread saved (%v)", err)
+		}
+		got = messages(th)
+		return cur.State == platform.Ready && len(got) >= len(want), fmt.Sprintf("state %s, thread:\n%s", cur.State, strings.Join(got, "\n"))
+	})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s thread of %s mismatch (-want +got):\n%s", platformName, r.Name, diff)
 	}
-	return out
+	return th
 }
 
 // provisions returns how many times d provisioned resource id.
@@ -247,49 +264,6 @@ func provisions(d *platformtest.Driver, id int64) int {
 // password is what platformtest.DefaultResult gives r as its password.
 func password(r *platform.Resource) string {
 	return fmt.Sprintf("pw-%d-%s", r.ID, r.Name)
-}
-
-// reconcileNow runs the reconcile job at once on r and waits for it.
-func (nd *node) reconcileNow(t *testing.T, r *jobs.Runner) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := nd.pool.Exec(ctx, `DELETE FROM river_job WHERE kind = $1`, jobs.ReconcileArgs{}.Kind()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := r.Client().Insert(ctx, jobs.ReconcileArgs{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "the reconcile job to complete", func() (bool, string) {
-		var state string
-		if err := nd.pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, res.Job.ID).Scan(&state); err != nil {
-			return false, err.Error()
-		}
-		return state == "completed", state
-	})
-}
-
-// notifyQueues returns the queues of resource id's notify jobs in state.
-func (nd *node) notifyQueues(t *testing.T, id int64, state string) []string {
-	t.Helper()
-	rows, err := nd.pool.Query(context.Background(), `SELECT queue FROM river_job
-		WHERE kind = 'notify' AND (args->>'resource_id')::bigint = $1 AND state::text = $2 ORDER BY id`, id, state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var qs []string
-	for rows.Next() {
-		var q string
-		if err := rows.Scan(&q); err != nil {
-			t.Fatal(err)
-		}
-		qs = append(qs, q)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return qs
 }
 
 // holds reports whether s holds any of the passwords.

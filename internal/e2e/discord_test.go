@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -70,30 +69,18 @@ func (b *discordBot) request(t *testing.T, name string) *platform.Resource {
 // outside those direct messages.
 func (b *discordBot) checkThreads(t *testing.T, rs []*platform.Resource) {
 	t.Helper()
-	ctx := context.Background()
 	note := fmt.Sprintf("🔒 Connection details were sent to <@%s> by direct message.", discordAlice.ID)
 	roots := map[string]bool{}
 	var passwords []string
 	for _, r := range rs {
 		passwords = append(passwords, password(r))
-		var want, got []string
-		var th platform.Thread
-		waitFor(t, 30*time.Second, fmt.Sprintf("the Discord thread of %s %s", r.Name, r.Ref()), func() (bool, string) {
-			want = b.expectedThread(t, r.ID, discord.EventMessage, note)
-			found := false
-			var err error
-			if th, found, err = b.store.Thread(ctx, r.ID, discord.Platform); err != nil || !found {
-				return false, fmt.Sprintf("no thread saved (%v)", err)
-			}
-			got = nil
+		th := b.checkThread(t, r, discord.Platform, discord.EventMessage, note, func(th platform.Thread) []string {
+			var contents []string
 			for _, m := range b.fake.Messages(th.ThreadRef) {
-				got = append(got, m.Content)
+				contents = append(contents, m.Content)
 			}
-			return len(got) >= len(want), strings.Join(got, "\n")
+			return contents
 		})
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("Discord thread of %s:\n%s\nwant\n%s", r.Name, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
 		if c, _ := b.fake.Channel(th.ThreadRef); th.Channel != discordChannel || c.ParentID != discordChannel {
 			t.Errorf("Discord thread of %s = %+v in %+v, want a thread of %s", r.Name, th, c, discordChannel)
 		}

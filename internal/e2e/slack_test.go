@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -94,30 +93,18 @@ func slackLine(r *platform.Resource, ev platform.Event) (string, bool) {
 // direct messages.
 func (b *slackBot) checkThreads(t *testing.T, rs []*platform.Resource) {
 	t.Helper()
-	ctx := context.Background()
 	note := fmt.Sprintf(":lock: Connection details were sent to <@%s> by direct message.", slackAlice.ID)
 	roots := map[string]bool{}
 	var passwords []string
 	for _, r := range rs {
 		passwords = append(passwords, password(r))
-		var want, got []string
-		var th platform.Thread
-		waitFor(t, 30*time.Second, fmt.Sprintf("the Slack thread of %s %s", r.Name, r.Ref()), func() (bool, string) {
-			want = b.expectedThread(t, r.ID, slackLine, note)
-			found := false
-			var err error
-			if th, found, err = b.store.Thread(ctx, r.ID, slack.Platform); err != nil || !found {
-				return false, fmt.Sprintf("no thread saved (%v)", err)
-			}
-			got = nil
+		th := b.checkThread(t, r, slack.Platform, slackLine, note, func(th platform.Thread) []string {
+			var texts []string
 			for _, m := range b.fake.Replies(th.Channel, th.ThreadRef) {
-				got = append(got, m.Text)
+				texts = append(texts, m.Text)
 			}
-			return len(got) >= len(want), strings.Join(got, "\n")
+			return texts
 		})
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("Slack thread of %s:\n%s\nwant\n%s", r.Name, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
 		if th.Channel != slackChannel || th.RootRef != th.ThreadRef {
 			t.Errorf("Slack thread of %s = %+v, want under a root in %s", r.Name, th, slackChannel)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -99,4 +100,47 @@ func TestTwoBotsShareTheDatabase(t *testing.T) {
 			}
 		}
 	}
+}
+
+// reconcileNow runs the reconcile job at once on r and waits for it.
+func (nd *node) reconcileNow(t *testing.T, r *jobs.Runner) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := nd.pool.Exec(ctx, `DELETE FROM river_job WHERE kind = $1`, jobs.ReconcileArgs{}.Kind()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Client().Insert(ctx, jobs.ReconcileArgs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the reconcile job to complete", func() (bool, string) {
+		var state string
+		if err := nd.pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, res.Job.ID).Scan(&state); err != nil {
+			return false, err.Error()
+		}
+		return state == "completed", state
+	})
+}
+
+// notifyQueues returns the queues of resource id's notify jobs in state.
+func (nd *node) notifyQueues(t *testing.T, id int64, state string) []string {
+	t.Helper()
+	rows, err := nd.pool.Query(context.Background(), `SELECT queue FROM river_job
+		WHERE kind = 'notify' AND (args->>'resource_id')::bigint = $1 AND state::text = $2 ORDER BY id`, id, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var qs []string
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			t.Fatal(err)
+		}
+		qs = append(qs, q)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return qs
 }
