@@ -46,7 +46,8 @@ var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespace
 
 // Operator plays an operator on an object of its resource each time the
 // object is read (reads counts them from 1): it may change obj (its status,
-// finalizers), and make other objects with create. It runs with the
+// finalizers), and make other objects with create (which panics on a kind
+// the server does not serve: a mistake in the test). It runs with the
 // server's lock held and must not call the Server.
 type Operator func(obj *unstructured.Unstructured, reads int, create func(*unstructured.Unstructured))
 
