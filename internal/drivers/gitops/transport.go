@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -27,27 +28,70 @@ type localTransport struct{}
 
 var _ transport.Transport = localTransport{}
 
+// repoLocks serialises this process's sessions on one local repository:
+// go-git's file storage writes a reference file in place (truncate, then
+// write), so a fetch reading it during a push would see it empty ("ref file
+// is empty"). Fetches share the lock; a push holds it alone from the
+// session's start to its Close. (Processes sharing a disk are not covered:
+// give each replica a repository URL, which serves them through a real git
+// server.)
+var repoLocks sync.Map // endpoint path → *sync.RWMutex
+
+func repoLock(ep *transport.Endpoint) *sync.RWMutex {
+	l, _ := repoLocks.LoadOrStore(ep.Path, new(sync.RWMutex))
+	return l.(*sync.RWMutex)
+}
+
 func (localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
-	return server.NewClient(server.DefaultLoader).NewUploadPackSession(ep, auth)
+	l := repoLock(ep)
+	l.RLock()
+	s, err := server.NewClient(server.DefaultLoader).NewUploadPackSession(ep, auth)
+	if err != nil {
+		l.RUnlock()
+		return nil, err
+	}
+	return &uploadSession{UploadPackSession: s, unlock: sync.OnceFunc(l.RUnlock)}, nil
 }
 
 func (localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
+	l := repoLock(ep)
+	l.Lock()
 	sto, err := server.DefaultLoader.Load(ep)
 	if err != nil {
+		l.Unlock()
 		return nil, err
 	}
 	cas := &casStorer{Storer: sto}
 	s, err := server.NewClient(server.MapLoader{ep.String(): cas}).NewReceivePackSession(ep, auth)
 	if err != nil {
+		l.Unlock()
 		return nil, err
 	}
-	return &casSession{ReceivePackSession: s, cas: cas}, nil
+	return &casSession{ReceivePackSession: s, cas: cas, unlock: sync.OnceFunc(l.Unlock)}, nil
 }
 
-// casSession tells its storer the old head each command expects.
+// uploadSession releases its repository's shared lock when closed.
+type uploadSession struct {
+	transport.UploadPackSession
+	unlock func()
+}
+
+func (s *uploadSession) Close() error {
+	defer s.unlock()
+	return s.UploadPackSession.Close()
+}
+
+// casSession tells its storer the old head each command expects, and
+// releases its repository's lock when closed.
 type casSession struct {
 	transport.ReceivePackSession
-	cas *casStorer
+	cas    *casStorer
+	unlock func()
+}
+
+func (s *casSession) Close() error {
+	defer s.unlock()
+	return s.ReceivePackSession.Close()
 }
 
 func (s *casSession) ReceivePack(ctx context.Context, req *packp.ReferenceUpdateRequest) (*packp.ReportStatus, error) {
