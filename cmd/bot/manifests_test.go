@@ -31,7 +31,7 @@ func TestCatalogValidateKubernetesCatalog(t *testing.T) {
 	}
 	out.Reset()
 	err = run(context.Background(), []string{"catalog", "validate", bad}, func(string) string { return "" }, nil, &out, &out)
-	want := `storage-volume.yaml:47: provisioner.settings.manifests[0].template: refers to unknown parameter "access"`
+	want := `storage-volume.yaml:48: provisioner.settings.manifests[0].template: refers to unknown parameter "access"`
 	if err == nil || !strings.Contains(out.String(), want) {
 		t.Errorf("validate broken copy = %v, output:\n%s\nwant %q", err, out.String(), want)
 	}
