@@ -124,9 +124,12 @@ func (l *lease) acquire(ctx context.Context) error {
 			l.confirm(sent)
 			return nil
 		}
-		if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err() // stopping: no warning about a connection it cancelled
+		case err != nil:
 			l.log.Warn("cannot acquire the jobs lease", "client", l.client, "error", err)
-		} else {
+		default:
 			l.log.Info("jobs lease held by another session, waiting", "client", l.client)
 		}
 		select {
