@@ -437,7 +437,7 @@ func (e *Engine) List(ctx context.Context, actor Actor, opts ListOptions) ([]*Re
 		f.Requester = actor.ID
 	}
 	if !opts.All {
-		f.States = append(ActiveStates(), Failed)
+		f.States = ActiveStates()
 	}
 	if f.Teams != nil && len(f.Teams) == 0 {
 		return nil, nil
@@ -468,7 +468,7 @@ func (e *Engine) Find(ctx context.Context, actor Actor, ref string) (*Resource, 
 	if teams != nil && len(teams) == 0 {
 		return nil, notFound
 	}
-	rs, err := e.store.Resources(ctx, ResourceFilter{Name: ref, Teams: teams, States: append(ActiveStates(), Failed)})
+	rs, err := e.store.Resources(ctx, ResourceFilter{Name: ref, Teams: teams, States: ActiveStates()})
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,8 @@ func (e *Engine) Extend(ctx context.Context, actor Actor, ref string, d time.Dur
 	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
 		return nil, Errorf(Forbidden, "You are not in team %s, which owns %s.", r.Team, r.Name)
 	}
-	if !r.State.Active() || r.State == Deleting {
-		return nil, Errorf(Conflict, "%s %s is %s; only resources that are not being deleted can be extended.", r.Name, r.Ref(), r.State)
+	if !r.State.Counted() || r.State == Deleting {
+		return nil, Errorf(Conflict, "%s %s is %s; only resources that are not failed or being deleted can be extended.", r.Name, r.Ref(), r.State)
 	}
 	if r.ExpiresAt.IsZero() {
 		return nil, Errorf(Conflict, "%s %s has no expiry; there is nothing to extend.", r.Name, r.Ref())
@@ -49,7 +49,7 @@ func (e *Engine) Extend(ctx context.Context, actor Actor, ref string, d time.Dur
 	}
 	msg := fmt.Sprintf("expiry extended by %s to %s by %s", FormatDuration(d), until.UTC().Format("2006-01-02 15:04 MST"), actor.Display())
 	return e.store.Update(ctx, r.ID, Event{Actor: actor, Kind: EventNote, Message: msg}, func(cur *Resource) error {
-		if !cur.State.Active() || cur.State == Deleting || !cur.ExpiresAt.Equal(r.ExpiresAt) {
+		if !cur.State.Counted() || cur.State == Deleting || !cur.ExpiresAt.Equal(r.ExpiresAt) {
 			return Errorf(Conflict, "%s %s changed meanwhile (it is %s); check /idp status %s and try again.", cur.Name, cur.Ref(), cur.State, cur.Ref())
 		}
 		cur.ExpiresAt = until

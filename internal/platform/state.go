@@ -16,18 +16,27 @@ const (
 	Deleted          State = "deleted"
 	Rejected         State = "rejected"
 	Expired          State = "expired"
+	// Updating: a change of parameters is being applied to a ready
+	// resource.
+	Updating State = "updating"
+	// Forgotten: an admin removed the record of a resource that could not
+	// be deprovisioned; its name is free and something may be left behind.
+	Forgotten State = "forgotten"
 )
 
 // States lists every state in lifecycle order.
-var States = []State{Pending, AwaitingApproval, Provisioning, Ready, Failed, Deleting, Deleted, Rejected, Expired}
+var States = []State{Pending, AwaitingApproval, Provisioning, Ready, Updating, Failed, Deleting, Deleted, Rejected, Expired, Forgotten}
 
 var transitions = map[State][]State{
 	Pending:          {AwaitingApproval, Provisioning, Failed},
 	AwaitingApproval: {Provisioning, Rejected, Expired},
 	Provisioning:     {Ready, Failed},
-	Ready:            {Deleting},
-	Failed:           {Deleting},
-	Deleting:         {Deleted, Failed},
+	Ready:            {Deleting, Updating},
+	Updating:         {Ready, Failed},
+	// A failed resource is retried (the operation that failed runs again),
+	// deleted, or forgotten by an admin.
+	Failed:   {Deleting, Provisioning, Updating, Forgotten},
+	Deleting: {Deleted, Failed, Forgotten},
 }
 
 // Transition returns nil when a resource may move from one state to another,
@@ -55,7 +64,7 @@ func (s State) Valid() bool {
 // acting (ready and failed resources may still be deleted).
 func (s State) Final() bool {
 	switch s {
-	case Ready, Failed, Deleted, Rejected, Expired:
+	case Ready, Failed, Deleted, Rejected, Expired, Forgotten:
 		return true
 	}
 	return false
@@ -65,14 +74,31 @@ func (s State) Final() bool {
 // state, or waiting for a person's approval.
 func (s State) Settled() bool { return s.Final() || s == AwaitingApproval }
 
-// Active reports whether a resource in this state holds its name and counts
-// towards its team's quota.
+// Active reports whether a resource in this state holds its name (Counted
+// says which of them count towards the quota). A failed resource holds its
+// name: what it stands for may exist in part, and it is retried, deleted or
+// forgotten under that name.
 func (s State) Active() bool {
 	switch s {
-	case Pending, AwaitingApproval, Provisioning, Ready, Deleting:
+	case Pending, AwaitingApproval, Provisioning, Ready, Updating, Failed, Deleting:
 		return true
 	}
 	return false
+}
+
+// Counted reports whether a resource in this state counts towards its
+// team's quota: an active one that is not failed.
+func (s State) Counted() bool { return s.Active() && s != Failed }
+
+// CountedStates lists the states for which Counted is true.
+func CountedStates() []State {
+	var out []State
+	for _, s := range States {
+		if s.Counted() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ActiveStates lists the states for which Active is true.

@@ -21,9 +21,16 @@ func TestTransition(t *testing.T) {
 		{platform.Provisioning, platform.Ready}:            true,
 		{platform.Provisioning, platform.Failed}:           true,
 		{platform.Ready, platform.Deleting}:                true,
+		{platform.Ready, platform.Updating}:                true,
+		{platform.Updating, platform.Ready}:                true,
+		{platform.Updating, platform.Failed}:               true,
 		{platform.Failed, platform.Deleting}:               true,
+		{platform.Failed, platform.Provisioning}:           true,
+		{platform.Failed, platform.Updating}:               true,
+		{platform.Failed, platform.Forgotten}:              true,
 		{platform.Deleting, platform.Deleted}:              true,
 		{platform.Deleting, platform.Failed}:               true,
+		{platform.Deleting, platform.Forgotten}:            true,
 	}
 	for _, from := range append(platform.States, "bogus") {
 		for _, to := range append(platform.States, "bogus") {
@@ -46,7 +53,9 @@ func TestStatePredicates(t *testing.T) {
 		platform.AwaitingApproval: {Valid: true, Settled: true, Active: true},
 		platform.Provisioning:     {Valid: true, Active: true},
 		platform.Ready:            {Valid: true, Final: true, Settled: true, Active: true},
-		platform.Failed:           {Valid: true, Final: true, Settled: true},
+		platform.Updating:         {Valid: true, Active: true},
+		platform.Failed:           {Valid: true, Final: true, Settled: true, Active: true},
+		platform.Forgotten:        {Valid: true, Final: true, Settled: true},
 		platform.Deleting:         {Valid: true, Active: true},
 		platform.Deleted:          {Valid: true, Final: true, Settled: true},
 		platform.Rejected:         {Valid: true, Final: true, Settled: true},

@@ -2,8 +2,14 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNoStatus is what a StatusReader returns for a binding that has no
+// way to read the live state (a webhook without a status URL, an exec
+// binding without a status command): not an outage, and not drift.
+var ErrNoStatus = errors.New("live status is not configured for this binding")
 
 // Health is what a driver found when it read the live state of what a
 // resource stands for.

@@ -172,7 +172,7 @@ func (s *Store) Usage(ctx context.Context, team, service string) (int, error) {
 func (s *Store) usage(team, service string) int {
 	n := 0
 	for _, r := range s.resources {
-		if r.Team == team && r.Service == service && r.State.Active() {
+		if r.Team == team && r.Service == service && r.State.Counted() {
 			n++
 		}
 	}

@@ -86,8 +86,17 @@ func TestStoreConflicts(t *testing.T) {
 	if rs, _ := s.Resources(context.Background(), platform.ResourceFilter{IdempotencyKey: "k1"}); len(rs) != 1 || rs[0].Name != "keyed" {
 		t.Errorf("Resources(key k1) = %v", rs)
 	}
-	// Once the holder is no longer active, the name is free.
+	// A failed holder keeps the name; once it is forgotten, the name is
+	// free.
 	for _, to := range []platform.State{platform.Provisioning, platform.Failed} {
+		if _, err := s.Transition(context.Background(), 1, to, platform.Event{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateResource(context.Background(), newResource("orders-db"), platform.Event{}, nil); platform.ErrorCode(err) != platform.Conflict {
+		t.Errorf("CreateResource(name of a failed resource) = %v, want conflict", err)
+	}
+	for _, to := range []platform.State{platform.Forgotten} {
 		if _, err := s.Transition(context.Background(), 1, to, platform.Event{}, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -72,15 +72,20 @@ const (
 
 const eventColumns = `id, resource_id, at, actor_id, actor_name, kind, from_state, to_state, message, sealed`
 
-// activeStates are the states that hold a name and count towards quotas,
-// as the partial unique index of the schema lists them.
-var activeStates = func() []string {
+// activeStates are the states that hold a name, as the partial unique index
+// of the schema lists them; countedStates those that count towards quotas.
+var (
+	activeStates  = stateNames(platform.ActiveStates())
+	countedStates = stateNames(platform.CountedStates())
+)
+
+func stateNames(states []platform.State) []string {
 	var out []string
-	for _, s := range platform.ActiveStates() {
+	for _, s := range states {
 		out = append(out, string(s))
 	}
 	return out
-}()
+}
 
 // CreateResource implements platform.Store.
 func (s *Store) CreateResource(ctx context.Context, r *platform.Resource, ev platform.Event, check func(usage int) error) error {
@@ -313,7 +318,7 @@ type querier interface {
 func usage(ctx context.Context, q querier, team, service string) (int, error) {
 	var n int
 	err := q.QueryRow(ctx, `SELECT count(*) FROM resources WHERE team = $1 AND service = $2 AND state = ANY($3)`,
-		team, service, activeStates).Scan(&n)
+		team, service, countedStates).Scan(&n)
 	return n, err
 }
 

@@ -149,7 +149,7 @@ func TestResourcesFilter(t *testing.T) {
 		{"no teams", platform.ResourceFilter{Teams: []string{}}, nil},
 		{"by requester", platform.ResourceFilter{Requester: "slack:U1"}, []int64{b.ID}},
 		{"by states", platform.ResourceFilter{States: []platform.State{platform.Failed}}, []int64{d.ID}},
-		{"combined", platform.ResourceFilter{Service: "postgresql-database", Environment: "staging", States: platform.ActiveStates()}, []int64{b.ID}},
+		{"combined", platform.ResourceFilter{Service: "postgresql-database", Environment: "staging", States: platform.CountedStates()}, []int64{b.ID}},
 	}
 	for _, tt := range tests {
 		rs, err := s.Resources(ctx, tt.f)
@@ -165,7 +165,7 @@ func TestResourcesFilter(t *testing.T) {
 		}
 	}
 
-	// Only active resources count towards usage: d failed.
+	// Only counted resources count towards usage: d failed.
 	if n, err := s.Usage(ctx, "payments", "postgresql-database"); err != nil || n != 2 {
 		t.Errorf("Usage(payments, postgresql-database) = %d, %v; want 2", n, err)
 	}
@@ -190,20 +190,20 @@ func TestCreateResourceNameConflict(t *testing.T) {
 		t.Errorf("duplicate name fields = %+v, want one about name", f)
 	}
 
-	// The same name is fine in another environment, and once the first
-	// resource has failed it no longer holds the name.
+	// The same name is fine in another environment; a failed resource
+	// still holds its name, a forgotten one no longer does.
 	created(t, s, newResource("postgresql-database", "orders-db", "staging"))
 	if _, err := s.Transition(ctx, first.ID, platform.Failed, platform.Event{Actor: platform.System}, nil); err != nil {
 		t.Fatal(err)
 	}
-	again := created(t, s, newResource("postgresql-database", "orders-db", "production"))
-
-	// Deleting the failed one would make two active resources share the
-	// name: the unique index refuses it as a Conflict.
-	_, err = s.Transition(ctx, first.ID, platform.Deleting, platform.Event{Actor: alice}, nil)
-	if platform.ErrorCode(err) != platform.Conflict || !errorContains(err, fmt.Sprintf("(#%d)", again.ID)) {
-		t.Errorf("Transition(failed → deleting) with the name retaken = %v, want Conflict naming #%d", err, again.ID)
+	err = s.CreateResource(ctx, newResource("postgresql-database", "orders-db", "production"), platform.Event{Actor: alice, To: platform.Pending}, nil)
+	if platform.ErrorCode(err) != platform.Conflict {
+		t.Errorf("CreateResource(name of a failed resource) = %v, want Conflict", err)
 	}
+	if _, err := s.Transition(ctx, first.ID, platform.Forgotten, platform.Event{Actor: alice}, nil); err != nil {
+		t.Fatal(err)
+	}
+	created(t, s, newResource("postgresql-database", "orders-db", "production"))
 	if n, err := s.Usage(ctx, "payments", "postgresql-database"); err != nil || n != 2 {
 		t.Errorf("Usage = %d, %v; want 2", n, err)
 	}
