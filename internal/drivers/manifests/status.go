@@ -24,8 +24,6 @@ type ObjectState struct {
 	Ready bool `json:"ready"`
 	// Failed is true when one of the manifest's failed checks holds.
 	Failed bool `json:"failed,omitempty"`
-	// Missing is true when the object does not exist.
-	Missing bool `json:"missing,omitempty"`
 	// Message is the operator's own message (progress or failure).
 	Message string `json:"message,omitempty"`
 }
