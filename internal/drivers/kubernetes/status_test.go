@@ -5,14 +5,18 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/idpbot/idpbot/internal/drivers/kubernetes/kubefake"
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
@@ -187,4 +191,46 @@ func containsCheck(checks []platform.LiveCheck, want platform.LiveCheck) bool {
 		}
 	}
 	return false
+}
+
+// TestStatusThroughTheAPI reads the live status with the real client-go
+// clients over HTTP, against kubefake, whose Deployment "controller" is an
+// Operator reporting the status the test sets.
+func TestStatusThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	deployments := kubefake.Resource{GVR: appsv1.SchemeGroupVersion.WithResource("deployments"), Kind: "Deployment", Namespaced: true}
+	services := kubefake.Resource{GVR: corev1.SchemeGroupVersion.WithResource("services"), Kind: "Service", Namespaced: true}
+	s := kubefake.New(t, deployments, services)
+	var mu sync.Mutex
+	ready := int64(3)
+	s.Operate(deployments.GVR, func(obj *unstructured.Unstructured, _ int, _ func(*unstructured.Unstructured)) {
+		mu.Lock()
+		defer mu.Unlock()
+		obj.Object["status"] = map[string]any{"observedGeneration": obj.GetGeneration(), "replicas": int64(3), "updatedReplicas": int64(3), "readyReplicas": ready, "availableReplicas": ready}
+	})
+	d := New(Config{Targets: map[string]Target{"production": {Kubeconfig: s.Kubeconfig(t)}}, PollInterval: time.Millisecond, FailureGrace: time.Nanosecond, Timeout: 30 * time.Second})
+	ctx := context.Background()
+	job := newJob(12, ServiceWebApp, "orders-api", webAppParams(), &recorder{})
+	if _, err := d.Provision(ctx, job); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	if st, err := d.Status(ctx, job); err != nil || st.Health != platform.Healthy {
+		t.Fatalf("after Provision: Status = %+v, %v; want healthy", st, err)
+	}
+	mu.Lock()
+	ready = 1
+	mu.Unlock()
+	if st, err := d.Status(ctx, job); err != nil || st.Health != platform.Degraded {
+		t.Errorf("1 of 3 ready: Status = %+v, %v; want degraded", st, err)
+	}
+	c, _, err := d.Connections().Get("production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Typed.CoreV1().Services("payments-production").Delete(ctx, "orders-api", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := d.Status(ctx, job); err != nil || st.Health != platform.Missing {
+		t.Errorf("service deleted: Status = %+v, %v; want missing", st, err)
+	}
 }
