@@ -140,9 +140,14 @@ var driverSettings = []struct {
 	}, false},
 	{"webhook", obj{
 		{"url", obj{{"type", "string"}, {"description", "Overrides drivers.webhook.url for this service."}}},
-		{"status_url", obj{{"type", "string"}, {"description", "Overrides drivers.webhook.status_url for this service."}}},
+		{"status_url", obj{{"type", "string"}, {"description", "Overrides drivers.webhook.status_url for this service: polled for completion, and read with action status for the live status."}}},
 	}, false},
-	{"exec", nil, false},
+	// exec hands every setting to its command on stdin; status_command is
+	// the one it reads itself.
+	{"exec", obj{
+		{"status_command", obj{{"type", "array"}, {"items", obj{{"type", "string"}}}, {"minItems", 1},
+			{"description", "The argv run with IDP_ACTION=status to read the live status: stdout is a live-status JSON document, exit 3 means gone."}}},
+	}, true},
 	{"manifests", manifestsSettings(), true},
 }
 

@@ -26,6 +26,10 @@
 //   - On timeout or cancellation the process group gets SIGTERM, then
 //     SIGKILL after Config.KillGrace. When the command exits, whatever it
 //     left running in its process group is killed.
+//   - A binding's status_command, when set, is run the same way with
+//     IDP_ACTION=status to read the live status (see Driver.Status): its
+//     stdout is one JSON live-status document, exit 3 means the resource is
+//     gone.
 package exec
 
 import (
@@ -173,78 +177,11 @@ func (d *Driver) run(ctx context.Context, job platform.Job, action string) (plat
 		step = func(string) {}
 	}
 
-	cmd := osexec.Command(d.cfg.Command[0], d.cfg.Command[1:]...)
-	cmd.Dir = d.cfg.Dir
-	cmd.Env = d.environ(job, action)
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return platform.Result{}, fmt.Errorf("stdout pipe: %w", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return platform.Result{}, fmt.Errorf("stderr pipe: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	if err := start(ctx, cmd); err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
-		return platform.Result{}, platform.Wrap(platform.Unavailable, err, fmt.Sprintf("the exec command %s cannot be run", d.cfg.Command[0]))
-	}
-	outW.Close()
-	errW.Close()
-	pgid := cmd.Process.Pid
-
-	var wg sync.WaitGroup
 	var out stdoutReader
-	tail := &tailWriter{}
-	wg.Add(2)
-	go func() { defer wg.Done(); out.read(outR, step) }()
-	go func() { defer wg.Done(); _, _ = io.Copy(tail, errR) }()
-
-	// Stop the process group when ctx ends: SIGTERM, then SIGKILL.
-	exited := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		select {
-		case <-exited:
-			return
-		case <-ctx.Done():
-		}
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		t := time.NewTimer(cmpOr(d.cfg.KillGrace, DefaultKillGrace))
-		defer t.Stop()
-		select {
-		case <-exited:
-		case <-t.C:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		}
-	}()
-
-	// Once the leader has exited, nothing of the group may outlive it.
-	waitErr := waitLeader(cmd, func() {
-		close(exited)
-		<-stopped
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	})
-	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(5 * time.Second):
-		// A process that left the group still holds the pipes.
-		outR.Close()
-		errR.Close()
-		<-drained
+	tail, waitErr, err := d.spawn(ctx, d.cfg.Command, d.environ(job, action), stdin, func(r io.Reader) { out.read(r, step) })
+	if err != nil {
+		return platform.Result{}, err
 	}
-	outR.Close()
-	errR.Close()
 
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
@@ -257,7 +194,7 @@ func (d *Driver) run(ctx context.Context, job platform.Job, action string) (plat
 		if !errors.As(waitErr, &ee) {
 			return platform.Result{}, fmt.Errorf("%s %s: wait for command: %w", action, r.Name, waitErr)
 		}
-		reason := tail.String()
+		reason := tail
 		if reason == "" {
 			reason = "no error output"
 		}
@@ -282,6 +219,88 @@ func (d *Driver) run(ctx context.Context, job platform.Job, action string) (plat
 		return platform.Result{}, nil
 	}
 	return platform.Result{Outputs: stringValues(out.result.Outputs), Secrets: stringValues(out.result.Secrets)}, nil
+}
+
+// spawn runs argv in its own process group with env and stdin, hands its
+// stdout to consume, and keeps the last lines of its stderr. When ctx ends
+// the group gets SIGTERM, then SIGKILL after KillGrace; once the leader
+// exits, whatever is left of the group is killed. It returns the stderr
+// tail and the leader's wait error; err is set only when the command could
+// not be started.
+func (d *Driver) spawn(ctx context.Context, argv, env []string, stdin []byte, consume func(io.Reader)) (tail string, waitErr error, err error) {
+	cmd := osexec.Command(argv[0], argv[1:]...)
+	cmd.Dir = d.cfg.Dir
+	cmd.Env = env
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return "", nil, fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return "", nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := start(ctx, cmd); err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		return "", nil, platform.Wrap(platform.Unavailable, err, fmt.Sprintf("the exec command %s cannot be run", argv[0]))
+	}
+	outW.Close()
+	errW.Close()
+	pgid := cmd.Process.Pid
+
+	var wg sync.WaitGroup
+	stderrTail := &tailWriter{}
+	wg.Add(2)
+	go func() { defer wg.Done(); consume(outR) }()
+	go func() { defer wg.Done(); _, _ = io.Copy(stderrTail, errR) }()
+
+	// Stop the process group when ctx ends: SIGTERM, then SIGKILL.
+	exited := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-exited:
+			return
+		case <-ctx.Done():
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		t := time.NewTimer(cmpOr(d.cfg.KillGrace, DefaultKillGrace))
+		defer t.Stop()
+		select {
+		case <-exited:
+		case <-t.C:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}()
+
+	// Once the leader has exited, nothing of the group may outlive it.
+	waitErr = waitLeader(cmd, func() {
+		close(exited)
+		<-stopped
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	})
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+		// A process that left the group still holds the pipes.
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+
+	return stderrTail.String(), waitErr, nil
 }
 
 // start starts cmd, retrying briefly while the executable is busy: a file

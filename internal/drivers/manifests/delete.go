@@ -76,34 +76,3 @@ func (d *Driver) Deprovision(ctx context.Context, job platform.Job) error {
 		return gone, nil
 	})
 }
-
-// Status reads the live state of the resource's objects by the same checks
-// provisioning waits for. It is the optional status interface the day-2
-// drift check calls: a missing object is reported, not an error.
-func (d *Driver) Status(ctx context.Context, job platform.Job) (LiveStatus, error) {
-	_, c, objs, err := d.prepare(job, false)
-	if err != nil {
-		return LiveStatus{}, err
-	}
-	ls := LiveStatus{Ready: true}
-	for _, o := range objs {
-		cur, err := o.client(c).Get(ctx, o.u.GetName(), metav1.GetOptions{})
-		var st ObjectState
-		switch {
-		case apierrors.IsNotFound(err):
-			st = ObjectState{Object: objectKey(o.u), Missing: true, Message: "not found"}
-		case err != nil:
-			return LiveStatus{}, apiError(err, "get", o)
-		default:
-			st = evaluate(o.m, cur)
-		}
-		if !st.Ready || st.Failed {
-			ls.Ready = false
-			if ls.Message == "" {
-				ls.Message = st.Object + ": " + platform.OneLine(st.Message, 300)
-			}
-		}
-		ls.Objects = append(ls.Objects, st)
-	}
-	return ls, nil
-}

@@ -231,27 +231,3 @@ func TestDeprovisionWaitsForFinalizers(t *testing.T) {
 		t.Errorf("second Deprovision = %v, steps %q; want nil and none", err, rec2.all())
 	}
 }
-
-func TestStatusReadsConditions(t *testing.T) {
-	t.Parallel()
-	c := newCluster(t, clustersGVR, backupsGVR)
-	svc := shipped(t, "postgresql-database")
-	d := c.driver(Config{})
-	job := newJob(t, svc, "orders-db", nil, &recorder{})
-	got, err := d.Status(context.Background(), job)
-	if err != nil || got.Ready || got.Message != "Cluster payments-production/orders-db: not found" {
-		t.Errorf("Status before provisioning = %+v, %v; want not ready, Cluster not found", got, err)
-	}
-	c.script(clustersGVR, map[string]any{"phase": "Cluster in healthy state", "writeService": "orders-db-rw", "conditions": []any{cond("Ready", "True", "ClusterIsReady", "Cluster is Ready")}},
-		map[string]any{"phase": "Failing over", "conditions": []any{cond("Ready", "False", "ClusterIsNotReady", "Cluster Is Not Ready")}})
-	if _, err := c.typed.CoreV1().Secrets("payments-production").Create(context.Background(), cnpgSecret(), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Provision(context.Background(), job); err != nil {
-		t.Fatalf("Provision: %v", err)
-	}
-	got, err = d.Status(context.Background(), job)
-	if err != nil || got.Ready || got.Message != "Cluster payments-production/orders-db: Failing over" {
-		t.Errorf("Status after failover = %+v, %v; want not ready, Failing over", got, err)
-	}
-}

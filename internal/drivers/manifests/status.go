@@ -1,10 +1,15 @@
 package manifests
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/jsonpath"
 
@@ -19,19 +24,114 @@ type ObjectState struct {
 	Ready bool `json:"ready"`
 	// Failed is true when one of the manifest's failed checks holds.
 	Failed bool `json:"failed,omitempty"`
-	// Missing is true when the object does not exist.
-	Missing bool `json:"missing,omitempty"`
 	// Message is the operator's own message (progress or failure).
 	Message string `json:"message,omitempty"`
 }
 
-// LiveStatus is the live state of a resource's objects, for the day-2
-// drift check: Ready when every object is ready, with the operators'
-// messages.
-type LiveStatus struct {
-	Ready   bool          `json:"ready"`
-	Message string        `json:"message,omitempty"`
-	Objects []ObjectState `json:"objects"`
+var _ platform.StatusReader = (*Driver)(nil)
+
+// Status reads, without changing anything, the live state of the
+// resource's objects by the same checks provisioning waits for (the
+// binding's ready and failed rules). An object that is gone, being
+// deleted, taken over by another request, or of a kind the cluster no
+// longer serves is Missing; one whose operator reports a failure or that is
+// not ready is Degraded, with the operator's message. An error means the
+// cluster could not be read.
+func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveStatus, error) {
+	if job.Resource == nil {
+		return platform.LiveStatus{}, errors.New("status: job has no resource")
+	}
+	_, c, objs, err := d.prepare(job, false)
+	if errors.Is(err, errNoKind) {
+		msg := platform.ErrorMessage(err)
+		return platform.LiveStatus{
+			Health:  platform.Missing,
+			Summary: sentence([]string{msg}),
+			Checks:  []platform.LiveCheck{{Name: "kind", Recorded: "served", Live: "not served"}},
+		}, nil
+	}
+	if err != nil {
+		return platform.LiveStatus{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout())
+	defer cancel()
+	var (
+		checks            []platform.LiveCheck
+		missing, degraded []string
+	)
+	id := strconv.FormatInt(job.Resource.ID, 10)
+	for _, o := range objs {
+		key := objectKey(o.u)
+		cur, err := o.client(c).Get(ctx, o.u.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			checks = append(checks, platform.LiveCheck{Name: key, Recorded: "ready", Live: "absent"})
+			missing = append(missing, key+" is gone")
+			continue
+		}
+		if err != nil {
+			return platform.LiveStatus{}, apiError(err, "get", o)
+		}
+		if cur.GetDeletionTimestamp() != nil {
+			checks = append(checks, platform.LiveCheck{Name: key, Recorded: "ready", Live: "being deleted"})
+			missing = append(missing, key+" is being deleted")
+			continue
+		}
+		if owner, ok := ownedBy(cur); !ok || owner != id {
+			live := "not managed by idpbot"
+			if ok {
+				live = "request #" + owner
+			}
+			checks = append(checks, platform.LiveCheck{Name: key + " owner", Recorded: "request #" + id, Live: live})
+			missing = append(missing, key+" was replaced by an object of "+live)
+			continue
+		}
+		st := evaluate(o.m, cur)
+		msg := platform.OneLine(st.Message, 300)
+		switch {
+		case st.Failed:
+			checks = append(checks, platform.LiveCheck{Name: key, Recorded: "ready", Live: withMessage("failed", msg)})
+			degraded = append(degraded, key+" failed"+colon(msg))
+		case !st.Ready:
+			checks = append(checks, platform.LiveCheck{Name: key, Recorded: "ready", Live: withMessage("not ready", msg)})
+			degraded = append(degraded, key+" is not ready"+colon(msg))
+		default:
+			checks = append(checks, platform.LiveCheck{Name: key, Recorded: "ready", Live: "ready", OK: true})
+		}
+	}
+	ls := platform.LiveStatus{Checks: checks}
+	switch {
+	case len(missing) > 0:
+		ls.Health, ls.Summary = platform.Missing, sentence(missing)
+	case len(degraded) > 0:
+		ls.Health, ls.Summary = platform.Degraded, sentence(degraded)
+	case len(objs) == 1:
+		ls.Health, ls.Summary = platform.Healthy, objectKey(objs[0].u)+" exists and is ready."
+	default:
+		ls.Health, ls.Summary = platform.Healthy, fmt.Sprintf("All %d objects exist and are ready.", len(objs))
+	}
+	return ls, nil
+}
+
+// withMessage is "state (message)", or state alone without a message.
+func withMessage(state, msg string) string {
+	if msg == "" {
+		return state
+	}
+	return state + " (" + msg + ")"
+}
+
+// colon is ": message", or nothing without a message.
+func colon(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + strings.TrimSuffix(msg, ".")
+}
+
+// sentence joins findings into one sentence.
+func sentence(parts []string) string {
+	s := strings.TrimSuffix(strings.Join(parts, "; "), ".")
+	return strings.ToUpper(s[:1]) + s[1:] + "."
 }
 
 // evaluate reads u's state by m's checks.
