@@ -74,6 +74,9 @@ var knownMetrics = map[string]metric{
 	"idpbot_chat_api_calls_total":               {kind: counter, labels: []string{"platform", "method", "status"}},
 	"idpbot_chat_rate_limited_total":            {kind: counter, labels: []string{"platform"}},
 	"idpbot_chat_rate_limit_wait_seconds_total": {kind: counter, labels: []string{"platform"}},
+	"idp_resources_drifted":                     {kind: gauge, labels: []string{"service_type", "environment"}},
+	"idpbot_drift_checks_total": {kind: counter, labels: []string{"result"},
+		values: map[string][]string{"result": {"healthy", "drifted", "unreachable", "not_available", "error"}}},
 	"idpbot_db_pool_connections": {kind: gauge, labels: []string{"state"},
 		values: map[string][]string{"state": {"acquired", "idle", "total", "max"}}},
 

@@ -87,12 +87,13 @@ var requiredAlerts = map[string]string{
 	"IdpNotificationDeliveryBacklog": "idpbot_job_oldest_pending_seconds",
 	"IdpNPSDrop":                     "idp_net_promoter_score",
 	"IdpbotDown":                     "up",
+	"IdpResourcesDrifted":            "idp_resources_drifted",
 }
 
 // testedAlerts must have a promtool test in which they fire.
 var testedAlerts = []string{
 	"IdpProvisioningFailureRateHigh", "IdpProvisioningStuck", "IdpJobQueueBacklog", "IdpNPSDrop",
-	"IdpNotificationDeliveryBacklog",
+	"IdpNotificationDeliveryBacklog", "IdpResourcesDrifted",
 }
 
 func loadRules(t *testing.T) ruleFile {

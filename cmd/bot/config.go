@@ -97,6 +97,17 @@ type Config struct {
 		// MaxExtension caps /idp extend, from now (default 30d).
 		MaxExtension Duration `json:"max_extension"`
 	} `json:"expiry"`
+	// Drift configures the leader's periodic drift check, which reads the
+	// live state of ready resources and tells a resource's thread once when
+	// what exists stops matching its record, and once when it recovers.
+	Drift struct {
+		// Interval is the time between two checks (default 15m; 0: off).
+		Interval *Interval `json:"interval"`
+		// Concurrency is how many resources are read at once (default 4).
+		Concurrency int `json:"concurrency"`
+		// Timeout bounds the read of one resource (default 20s).
+		Timeout Duration `json:"timeout"`
+	} `json:"drift"`
 	// Support lists the categories of /idp support (default access, bug,
 	// question, request, other).
 	Support struct {

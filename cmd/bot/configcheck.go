@@ -161,6 +161,11 @@ func (c *configChecker) checkScalar(n *yaml.Node, kind shapeKind, path string) {
 		if tag != "!!bool" {
 			c.report(n, path, "must be true or false")
 		}
+	case kindInterval:
+		if (tag == "!!int" || tag == "!!str") && isZero(n.Value) {
+			return
+		}
+		c.checkScalar(n, kindDuration, path)
 	case kindDuration:
 		if tag != "!!str" {
 			c.report(n, path, "must be a duration such as \"30m\", \"2h\" or \"7d\"")
@@ -168,4 +173,13 @@ func (c *configChecker) checkScalar(n *yaml.Node, kind shapeKind, path string) {
 			c.report(n, path, "%v", err)
 		}
 	}
+}
+
+// isZero reports whether v is a zero interval: 0, "0" or "0s".
+func isZero(v string) bool {
+	switch strings.TrimSpace(v) {
+	case "0", "0s":
+		return true
+	}
+	return false
 }

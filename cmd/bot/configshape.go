@@ -20,6 +20,7 @@ const (
 	kindInt                       // a whole number
 	kindBool                      // true or false
 	kindDuration                  // a string such as "90s", "2h" or "7d"
+	kindInterval                  // a duration, or 0: off
 )
 
 // shape is the form of a config value, read from the Go types of Config:
@@ -61,6 +62,7 @@ func (s *shape) keys() []string {
 
 var (
 	durationType     = reflect.TypeFor[Duration]()
+	intervalType     = reflect.TypeFor[Interval]()
 	environmentsType = reflect.TypeFor[orderedEnvironments]()
 	ruleType         = reflect.TypeFor[policy.Rule]()
 )
@@ -74,6 +76,8 @@ func shapeOf(t reflect.Type, doc string) *shape {
 	switch t {
 	case durationType:
 		return &shape{kind: kindDuration}
+	case intervalType:
+		return &shape{kind: kindInterval}
 	case environmentsType:
 		// A mapping kept in file order (the first is the default).
 		return &shape{kind: kindMap, elem: shapeOf(reflect.TypeFor[EnvironmentConfig](), "")}

@@ -74,6 +74,10 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 		Tickets: tickets, Metrics: a.metrics, SupportCategories: cfg.SupportCategories(),
 		Verbs: verbs,
 	})
+	drift, err := a.driftChecker(o)
+	if err != nil {
+		return nil, err
+	}
 	runner, err := jobs.New(jobs.Config{
 		Pool: a.pool, Engine: a.engine, Store: a.store, Logger: a.log,
 		Notifiers:   byPlatform,
@@ -86,8 +90,9 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 			jobs.AddGovernanceWorkers(w, a.engine, a.store, posters, a.log)
 			survey.AddWorkers(w, sv)
 			digest.AddWorkers(w, dg)
+			jobs.AddDriftWorker(w, drift)
 		},
-		Periodic: append(jobs.GovernancePeriodic(), sv.PeriodicJob(), dg.PeriodicJob()),
+		Periodic: append(append(jobs.GovernancePeriodic(), sv.PeriodicJob(), dg.PeriodicJob()), drift.PeriodicJobs()...),
 	})
 	if err != nil {
 		return nil, err

@@ -101,6 +101,8 @@ func shapeSchema(s *shape, docs map[string]string) obj {
 		return obj{{"type", "boolean"}}
 	case kindDuration:
 		return obj{{"$ref", "#/$defs/duration"}}
+	case kindInterval:
+		return obj{{"anyOf", []any{obj{{"$ref", "#/$defs/duration"}}, obj{{"enum", []any{0, "0", "0s"}}}}}}
 	}
 	panic("schema: unknown shape kind")
 }

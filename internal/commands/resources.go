@@ -167,6 +167,9 @@ func (r *Router) status(ctx context.Context, req Request, a args) Reply {
 		fields = append(fields, KV{Key: "Expires", Value: r.when(res.ExpiresAt)})
 	}
 	reply.Sections = append(reply.Sections, Section{Fields: fields})
+	if res.State.Live() {
+		reply.Sections = append(reply.Sections, r.liveSection(ctx, req.Actor, res))
+	}
 	if len(res.Parameters) > 0 {
 		var params []KV
 		seen := map[string]bool{}

@@ -192,6 +192,11 @@ func TestStatusGolden(t *testing.T) {
 	e := newEnv(t)
 	e.mustCreate(t, bob, "create postgresql-database name=orders-db size=medium high_availability=yes")
 	e.f.Clock.Advance(90e9)
+	e.f.Driver.SetStatus(0, platform.LiveStatus{Health: platform.Changed, Summary: "the database and its role exist; the connection limit was changed",
+		Checks: []platform.LiveCheck{
+			{Name: "database", Recorded: "payments_development_orders_db", Live: "exists", OK: true},
+			{Name: "connection limit", Recorded: "50", Live: "80"},
+		}}, nil)
 	reply := e.run(bob, "status orders-db")
 	golden(t, "status", reply.Text())
 	if reply.Resource != nil || reply.Err != nil || !reply.Ephemeral {

@@ -55,6 +55,16 @@ type Driver struct {
 	unavailable string
 	gate        chan struct{}
 	changed     chan struct{}
+	live        map[int64]liveAnswer
+	liveAll     *liveAnswer
+	liveReads   int
+}
+
+// liveAnswer is what Status answers for a resource.
+type liveAnswer struct {
+	status platform.LiveStatus
+	err    error
+	hold   bool
 }
 
 type failure struct {
@@ -62,7 +72,10 @@ type failure struct {
 	n   int // remaining calls; < 0 for every call
 }
 
-var _ platform.Driver = (*Driver)(nil)
+var (
+	_ platform.Driver       = (*Driver)(nil)
+	_ platform.StatusReader = (*Driver)(nil)
+)
 
 // NewDriver returns a Driver that succeeds.
 func NewDriver() *Driver {
@@ -112,11 +125,75 @@ func (d *Driver) Hold() (release func()) {
 	}
 }
 
-// Reset forgets recorded calls and queued failures and releases holds.
+// SetStatus makes Status answer st and err for the resource with id
+// (id 0: for every resource without an answer of its own). Until then
+// Status answers platform.ErrNoStatus, as a binding that configures no way
+// to read the live state.
+func (d *Driver) SetStatus(id int64, st platform.LiveStatus, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := liveAnswer{status: st, err: err}
+	if id == 0 {
+		d.liveAll = &a
+		return
+	}
+	if d.live == nil {
+		d.live = map[int64]liveAnswer{}
+	}
+	d.live[id] = a
+}
+
+// HoldStatus makes Status for the resource with id (0: every resource)
+// block until its context ends, like a target that does not answer.
+func (d *Driver) HoldStatus(id int64) {
+	d.SetStatus(id, platform.LiveStatus{}, nil)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if id == 0 {
+		d.liveAll.hold = true
+		return
+	}
+	a := d.live[id]
+	a.hold = true
+	d.live[id] = a
+}
+
+// StatusReads returns how many times Status was called.
+func (d *Driver) StatusReads() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.liveReads
+}
+
+// Status implements platform.StatusReader with the answer SetStatus set.
+// ReadAt is left for the engine to set.
+func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveStatus, error) {
+	d.mu.Lock()
+	d.liveReads++
+	a, ok := d.live[job.Resource.ID]
+	if !ok && d.liveAll != nil {
+		a, ok = *d.liveAll, true
+	}
+	d.mu.Unlock()
+	if !ok {
+		return platform.LiveStatus{}, platform.ErrNoStatus
+	}
+	if a.hold {
+		<-ctx.Done()
+		return platform.LiveStatus{}, fmt.Errorf("status %s: %w", job.Resource.Name, ctx.Err())
+	}
+	st := a.status
+	st.Checks = append([]platform.LiveCheck(nil), st.Checks...)
+	return st, a.err
+}
+
+// Reset forgets recorded calls, queued failures and live answers, and
+// releases holds.
 func (d *Driver) Reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = nil
+	d.live, d.liveAll, d.liveReads = nil, nil, 0
 	d.failures = map[Op][]failure{}
 	d.unavailable = ""
 	if d.gate != nil {
