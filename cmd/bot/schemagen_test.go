@@ -245,7 +245,7 @@ func catalogSchema() obj {
 			{"tier", str("A support tier label.")},
 			{"documentation", obj{{"type", "string"}, {"pattern", "^https?://[^/]+"}, {"description", "An http(s) link to the service's documentation."}}},
 			{"dependencies", names("Services a team must have before requesting this one.")},
-			{"parameters", obj{{"$ref", draft}, {"description", "A JSON Schema object: its properties become the form's fields (ui:order orders them; title and description become labels and hints)."}}},
+			{"parameters", obj{{"$ref", draft}, {"description", "A JSON Schema object: its properties become the form's fields (ui:order orders them; title and description become labels and hints; immutable: true on a property means an update may not change it)."}}},
 			{"provisioner", obj{
 				{"description", "How the service is built: one binding, or a list of them per environment."},
 				{"oneOf", []any{

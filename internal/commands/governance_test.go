@@ -69,7 +69,7 @@ func TestHelpShowsOnlyWhatYouMayRun(t *testing.T) {
 		}},
 	}})
 	base := []string{"/idp help [command]", "/idp catalog [type|service]", "/idp create <service> [key=value ...] [--dry-run]", "/idp list [--team T] [--env E] [--mine] [--all]",
-		"/idp status <name|#id>", "/idp delete <name|#id> [--yes]", "/idp extend <name|#id> <duration>", "/idp audit <name|#id>", "/idp support <category> <text>"}
+		"/idp status <name|#id>", "/idp delete <name|#id> [--yes]", "/idp update <name|#id> [key=value ...]", "/idp extend <name|#id> <duration>", "/idp audit <name|#id>", "/idp support <category> <text>"}
 	governance := []string{"/idp approve <#id>", "/idp reject <#id> <reason>"}
 	tests := []struct {
 		actor platform.Actor

@@ -68,7 +68,7 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 
 // OnEvent inserts, in tx, the jobs event ev of resource r calls for:
 //   - provisioning for a new or an approved request, deprovisioning for a
-//     deletion;
+//     deletion, the update job for a resource entering updating;
 //   - the delivery of every event to the thread on the platform the
 //     request came from, in that platform's queue (NotifyQueue; the
 //     requester's own on a PerPerson platform), whichever process recorded
@@ -84,6 +84,10 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		params = append(params, river.InsertManyParams{Args: ProvisionArgs{ResourceID: r.ID}})
 	case ev.To == platform.Deleting:
 		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: r.ID}})
+	case ev.Kind == platform.EventTransition && ev.To == platform.Updating:
+		// An update (ready → updating) or the retry of a failed one
+		// (failed → updating).
+		params = append(params, river.InsertManyParams{Args: UpdateArgs{ResourceID: r.ID}})
 	}
 	if args, ok := e.notify(r, ev.ID); ok {
 		params = append(params, river.InsertManyParams{Args: args})

@@ -34,6 +34,9 @@ type testDriver struct {
 	created       map[int64]bool
 	creations     int
 	deprovisioned map[int64]int
+	// failUpdates and updates are Update's (update_test.go).
+	failUpdates int
+	updates     []update
 }
 
 var _ platform.Driver = (*testDriver)(nil)

@@ -149,6 +149,7 @@ func New(cfg Config) (*Runner, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &provisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
 	river.AddWorker(workers, &deprovisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
+	river.AddWorker(workers, &updateWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
 	limits, _ := cfg.Metrics.(RateLimitObserver)
 	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
 	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, enqueuer: cfg.Enqueuer, stale: cfg.RescueAfter + time.Minute, log: log})

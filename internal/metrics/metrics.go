@@ -20,6 +20,7 @@ var ProvisionBuckets = []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800}
 // Gauges read from the database live in DBCollector.
 type Metrics struct {
 	creations     *prometheus.CounterVec
+	updates       *prometheus.CounterVec
 	provisionTime *prometheus.HistogramVec
 	provisions    *prometheus.CounterVec
 	tickets       *prometheus.CounterVec
@@ -34,7 +35,10 @@ type Metrics struct {
 	rateWait      *prometheus.CounterVec
 }
 
-var _ platform.Observer = (*Metrics)(nil)
+var (
+	_ platform.Observer       = (*Metrics)(nil)
+	_ platform.UpdateObserver = (*Metrics)(nil)
+)
 
 // New returns Metrics registered on reg.
 func New(reg prometheus.Registerer) *Metrics {
@@ -42,6 +46,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		creations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idp_resource_creations_total", Help: "Resource requests recorded, by service type, team and environment.",
 		}, []string{"service_type", "team", "environment"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_resource_updates_total", Help: "Parameter changes of resources that ended (applied, failed or rejected), by service type.",
+		}, []string{"service_type", "result"}),
 		provisionTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "idp_provision_time_seconds", Help: "Time from request to ready, by service type.", Buckets: ProvisionBuckets,
 		}, []string{"service_type"}),
@@ -82,7 +89,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "idpbot_chat_rate_limit_wait_seconds_total", Help: "Time messages were delayed by chat platform rate limits.",
 		}, []string{"platform"}),
 	}
-	reg.MustRegister(m.creations, m.provisionTime, m.provisions, m.tickets, m.commands, m.commandTime,
+	reg.MustRegister(m.creations, m.updates, m.provisionTime, m.provisions, m.tickets, m.commands, m.commandTime,
 		m.acks, m.errors, m.jobs, m.jobTime, m.chatCalls, m.rateLimited, m.rateWait)
 	return m
 }
@@ -139,12 +146,16 @@ func (m *Metrics) RateLimited(platformName string, wait time.Duration) {
 // fresh deployment's dashboards and rate() see zeros rather than nothing:
 // idp_resource_creations_total for each of the catalog's service types ×
 // the organisation's teams × its environments, idp_provision_time_seconds
-// and idpbot_provisions_total (ready, failed) for each service type.
+// idpbot_provisions_total (ready, failed) and idp_resource_updates_total
+// (applied, failed, rejected) for each service type.
 func (m *Metrics) Seed(c *platform.Catalog, org *platform.Org) {
 	for _, typ := range c.Types() {
 		m.provisionTime.WithLabelValues(typ)
 		for _, outcome := range []string{"ready", "failed"} {
 			m.provisions.WithLabelValues(typ, outcome)
+		}
+		for _, result := range []string{platform.UpdateApplied, platform.UpdateFailed, platform.UpdateRejected} {
+			m.updates.WithLabelValues(typ, result)
 		}
 		for _, team := range org.TeamNames() {
 			for _, env := range org.EnvironmentNames() {

@@ -145,8 +145,13 @@ func (e *Engine) decidable(ctx context.Context, actor Actor, ref, verb string) (
 // many distinct approvers as it needs have approved, the request moves on
 // to provisioning (the store enqueues the job). Only approvers and admins
 // may approve, never the requester, and each approver counts once. The
-// returned status says who approved so far.
+// returned status says who approved so far. A ready resource with a
+// change waiting for approval has the change approved instead; the
+// approval that completes its count applies it.
 func (e *Engine) Approve(ctx context.Context, actor Actor, ref string) (*Resource, ApprovalStatus, error) {
+	if r, c := e.pendingChange(ctx, actor, ref); c != nil {
+		return e.approveChange(ctx, actor, r, c)
+	}
 	r, err := e.decidable(ctx, actor, ref, "approve")
 	if err != nil {
 		return nil, ApprovalStatus{}, err
@@ -215,7 +220,9 @@ func names(actors []Actor) string {
 
 // Reject rejects the request ref refers to with a reason the requester
 // reads in the thread. Only approvers and admins may reject, never the
-// requester; the reason is required.
+// requester; the reason is required. A ready resource with a change
+// waiting for approval has the change rejected instead: it is dropped and
+// the resource stays as it is.
 func (e *Engine) Reject(ctx context.Context, actor Actor, ref, reason string) (*Resource, error) {
 	reason = strings.Join(strings.Fields(reason), " ")
 	if reason == "" {
@@ -225,6 +232,9 @@ func (e *Engine) Reject(ctx context.Context, actor Actor, ref, reason string) (*
 	if n := utf8.RuneCountInString(reason); n > MaxReasonLength {
 		return nil, &Error{Code: Invalid, Message: fmt.Sprintf("The reason is %d characters long; keep it under %d.", n, MaxReasonLength),
 			Fields: []FieldError{{Field: "reason", Message: fmt.Sprintf("must be at most %d characters", MaxReasonLength)}}}
+	}
+	if r, c := e.pendingChange(ctx, actor, ref); c != nil {
+		return e.rejectChange(ctx, actor, r, c, reason)
 	}
 	r, err := e.decidable(ctx, actor, ref, "reject")
 	if err != nil {

@@ -664,7 +664,7 @@ func (e *Engine) Deprovision(ctx context.Context, id int64) error {
 	return err
 }
 
-// Fail moves a provisioning or deleting resource to failed with a reason the
+// Fail moves a provisioning, updating or deleting resource to failed with a reason the
 // requester can read. A resource already settled is left alone.
 func (e *Engine) Fail(ctx context.Context, id int64, reason string) error {
 	var from State
@@ -676,7 +676,11 @@ func (e *Engine) Fail(ctx context.Context, id int64, reason string) error {
 	if ErrorCode(err) == Conflict {
 		return nil
 	}
-	if err == nil && from != Deleting {
+	switch {
+	case err != nil || from == Deleting:
+	case from == Updating:
+		e.updated(r, UpdateFailed)
+	default:
 		e.observer.Provisioned(r, false, e.now().Sub(r.CreatedAt))
 	}
 	return err

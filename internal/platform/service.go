@@ -41,6 +41,9 @@ type Field struct {
 	// Default is the value used when none is given (nil: none).
 	Default  any
 	Required bool
+	// Immutable fields are set when a resource is created and cannot be
+	// changed by an update (the catalog's immutable: true).
+	Immutable bool
 }
 
 // Label returns the field's title, or its name when it has none.

@@ -680,8 +680,11 @@ func (c *Console) printEvent(r *platform.Resource, ev platform.Event, actions []
 		}
 	case platform.EventStep:
 		label = string(platform.Provisioning)
-		if r.State == platform.Deleting || r.State == platform.Deleted {
+		switch r.State {
+		case platform.Deleting, platform.Deleted:
 			label = string(platform.Deleting)
+		case platform.Updating:
+			label = string(platform.Updating)
 		}
 	case platform.EventVerdict:
 		label = "policy"

@@ -72,6 +72,7 @@ var states = map[platform.State]Style{
 	platform.AwaitingApproval: {"raised_hand", "✋", "Awaiting approval", Warning},
 	platform.Provisioning:     {"gear", "⚙️", "Provisioning", Info},
 	platform.Ready:            {"white_check_mark", "✅", "Ready", Success},
+	platform.Updating:         {"arrows_counterclockwise", "🔄", "Updating", Info},
 	platform.Failed:           {"x", "❌", "Failed", Danger},
 	platform.Deleting:         {"wastebasket", "🗑️", "Deleting", Removing},
 	platform.Deleted:          {"white_circle", "⚪", "Deleted", Muted},

@@ -215,6 +215,11 @@ var badFixtures = []struct {
 		"gateway.yaml: dependencies: gateway depends on itself",
 	}},
 	{"cycle", []string{"a.yaml: dependencies: dependency cycle: a → b → c → a"}},
+	{"immutable", []string{
+		"db.yaml: parameters.immutable: unknown keyword",
+		"db.yaml: parameters.size.immutabel: unknown keyword (did you mean immutable?)",
+		`db.yaml: parameters.region.immutable: must be true or false (not "yes")`,
+	}},
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -310,7 +315,7 @@ func TestLoadEveryFeature(t *testing.T) {
 			// ui:order first, then the rest by name.
 			{Name: "queue_name", Title: "Queue name", Description: "Name of the main queue", Kind: platform.KindString, MinLength: 3, MaxLength: 40, Pattern: "^[a-z][a-z0-9.-]*$", Required: true},
 			{Name: "durable", Title: "Durable", Kind: platform.KindBoolean, Default: true},
-			{Name: "flavour", Title: "Queue type", Kind: platform.KindEnum, Options: []string{"classic", "quorum", "stream"}, Default: "quorum"},
+			{Name: "flavour", Title: "Queue type", Kind: platform.KindEnum, Options: []string{"classic", "quorum", "stream"}, Default: "quorum", Immutable: true},
 			{Name: "max_length", Kind: platform.KindInteger, Min: i64(1), Max: i64(999999), Default: int64(10000)},
 			{Name: "x_note", Kind: platform.KindString},
 		},

@@ -59,6 +59,10 @@ var schemaKeywords = []string{
 // uiOrder is the extension keyword that orders a form's fields.
 const uiOrder = "ui:order"
 
+// immutableKeyword marks a parameter that an update may not change
+// (immutable: true); it is set when the resource is created.
+const immutableKeyword = "immutable"
+
 // parameters builds the form fields and the compiled schema of a service
 // from its parameters JSON Schema, reporting every problem under
 // "parameters".
@@ -113,6 +117,7 @@ func (d *fileDecoder) parameters(raw json.RawMessage, service string) ([]platfor
 			continue
 		}
 		if f, ok := d.field(path, name, compiled.Properties[name]); ok {
+			f.Immutable = d.immutable(path, rawProps[name])
 			byName[name] = f
 		}
 	}
@@ -177,19 +182,36 @@ func (d *fileDecoder) parameters(raw json.RawMessage, service string) ([]platfor
 // keywords reports keys of a schema object that are no JSON Schema keyword.
 func (d *fileDecoder) keywords(path string, obj map[string]any, top bool) {
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		if slices.Contains(schemaKeywords, k) || strings.HasPrefix(k, "x-") || top && k == uiOrder {
+		if slices.Contains(schemaKeywords, k) || strings.HasPrefix(k, "x-") || top && k == uiOrder || !top && k == immutableKeyword {
 			continue
 		}
 		msg := "unknown keyword"
 		candidates := schemaKeywords
 		if top {
 			candidates = append(slices.Clip(candidates), uiOrder)
+		} else {
+			candidates = append(slices.Clip(candidates), immutableKeyword)
 		}
 		if c := platform.Closest(k, candidates); c != "" {
 			msg += " (did you mean " + c + "?)"
 		}
 		d.report(path+"."+clip(k, 40), "%s", msg)
 	}
+}
+
+// immutable reads a parameter's immutable flag, reporting a value that is
+// not a boolean.
+func (d *fileDecoder) immutable(path string, raw any) bool {
+	prop, _ := raw.(map[string]any)
+	v, ok := prop[immutableKeyword]
+	if !ok {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		d.report(path+"."+immutableKeyword, "must be true or false (not %s)", display(v))
+	}
+	return b
 }
 
 // field derives the form field of the parameter name from its compiled

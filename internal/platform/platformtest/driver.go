@@ -32,6 +32,8 @@ type Call struct {
 	Environment string
 	Parameters  map[string]any
 	Settings    map[string]any
+	// Old are the parameters before the change, for an OpUpdate.
+	Old map[string]any
 }
 
 // Driver is a configurable fake platform.Driver. It records every call,
@@ -305,9 +307,12 @@ func (d *Driver) call(ctx context.Context, op Op, job platform.Job) error {
 	steps := d.Steps
 	if steps == nil {
 		ident := Identifier(r)
-		if op == OpProvision {
+		switch op {
+		case OpProvision:
 			steps = []string{"creating role " + ident, "creating database " + ident}
-		} else {
+		case OpUpdate:
+			steps = []string{"applying the change to " + ident}
+		default:
 			steps = []string{"dropping database " + ident, "dropping role " + ident}
 		}
 	}

@@ -207,11 +207,13 @@ func (f *Fixture) onEvent(r *platform.Resource, ev platform.Event) {
 			f.run(platform.Provisioning, ev.ResourceID)
 		case ev.To == platform.Deleting:
 			f.run(platform.Deleting, ev.ResourceID)
+		case ev.To == platform.Updating:
+			f.run(platform.Updating, ev.ResourceID)
 		}
 	}
 }
 
-// run starts a job for resource id: provisioning or deleting.
+// run starts a job for resource id: provisioning, deleting or updating.
 func (f *Fixture) run(kind platform.State, id int64) {
 	if f.ctx.Err() != nil {
 		return
@@ -220,8 +222,11 @@ func (f *Fixture) run(kind platform.State, id int64) {
 	go func() {
 		defer f.wg.Done()
 		work, what := f.Engine.Provision, "provisioning"
-		if kind == platform.Deleting {
+		switch kind {
+		case platform.Deleting:
 			work, what = f.Engine.Deprovision, "deprovisioning"
+		case platform.Updating:
+			work, what = f.Engine.ApplyUpdate, "updating"
 		}
 		for attempt := 1; ; attempt++ {
 			ctx, cancel := context.WithTimeout(f.ctx, f.Engine.DriverTimeout(f.ctx, id, time.Minute))

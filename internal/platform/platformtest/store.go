@@ -39,6 +39,8 @@ type Store struct {
 	events    []platform.Event
 	lastID    int64
 	lastEvent int64
+	// changes are the parameter changes (changes.go).
+	changes []*platform.Change
 }
 
 var _ platform.Store = (*Store)(nil)
