@@ -24,6 +24,9 @@ type liveRole struct {
 type liveDatabase struct {
 	owner   string
 	comment *string
+	// publicPrivileges are the privileges PUBLIC holds on it (Provision
+	// revokes them all), sorted.
+	publicPrivileges []string
 }
 
 // Status reads, without changing anything, whether the resource's database
@@ -101,8 +104,10 @@ func readRole(ctx context.Context, conn *pgx.Conn, name string) (*liveRole, erro
 // readDatabase returns the database called name, or nil when there is none.
 func readDatabase(ctx context.Context, conn *pgx.Conn, name string) (*liveDatabase, error) {
 	var db liveDatabase
-	err := conn.QueryRow(ctx, `SELECT pg_get_userbyid(datdba), shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`, name).
-		Scan(&db.owner, &db.comment)
+	err := conn.QueryRow(ctx, `SELECT pg_get_userbyid(d.datdba), shobj_description(d.oid, 'pg_database'),
+		ARRAY(SELECT DISTINCT a.privilege_type FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE a.grantee = 0 ORDER BY 1)
+		FROM pg_database d WHERE d.datname = $1`, name).
+		Scan(&db.owner, &db.comment, &db.publicPrivileges)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -157,6 +162,12 @@ func compare(res *platform.Resource, name string, s settings, r *liveRole, db *l
 		changed = append(changed, "database "+name+" is owned by "+db.owner)
 	default:
 		add(platform.LiveCheck{Name: "database", Recorded: name, Live: name, OK: true})
+		public := "none"
+		if len(db.publicPrivileges) > 0 {
+			public = strings.Join(db.publicPrivileges, ", ")
+			changed = append(changed, "everyone (PUBLIC) may "+public+" on database "+name)
+		}
+		add(platform.LiveCheck{Name: "public access", Recorded: "none", Live: public, OK: public == "none"})
 		m, _ := parseMarker(db.comment)
 		ha := "unrecorded"
 		if m.HighAvailability != nil {

@@ -47,6 +47,7 @@ func TestStatus(t *testing.T) {
 		{Name: "login", Recorded: "yes", Live: "yes", OK: true},
 		{Name: "connection limit", Recorded: "50", Live: "50", OK: true},
 		{Name: "database", Recorded: name, Live: name, OK: true},
+		{Name: "public access", Recorded: "none", Live: "none", OK: true},
 		{Name: "high availability", Recorded: "no", Live: "no", OK: true},
 		{Name: "backup retention days", Recorded: "14", Live: "14", OK: true},
 	}
@@ -75,6 +76,19 @@ func TestStatus(t *testing.T) {
 	}
 	if want := "Connection limit is 7, recorded 50 (size medium)."; st.Summary != want {
 		t.Errorf("after ALTER ROLE: Summary = %q, want %q", st.Summary, want)
+	}
+
+	// Opened to everyone.
+	if _, err := admin.Exec(ctx, "ALTER ROLE "+id+" CONNECTION LIMIT 50"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "GRANT CONNECT ON DATABASE "+id+" TO PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+	st = status()
+	wantPublic := platform.LiveCheck{Name: "public access", Recorded: "none", Live: "CONNECT"}
+	if st.Health != platform.Changed || !containsCheck(st.Checks, wantPublic) {
+		t.Errorf("after GRANT CONNECT TO PUBLIC: %+v, want changed with %+v", st, wantPublic)
 	}
 
 	// A role that cannot log in is degraded.
