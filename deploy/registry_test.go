@@ -30,7 +30,7 @@ func TestKnownMetricsAreExported(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics.New(reg)
-	metrics.NewDrift(reg)
+	metrics.NewDrift(reg, nil, nil)
 	reg.MustRegister(metrics.NewDBCollector(noSource{}, nil, nil))
 
 	ch := make(chan *prometheus.Desc, 512)

@@ -70,7 +70,7 @@ func (a *app) driftChecker(o options) (*jobs.DriftChecker, error) {
 	if err != nil {
 		return nil, userError{fmt.Sprintf("config %s: %v", displayPath(o.config), err)}
 	}
-	m := metrics.NewDrift(a.reg)
+	m := metrics.NewDrift(a.reg, a.store, a.log)
 	m.Seed(a.engine.Catalog(), a.engine.Org())
 	return jobs.NewDriftChecker(a.engine, a.store, cfg, m, a.log), nil
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
@@ -268,5 +270,72 @@ func TestDriftTimeoutPerResource(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[int64]string{stuck.ID: DriftUnreachable, db.ID: DriftDrifted}, round.Results); diff != "" {
 		t.Errorf("results mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestDriftRunsOnTheLeader runs the drift check the way the bot does: a
+// periodic job of the elected leader, registered with the runner, whose
+// note reaches the resource's thread through the outbox.
+func TestDriftRunsOnTheLeader(t *testing.T) {
+	t.Parallel()
+	pool := postgrestest.Pool(t)
+	fake := platformtest.NewDriver()
+	enq := testEnqueuer(t, pool, nil)
+	store := postgres.NewStore(pool, postgres.StoreOptions{OnEvent: enq.OnEvent})
+	engine := testEngine(t, store, fake)
+	ctx := context.Background()
+	r, _, err := engine.Submit(ctx, alice, platform.Request{Service: "test-db", Name: "db", Team: "payments", Environment: "staging",
+		Origin: platform.Origin{Platform: "console", Channel: "tty"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Provision(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetStatus(r.ID, missingDB, nil)
+	obs := &driftObserver{}
+	checker := NewDriftChecker(engine, store, DriftConfig{Interval: time.Hour}, obs, nil)
+	if n := len(checker.PeriodicJobs()); n != 1 {
+		t.Fatalf("PeriodicJobs = %d jobs, want 1", n)
+	}
+	if n := len(NewDriftChecker(engine, store, DriftConfig{Disabled: true}, nil, nil).PeriodicJobs()); n != 0 {
+		t.Errorf("a disabled drift check has %d periodic jobs", n)
+	}
+	notifier := &recorder{}
+	runner, err := New(Config{
+		Pool: pool, Engine: engine, Store: store, Enqueuer: enq,
+		Notifiers:         map[string]Notifier{"console": notifier},
+		Schema:            postgrestest.Schema(pool),
+		DefaultTimeout:    5 * time.Second,
+		RescueAfter:       10 * time.Second,
+		RetryPolicy:       fixedRetry(10 * time.Millisecond),
+		FetchPollInterval: 20 * time.Millisecond,
+		Register:          func(w *river.Workers) { AddDriftWorker(w, checker) },
+		Periodic:          checker.PeriodicJobs(),
+		testOnly:          true,
+		stopTimeout:       2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{pool: pool, store: store, engine: engine, notifier: notifier, runner: runner}
+	h.start(t)
+	want := "note drift: the database is missing — deleted outside idpbot?\n• database: payments_staging_db → absent"
+	waitFor(t, 30*time.Second, "the drift note in the thread and the round's counts", func() (bool, string) {
+		obs.mu.Lock()
+		rounds := obs.rounds
+		obs.mu.Unlock()
+		got := notifier.recorded(r.ID)
+		for _, l := range got {
+			if strings.HasSuffix(l, want) && rounds > 0 {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d rounds; thread:\n%s", rounds, strings.Join(got, "\n"))
+	})
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if diff := cmp.Diff([]platform.DriftCount{{ServiceType: "database", Environment: "staging", Drifted: 1}}, obs.counts); diff != "" {
+		t.Errorf("drifted counts after the leader's round mismatch (-want +got):\n%s", diff)
 	}
 }

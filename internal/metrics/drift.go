@@ -1,42 +1,68 @@
 package metrics
 
 import (
+	"context"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
+// DriftSource reads the drift check's stored conditions (postgres.Store).
+type DriftSource interface {
+	// DriftCounts counts the drifted ready resources by service type and
+	// environment.
+	DriftCounts(ctx context.Context) ([]platform.DriftCount, error)
+}
+
 // Drift holds the drift check's metrics: idp_resources_drifted, the ready
 // resources whose live state no longer matches their record, by service
 // type and environment, and idpbot_drift_checks_total, the checks of single
-// resources by result. It implements jobs.DriftObserver.
+// resources by result. The gauge is read from the stored conditions at
+// scrape time (cached briefly), so every replica reports what the leader's
+// last round stored. It implements jobs.DriftObserver.
 type Drift struct {
-	drifted *prometheus.GaugeVec
+	src     DriftSource
+	log     *slog.Logger
+	timeout time.Duration
+	ttl     time.Duration
+	now     func() time.Time
+	desc    *prometheus.Desc
 	checks  *prometheus.CounterVec
 
-	mu    sync.Mutex
-	known map[[2]string]bool
+	mu     sync.Mutex
+	seeded map[[2]string]bool
+	cached map[[2]string]int
+	at     time.Time
+	ok     bool
 }
+
+var _ prometheus.Collector = (*Drift)(nil)
 
 // DriftResults are the results idpbot_drift_checks_total counts (the
 // jobs.Drift* constants).
 var DriftResults = []string{"healthy", "drifted", "unreachable", "not_available", "error"}
 
-// NewDrift returns the drift metrics registered on reg.
-func NewDrift(reg prometheus.Registerer) *Drift {
+// NewDrift returns the drift metrics registered on reg, the gauge read from
+// src (nil: only what Drifted was last told).
+func NewDrift(reg prometheus.Registerer, src DriftSource, log *slog.Logger) *Drift {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	d := &Drift{
-		drifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "idp_resources_drifted",
-			Help: "Ready resources whose live state no longer matches their record (deleted out of band, degraded, changed), by service type and environment, as the leader's last drift check found them.",
-		}, []string{"service_type", "environment"}),
+		src: src, log: log, timeout: 3 * time.Second, ttl: 2 * time.Second, now: time.Now,
+		desc: prometheus.NewDesc("idp_resources_drifted",
+			"Ready resources whose live state no longer matches their record (deleted out of band, degraded, changed), by service type and environment, as the last drift check found them.",
+			[]string{"service_type", "environment"}, nil),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idpbot_drift_checks_total", Help: "Drift checks of single resources, by result (healthy, drifted, unreachable, not_available, error).",
 		}, []string{"result"}),
-		known: map[[2]string]bool{},
+		seeded: map[[2]string]bool{},
 	}
-	reg.MustRegister(d.drifted, d.checks)
+	reg.MustRegister(d, d.checks)
 	for _, r := range DriftResults {
 		d.checks.WithLabelValues(r)
 	}
@@ -50,8 +76,7 @@ func (d *Drift) Seed(c *platform.Catalog, org *platform.Org) {
 	defer d.mu.Unlock()
 	for _, typ := range c.Types() {
 		for _, env := range org.EnvironmentNames() {
-			d.drifted.WithLabelValues(typ, env).Set(0)
-			d.known[[2]string{typ, env}] = true
+			d.seeded[[2]string{typ, env}] = true
 		}
 	}
 }
@@ -59,18 +84,50 @@ func (d *Drift) Seed(c *platform.Catalog, org *platform.Org) {
 // DriftChecked counts one resource's drift check.
 func (d *Drift) DriftChecked(result string) { d.checks.WithLabelValues(result).Inc() }
 
-// Drifted sets idp_resources_drifted from a round's counts: every series
-// not in counts goes back to 0 (it stays, so that rates and alerts see it).
+// Drifted is told a round's counts: the gauge shows them at once, without
+// waiting for the cache to expire.
 func (d *Drift) Drifted(counts []platform.DriftCount) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := map[[2]string]int{}
-	for _, c := range counts {
-		k := [2]string{c.ServiceType, c.Environment}
-		now[k] += c.Drifted
-		d.known[k] = true
+	d.cached, d.at, d.ok = byKey(counts), d.now(), true
+	for k := range d.cached {
+		d.seeded[k] = true
 	}
-	for k := range d.known {
-		d.drifted.WithLabelValues(k[0], k[1]).Set(float64(now[k]))
+}
+
+func byKey(counts []platform.DriftCount) map[[2]string]int {
+	m := map[[2]string]int{}
+	for _, c := range counts {
+		m[[2]string{c.ServiceType, c.Environment}] += c.Drifted
+	}
+	return m
+}
+
+// Describe implements prometheus.Collector.
+func (d *Drift) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
+
+// Collect implements prometheus.Collector: every seeded series, and every
+// series that has had drifted resources since the process started.
+func (d *Drift) Collect(ch chan<- prometheus.Metric) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.src != nil && (!d.ok || d.now().Sub(d.at) >= d.ttl) {
+		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+		counts, err := d.src.DriftCounts(ctx)
+		cancel()
+		if err != nil {
+			d.log.Warn("read drifted resources for metrics", "err", err)
+			d.ok = false
+			return
+		}
+		d.cached, d.at, d.ok = byKey(counts), d.now(), true
+	}
+	// A series once reported stays, at 0 when nothing drifts there any
+	// more, so that alerts see it resolve rather than vanish.
+	for k := range d.cached {
+		d.seeded[k] = true
+	}
+	for k := range d.seeded {
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, float64(d.cached[k]), k[0], k[1])
 	}
 }

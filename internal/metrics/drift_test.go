@@ -1,6 +1,9 @@
 package metrics_test
 
 import (
+	"context"
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -37,10 +40,29 @@ func driftSeries(t *testing.T, reg *prometheus.Registry) (gauge, checks map[stri
 	return gauge, checks
 }
 
+// driftDB is the stored conditions: what DriftCounts answers.
+type driftDB struct {
+	mu     sync.Mutex
+	counts []platform.DriftCount
+	err    error
+}
+
+func (db *driftDB) DriftCounts(context.Context) ([]platform.DriftCount, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.counts, db.err
+}
+
+func (db *driftDB) set(counts []platform.DriftCount, err error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.counts, db.err = counts, err
+}
+
 func TestDriftGauge(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	d := metrics.NewDrift(reg)
+	d := metrics.NewDrift(reg, nil, nil)
 	cat := platformtest.Catalog(t)
 	org := &platform.Org{Environments: []platform.Environment{{Name: "development"}, {Name: "production"}}}
 	d.Seed(cat, org)
@@ -79,5 +101,29 @@ func TestDriftGauge(t *testing.T) {
 	want["database/production"], want["queue/qa"] = 0, 0
 	if diff := cmp.Diff(want, gauge); diff != "" {
 		t.Errorf("after a round without drift mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestDriftGaugeFromTheDatabase: a replica that is not the leader reports
+// the stored conditions too, read at scrape time.
+func TestDriftGaugeFromTheDatabase(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	db := &driftDB{}
+	d := metrics.NewDrift(reg, db, nil)
+	d.Seed(platformtest.Catalog(t), &platform.Org{Environments: []platform.Environment{{Name: "production"}}})
+	db.set([]platform.DriftCount{{ServiceType: "database", Environment: "production", Drifted: 3}}, nil)
+	gauge, _ := driftSeries(t, reg)
+	if gauge["database/production"] != 3 {
+		t.Errorf("idp_resources_drifted = %v, want database/production 3 from the database", gauge)
+	}
+	// A round's counts show at once.
+	d.Drifted(nil)
+	if gauge, _ := driftSeries(t, reg); gauge["database/production"] != 0 {
+		t.Errorf("after a round without drift: %v", gauge)
+	}
+	db.set(nil, errors.New("connection refused"))
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("Gather with the database down = %v", err)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// LiveTimeout bounds one read of a resource's live state when the caller's
-// context allows longer: a person waits for /idp status.
+// LiveTimeout bounds LiveStatus's read of a resource's live state when the
+// caller's context allows longer: a person waits for /idp status.
 const LiveTimeout = 10 * time.Second
 
 // Live reports whether something may exist for a resource in state s, so
@@ -35,12 +35,15 @@ func (e *Engine) LiveStatus(ctx context.Context, actor Actor, r *Resource) (Live
 	if teams := e.visibleTeams(actor); teams != nil && !slices.Contains(teams, r.Team) {
 		return LiveStatus{}, Errorf(NotFound, "There is no resource %s that you can see.", r.Ref())
 	}
+	ctx, cancel := context.WithTimeout(ctx, LiveTimeout)
+	defer cancel()
 	return e.ReadLive(ctx, r)
 }
 
-// ReadLive is LiveStatus without the actor's visibility check, for the
-// periodic drift check. It reads through the driver of r's binding,
-// bounded by ctx and LiveTimeout, and sets ReadAt from the engine's clock.
+// ReadLive is LiveStatus without the actor's visibility check and without
+// LiveTimeout, for the periodic drift check, which bounds each read with
+// its own timeout through ctx. It reads through the driver of r's binding
+// and sets ReadAt from the engine's clock.
 func (e *Engine) ReadLive(ctx context.Context, r *Resource) (LiveStatus, error) {
 	if !r.State.Live() {
 		return LiveStatus{}, Errorf(Conflict, "%s %s is %s: there is nothing to read yet.", r.Name, r.Ref(), r.State)
@@ -61,15 +64,13 @@ func (e *Engine) ReadLive(ctx context.Context, r *Resource) (LiveStatus, error) 
 	if !ok {
 		return LiveStatus{}, &Error{Code: Unavailable, Message: "live status is not available for " + b.Driver, Err: ErrNoStatus}
 	}
-	rctx, cancel := context.WithTimeout(ctx, LiveTimeout)
-	defer cancel()
-	st, err := sr.Status(rctx, Job{Resource: r, Service: svc, Settings: maps.Clone(b.Settings)})
+	st, err := sr.Status(ctx, Job{Resource: r, Service: svc, Settings: maps.Clone(b.Settings)})
 	switch {
 	case errors.Is(err, ErrNoStatus):
 		return LiveStatus{}, &Error{Code: Unavailable, Message: "live status is not available for " + b.Driver, Err: err}
 	case err != nil:
 		e.log.WarnContext(ctx, "read live status", "request_id", r.ID, "service", r.Service, "team", r.Team, "env", r.Environment, "err", err)
-		return LiveStatus{}, &Error{Code: Unavailable, Message: "could not read: " + unreachableReason(rctx, b.Driver, err), Err: err}
+		return LiveStatus{}, &Error{Code: Unavailable, Message: "could not read: " + unreachableReason(ctx, b.Driver, err), Err: err}
 	}
 	if st.Health == "" {
 		st.Health = Healthy
