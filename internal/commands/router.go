@@ -173,7 +173,7 @@ func init() {
 			flags:   []flagSpec{{name: "yes", aliases: []string{"y"}, help: "delete without asking to confirm"}},
 			run:     (*Router).delete},
 		{name: "update", usage: "update <name|#id> [key=value ...]",
-			help:    "Change a ready resource's parameters (old → new in its thread); where the environment needs approval the change waits for it. Without key=value, shows the current values.",
+			help:    "Change a ready resource's parameters; alone, shows the current values.",
 			example: "update orders-db size=medium", run: (*Router).update},
 		{name: "extend", usage: "extend <name|#id> <duration>", help: "Keep a resource with a TTL longer: move its expiry later, like 7d or 36h.",
 			example: "extend scratch-db 7d", run: (*Router).extend},

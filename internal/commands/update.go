@@ -91,12 +91,15 @@ func UpdatedReply(res *platform.Resource, c *platform.Change) Reply {
 	for _, d := range c.Diff() {
 		lines = append(lines, "• "+d.String())
 	}
-	reply := Reply{Resource: res, Sections: []Section{{Heading: "Changes", Text: strings.Join(lines, "\n")}}}
+	reply := Reply{Sections: []Section{{Heading: "Changes", Text: strings.Join(lines, "\n")}}}
 	if c.Status == platform.ChangePending {
+		// Nothing happens to the resource until the change is approved.
+		reply.Ephemeral = true
 		reply.Title = fmt.Sprintf("The change of %s %s waits for approval.", res.Name, res.Ref())
 		reply.Sections = append(reply.Sections, Section{Text: fmt.Sprintf("It needs %s (/idp approve %s); %s stays as it is until then, and a rejection drops the change.", plural(c.Needed, "approval"), res.Ref(), res.Name)})
 		return reply
 	}
+	reply.Resource = res
 	reply.Title = fmt.Sprintf("Updating %s %s (%s of team %s in %s).", res.Name, res.Ref(), res.Service, res.Team, res.Environment)
 	reply.Sections = append(reply.Sections, Section{Text: "Progress follows in this thread."})
 	return reply

@@ -225,10 +225,7 @@ func (e *Engine) startChange(ctx context.Context, actor Actor, r *Resource, c *C
 // with its complete old and new parameters and the approvals it needs, or
 // why it is refused.
 func (e *Engine) planChange(ctx context.Context, actor Actor, r *Resource, changes map[string]any) (*Change, error) {
-	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
-		return nil, Errorf(Forbidden, "You are not in team %s, which owns %s %s; ask one of its members to update it.", r.Team, r.Name, r.Ref())
-	}
-	if err := updatable(r); err != nil {
+	if err := e.Updatable(ctx, actor, r); err != nil {
 		return nil, err
 	}
 	cs, err := e.changes()
@@ -236,9 +233,6 @@ func (e *Engine) planChange(ctx context.Context, actor Actor, r *Resource, chang
 		return nil, err
 	}
 	if open, err := cs.OpenChange(ctx, r.ID); err == nil {
-		if open.Status == ChangePending {
-			return nil, Errorf(Conflict, "%s %s already has a change waiting for approval (%s); ask an approver to approve or reject it (/idp approve %s) before asking for another.", r.Name, r.Ref(), open.Summary(), r.Ref())
-		}
 		// A change left applying or failed by a resource that is ready
 		// again (an interrupted update, a deleted retry) is stale.
 		open.Status, open.Reason = ChangeDropped, "superseded by a new change"
@@ -368,6 +362,31 @@ func fieldNames(svc *ServiceDefinition, all bool) []string {
 		}
 	}
 	return out
+}
+
+// Updatable returns nil when actor may ask for a change of r's parameters
+// now, or why not: not in the owning team (Forbidden), not ready, or a
+// change already waiting for approval (Conflict). Adapters call it before
+// they open an update form.
+func (e *Engine) Updatable(ctx context.Context, actor Actor, r *Resource) error {
+	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
+		return Errorf(Forbidden, "You are not in team %s, which owns %s %s; ask one of its members to update it.", r.Team, r.Name, r.Ref())
+	}
+	if err := updatable(r); err != nil {
+		return err
+	}
+	cs, err := e.changes()
+	if err != nil {
+		return err
+	}
+	open, err := cs.OpenChange(ctx, r.ID)
+	switch {
+	case err == nil && open.Status == ChangePending:
+		return Errorf(Conflict, "%s %s already has a change waiting for approval (%s); ask an approver to approve or reject it (/idp approve %s) before asking for another.", r.Name, r.Ref(), open.Summary(), r.Ref())
+	case err != nil && ErrorCode(err) != NotFound:
+		return err
+	}
+	return nil
 }
 
 // updatable returns nil when r is ready, or a Conflict naming what to do

@@ -45,6 +45,7 @@ const (
 	subList    = "list"
 	subStatus  = "status"
 	subDelete  = "delete"
+	subUpdate  = "update"
 	subHelp    = "help"
 	subRun     = "run"
 
@@ -182,9 +183,14 @@ func (l *layout) build(terse bool) *discordgo.ApplicationCommand {
 				Options: []*discordgo.ApplicationCommandOption{resourceOption("The resource's name or #id")}},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subDelete, Description: "Delete a resource and deprovision what it made (asks to confirm)",
 				Options: []*discordgo.ApplicationCommandOption{resourceOption("The resource to delete: its name or #id")}},
+			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subUpdate, Description: "Change a resource's parameters",
+				Options: []*discordgo.ApplicationCommandOption{
+					resourceOption("Its name or #id"),
+					{Type: discordgo.ApplicationCommandOptionString, Name: optValues, Description: "key=value pairs: size=medium", MaxLength: maxStringOption},
+				}},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subHelp, Description: "Show the commands, or one command in detail",
 				Options: []*discordgo.ApplicationCommandOption{
-					l.choiceOption(optCommand, "The command to explain", []string{subCreate, subCatalog, subList, subStatus, subDelete, subHelp}, false),
+					l.choiceOption(optCommand, "The command to explain", []string{subCreate, subCatalog, subList, subStatus, subDelete, subUpdate, subHelp}, false),
 				}},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subRun, Description: "Run an /idp command typed as text, e.g. create postgresql-database name=orders-db",
 				Options: []*discordgo.ApplicationCommandOption{

@@ -290,6 +290,8 @@ func (a *Adapter) command(ctx context.Context, i *discordgo.Interaction) (*disco
 		}
 	case subStatus, subDelete:
 		text = sub.Name + " " + quote(opts[optName])
+	case subUpdate:
+		text = "update " + quote(opts[optName]) + " " + opts[optValues]
 	case subHelp:
 		text = "help"
 		if c := opts[optCommand]; c != "" {
@@ -313,9 +315,11 @@ func (a *Adapter) run(ctx context.Context, i *discordgo.Interaction, actor platf
 	return a.answer(ctx, i, verb, false, func(ctx context.Context) commands.Reply {
 		rep := a.router.Load().Handle(ctx, req)
 		if verb == subHelp && rep.Err == nil {
-			rep.Sections = append(rep.Sections, commands.Section{Heading: "On Discord",
+			// First: a long help is cut to Discord's 2000 characters from
+			// the end.
+			rep.Sections = append([]commands.Section{{Heading: "On Discord",
 				Text: "Options are typed in the command: /idp create postgresql-database name:orders-db size:medium, /idp list team:payments. " +
-					"/idp run text:… runs any command as written above."})
+					"/idp run text:… runs any command as written below."}}, rep.Sections...)
 		}
 		return rep
 	})
@@ -577,7 +581,7 @@ func (a *Adapter) autocomplete(ctx context.Context, i *discordgo.Interaction) *d
 func (a *Adapter) suggest(ctx context.Context, actor platform.Actor, sub, service, option, typed string) []*discordgo.ApplicationCommandOptionChoice {
 	org, cat := a.engine.Org(), a.engine.Catalog()
 	switch {
-	case option == optName && (sub == subStatus || sub == subDelete):
+	case option == optName && (sub == subStatus || sub == subDelete || sub == subUpdate):
 		return a.resourceChoices(ctx, actor, typed)
 	case option == optTeam:
 		teams := org.TeamsOf(actor)

@@ -330,17 +330,21 @@ func confirmButtons(c *commands.Confirm) (discordgo.ActionsRow, bool) {
 }
 
 // resultMessage renders the reply to a request that was recorded or a
-// deletion that started: a line saying so and where its progress is told,
+// deletion or update that started: a line saying so and where its progress is told,
 // then the reply's facts (state, parameters, warnings) and its actions.
 // where is "in <#channel>"-like text. It also returns why actions could
 // not be buttons, for the log.
 func resultMessage(rep commands.Reply, where string) (Message, []error) {
 	r := rep.Resource
 	var lines []string
-	if r.State == platform.Deleting {
+	switch r.State {
+	case platform.Deleting:
 		lines = append(lines, fmt.Sprintf("🗑️ Deleting **%s** %s (%s of team %s in %s). Follow it in its thread %s.",
 			escape(r.Name), r.Ref(), escape(r.Service), escape(r.Team), escape(r.Environment), where))
-	} else {
+	case platform.Updating:
+		lines = append(lines, fmt.Sprintf("🔄 Updating **%s** %s (%s of team %s in %s). Follow it in its thread %s.",
+			escape(r.Name), r.Ref(), escape(r.Service), escape(r.Team), escape(r.Environment), where))
+	default:
 		lines = append(lines, fmt.Sprintf("✅ Request %s recorded: **%s**, %s for %s in %s. Follow it in the thread %s; connection details come to you by direct message.",
 			r.Ref(), escape(r.Name), escape(r.Service), escape(r.Team), escape(r.Environment), where))
 	}

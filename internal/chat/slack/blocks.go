@@ -61,6 +61,8 @@ type Metadata struct {
 	Channel string `json:"channel,omitempty"`
 	// DryRun marks a form opened with /idp create … --dry-run.
 	DryRun bool `json:"dry_run,omitempty"`
+	// Update is the #id of the resource an update form changes.
+	Update string `json:"update,omitempty"`
 }
 
 // Msg is a rendered message: blocks plus the plain-text fallback Slack

@@ -28,7 +28,7 @@ func ephemeralOf(m Msg) ephemeral {
 // verbs are the metric labels of commands (a bounded set); anything else
 // is "other".
 var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list": true, "status": true, "delete": true,
-	"extend": true, "audit": true, "support": true, "approve": true, "reject": true}
+	"update": true, "extend": true, "audit": true, "support": true, "approve": true, "reject": true}
 
 // slash handles a slash command and returns the payload of its
 // acknowledgement (nil: an empty 200). A command answered by a modal is
@@ -119,6 +119,14 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 	}
 	if len(words) == 1 && verb == "create" {
 		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID}))
+	}
+	if len(words) == 2 && verb == "update" {
+		view, refused := a.updateView(ctx, actor, words[1], cmd.ChannelID)
+		if refused != nil {
+			a.metrics.Command(Platform, verb, "refused", time.Since(start))
+			return refused, nil
+		}
+		return nil, opener(view)
 	}
 	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
 		Interactive: true, IdempotencyKey: key})

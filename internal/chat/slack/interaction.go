@@ -28,6 +28,8 @@ func (a *Adapter) interact(ctx context.Context, cb slackapi.InteractionCallback)
 			return a.picked(ctx, cb)
 		case CallbackAction:
 			return a.actionSubmit(ctx, cb)
+		case CallbackUpdate:
+			return a.updateSubmit(ctx, cb)
 		}
 	case slackapi.InteractionTypeBlockActions:
 		for _, act := range cb.ActionCallback.BlockActions {
