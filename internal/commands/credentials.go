@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
+
+	"github.com/idpbot/idpbot/internal/platform"
 )
 
 // credentials explains how connection details are handed over, or, with
@@ -17,12 +19,17 @@ func (r *Router) credentials(ctx context.Context, req Request, a args) Reply {
 		if err != nil {
 			return r.fail(ctx, err)
 		}
+		text := fmt.Sprintf("They went to %s by direct message when it became ready, and the bot keeps no copy. ", res.Requester.Display())
+		if err := r.engine.Rotatable(res); err != nil {
+			text += platform.ErrorMessage(err)
+		} else {
+			text += fmt.Sprintf("To issue new ones and revoke the old: /idp credentials %s --rotate (its team or an admin; the new ones go to %s privately).",
+				res.Ref(), res.Requester.Display())
+		}
 		return Reply{
 			Title:     fmt.Sprintf("Credentials of %s %s are shown only once.", res.Name, res.Ref()),
 			Ephemeral: true,
-			Sections: []Section{{Text: fmt.Sprintf("They went to %s by direct message when it became ready, and the bot keeps no copy. "+
-				"To issue new ones and revoke the old: /idp credentials %s --rotate (its team or an admin; the new ones go to %s privately).",
-				res.Requester.Display(), res.Ref(), res.Requester.Display())}},
+			Sections:  []Section{{Text: text}},
 		}
 	}
 	res, err := r.engine.Rotate(ctx, req.Actor, ref)

@@ -164,9 +164,14 @@ func TestCredentialsOfADriverThatCannotRotate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.mustCreate(t, bob, "create postgresql-database name=orders-db team=payments environment=development")
+	const want = "The credentials of postgresql-database cannot be rotated by its driver; ask the platform team to reset them."
 	rep := e.run(bob, "credentials orders-db --rotate")
-	if want := "The credentials of postgresql-database cannot be rotated by its driver; ask the platform team to reset them."; rep.Title != want {
+	if rep.Title != want {
 		t.Errorf("credentials --rotate = %q, want %q", rep.Title, want)
+	}
+	if rep := e.run(bob, "credentials orders-db"); len(rep.Sections) != 1 || !strings.Contains(rep.Sections[0].Text, want) || strings.Contains(rep.Text(), "--rotate") {
+		text := rep.Text()
+		t.Errorf("credentials = %q: it offers a rotation the driver cannot do", text)
 	}
 }
 

@@ -26,12 +26,9 @@ func (e *Engine) Rotate(ctx context.Context, actor Actor, ref string) (*Resource
 	if err != nil {
 		return nil, err
 	}
-	rot, ok := d.(Rotator)
-	if !ok {
-		return nil, Errorf(Invalid, "The credentials of %s cannot be rotated by its driver; ask the platform team to reset them.", r.Service)
-	}
-	if e.sealer == nil {
-		return nil, Errorf(Unavailable, "Credentials cannot be rotated here: no secret key is configured to deliver them privately.")
+	rot, err := e.rotator(r, d)
+	if err != nil {
+		return nil, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.Timeout())
 	defer cancel()
@@ -60,4 +57,31 @@ func (e *Engine) Rotate(ctx context.Context, actor Actor, ref string) (*Resource
 		return nil, &Error{Code: Internal, Message: fmt.Sprintf("The credentials of %s were rotated but could not be delivered; rotate them again.", r.Name), Err: err}
 	}
 	return r, nil
+}
+
+// Rotatable returns nil when the credentials of r can be rotated here (its
+// driver is a Rotator and a secret key is configured to deliver them), or
+// an error saying why not. It does not check who asks, nor r's state.
+func (e *Engine) Rotatable(r *Resource) error {
+	svc, err := e.catalog.Lookup(r.Service)
+	if err != nil {
+		return Wrap(Invalid, err, fmt.Sprintf("service %s is no longer in the catalog", r.Service))
+	}
+	d, _, err := e.Driver(svc, r.Environment)
+	if err != nil {
+		return err
+	}
+	_, err = e.rotator(r, d)
+	return err
+}
+
+func (e *Engine) rotator(r *Resource, d Driver) (Rotator, error) {
+	rot, ok := d.(Rotator)
+	if !ok {
+		return nil, Errorf(Invalid, "The credentials of %s cannot be rotated by its driver; ask the platform team to reset them.", r.Service)
+	}
+	if e.sealer == nil {
+		return nil, Errorf(Unavailable, "Credentials cannot be rotated here: no secret key is configured to deliver them privately.")
+	}
+	return rot, nil
 }
