@@ -30,6 +30,9 @@ func (e *Engine) Rotate(ctx context.Context, actor Actor, ref string) (*Resource
 	if err != nil {
 		return nil, err
 	}
+	// The note below tells the rotation; the driver's steps would read as
+	// provisioning progress in the thread.
+	job.Step = func(string) {}
 	rctx, cancel := context.WithTimeout(ctx, d.Timeout())
 	defer cancel()
 	dctx, span := e.tracer.Start(rctx, "driver.rotate", r)

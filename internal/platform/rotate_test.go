@@ -34,10 +34,14 @@ func TestRotate(t *testing.T) {
 	d := &rotating{Driver: platformtest.NewDriver()}
 	f := platformtest.Engine(t, platformtest.WithDriver("postgres", d))
 	r := ready(t, f, bob, pgRequest("orders-db", "payments", "development"))
+	before, _ := f.Store.Events(context.Background(), r.ID)
 	if _, err := f.Engine.Rotate(context.Background(), alice, "orders-db"); err != nil {
 		t.Fatalf("Rotate = %v", err)
 	}
 	evs, _ := f.Store.Events(context.Background(), r.ID)
+	if len(evs) != len(before)+2 {
+		t.Errorf("rotation recorded %d events, want 2: a note and the sealed credentials (no provisioning steps)", len(evs)-len(before))
+	}
 	note, secret := evs[len(evs)-2], evs[len(evs)-1]
 	if note.Kind != platform.EventNote || note.Actor.ID != alice.ID ||
 		note.Message != "credentials rotated by alice; the old ones no longer work. The new ones go to bob privately." {
