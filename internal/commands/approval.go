@@ -25,13 +25,16 @@ func ApprovalActions(r *platform.Resource) []Action {
 
 // EventActions are the buttons of an event's message in a request's
 // thread: Approve and Reject when it starts waiting for approval or its
-// approvers are reminded, Extend when its TTL ends soon. Adapters that add
+// approvers are reminded, Retry (and Forget, after a failed deletion) when
+// it failed (FailedActions), Extend when its TTL ends soon. Adapters that add
 // ApprovalActions to the awaiting_approval transition themselves take only
 // the others.
 func EventActions(r *platform.Resource, ev platform.Event) []Action {
 	switch {
 	case ev.Kind == platform.EventTransition && ev.To == platform.AwaitingApproval, ev.Kind == platform.EventReminder:
 		return ApprovalActions(r)
+	case ev.Kind == platform.EventTransition && ev.To == platform.Failed:
+		return FailedActions(r, ev)
 	case ev.Kind == platform.EventExpiring:
 		return []Action{{Label: "Extend " + ExtendBy, Command: fmt.Sprintf("extend %d %s", r.ID, ExtendBy), Style: "primary"}}
 	}

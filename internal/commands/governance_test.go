@@ -69,7 +69,8 @@ func TestHelpShowsOnlyWhatYouMayRun(t *testing.T) {
 		}},
 	}})
 	base := []string{"/idp help [command]", "/idp catalog [type|service]", "/idp create <service> [key=value ...] [--dry-run]", "/idp list [--team T] [--env E] [--mine] [--all]",
-		"/idp status <name|#id>", "/idp delete <name|#id> [--yes]", "/idp update <name|#id> [key=value ...]", "/idp extend <name|#id> <duration>", "/idp audit <name|#id>", "/idp support <category> <text>"}
+		"/idp status <name|#id>", "/idp delete <name|#id> [--yes]", "/idp update <name|#id> [key=value ...]", "/idp extend <name|#id> <duration>",
+		"/idp retry <name|#id>", "/idp credentials <name|#id> [--rotate]", "/idp audit <name|#id>", "/idp support <category> <text>"}
 	governance := []string{"/idp approve <#id>", "/idp reject <#id> <reason>"}
 	tests := []struct {
 		actor platform.Actor
@@ -78,7 +79,7 @@ func TestHelpShowsOnlyWhatYouMayRun(t *testing.T) {
 		{alice, base},
 		{outsider, base},
 		{approver, append(slices.Clone(base), governance...)},
-		{admin, append(append(slices.Clone(base), governance...), "/idp survey start")},
+		{admin, append(append(slices.Clone(base), "/idp approve <#id>", "/idp forget <name|#id> --reason <text>", "/idp reject <#id> <reason>"), "/idp survey start")},
 	}
 	for _, tt := range tests {
 		reply := e.run(tt.actor, "help")

@@ -1,8 +1,8 @@
 // Package commands implements idpbot's verbs (help, catalog, create, list,
-// status, delete, approve, reject, extend, audit, support, and verbs other
-// packages add) independently of any chat platform. Adapters turn what a
-// person typed into a Request, pass it to Router.Handle, and render the
-// Reply; forms they collect go to Router.Submit. Errors become Replies at
+// status, delete, retry, credentials, forget, approve, reject, extend,
+// audit, support, and verbs other packages add) independently of any chat
+// platform. Adapters turn what a person typed into a Request, pass it to
+// Router.Handle, and render the Reply; forms they collect go to Router.Submit. Errors become Replies at
 // one boundary here: platform errors show their message, anything else is
 // logged with a reference shown to the user.
 package commands
@@ -177,12 +177,22 @@ func init() {
 			example: "update orders-db size=medium", run: (*Router).update},
 		{name: "extend", usage: "extend <name|#id> <duration>", help: "Keep a resource with a TTL longer: move its expiry later, like 7d or 36h.",
 			example: "extend scratch-db 7d", run: (*Router).extend},
+		{name: "retry", usage: "retry <name|#id>", help: "Run again what failed a request: its provisioning, its update or its deletion (its team or an admin).",
+			example: "retry orders-db", run: (*Router).retry},
+		{name: "credentials", usage: "credentials <name|#id> [--rotate]", help: "Credentials are shown once, privately; --rotate issues new ones and revokes the old (its team or an admin).",
+			example: "credentials orders-db --rotate",
+			flags:   []flagSpec{{name: "rotate", help: "issue new credentials, sent privately, and revoke the old"}},
+			run:     (*Router).credentials},
 		{name: "audit", usage: "audit <name|#id>", help: "Show a resource's full history: who did what and when, policy verdicts and approvals.",
 			example: "audit orders-db", run: (*Router).audit},
 		{name: "support", usage: "support <category> <text>", help: "Ask the platform team for help; the ticket goes to their support channel.",
 			example: "support access I cannot see the payments dashboards", run: (*Router).support},
 		{name: "approve", usage: "approve <#id>", help: "Approve a request that awaits approval (approvers; never your own).",
 			example: "approve #12", role: Approvers, run: (*Router).approve},
+		{name: "forget", usage: "forget <name|#id> --reason <text>", help: "Remove the record of a resource that cannot be deprovisioned: its name is freed, the audit keeps the reason, the thread says what may be left.",
+			example: "forget #12 --reason \"the server was decommissioned\"", role: Admins,
+			flags: []flagSpec{{name: "reason", value: "<text>", help: "why it cannot be deprovisioned (required)"}},
+			run:   (*Router).forget},
 		{name: "reject", usage: "reject <#id> <reason>", help: "Reject a request that awaits approval, with a reason the requester reads.",
 			example: "reject #12 too large for staging; use medium", role: Approvers, run: (*Router).reject},
 	}

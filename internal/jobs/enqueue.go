@@ -67,8 +67,9 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 }
 
 // OnEvent inserts, in tx, the jobs event ev of resource r calls for:
-//   - provisioning for a new or an approved request, deprovisioning for a
-//     deletion, the update job for a resource entering updating;
+//   - provisioning for a new, an approved or a retried request,
+//     deprovisioning for a deletion (a retried one too), the update job
+//     for a resource entering updating (an update or a retried one);
 //   - the delivery of every event to the thread on the platform the
 //     request came from, in that platform's queue (NotifyQueue; the
 //     requester's own on a PerPerson platform), whichever process recorded
@@ -80,7 +81,8 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 	var params []river.InsertManyParams
 	switch {
 	case ev.Kind == platform.EventTransition && ev.To == platform.Pending,
-		ev.From == platform.AwaitingApproval && ev.To == platform.Provisioning:
+		ev.Kind == platform.EventTransition && ev.To == platform.Provisioning &&
+			(ev.From == platform.AwaitingApproval || ev.From == platform.Failed):
 		params = append(params, river.InsertManyParams{Args: ProvisionArgs{ResourceID: r.ID}})
 	case ev.To == platform.Deleting:
 		params = append(params, river.InsertManyParams{Args: DeprovisionArgs{ResourceID: r.ID}})

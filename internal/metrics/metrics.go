@@ -33,11 +33,13 @@ type Metrics struct {
 	chatCalls     *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
 	rateWait      *prometheus.CounterVec
+	retries       *prometheus.CounterVec
 }
 
 var (
 	_ platform.Observer       = (*Metrics)(nil)
 	_ platform.UpdateObserver = (*Metrics)(nil)
+	_ platform.RetryObserver  = (*Metrics)(nil)
 )
 
 // New returns Metrics registered on reg.
@@ -88,9 +90,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		rateWait: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idpbot_chat_rate_limit_wait_seconds_total", Help: "Time messages were delayed by chat platform rate limits.",
 		}, []string{"platform"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_retries_total", Help: "Failed operations retried (provisioning, update, deprovisioning), by service type and operation.",
+		}, []string{"service_type", "operation"}),
 	}
 	reg.MustRegister(m.creations, m.updates, m.provisionTime, m.provisions, m.tickets, m.commands, m.commandTime,
-		m.acks, m.errors, m.jobs, m.jobTime, m.chatCalls, m.rateLimited, m.rateWait)
+		m.acks, m.errors, m.jobs, m.jobTime, m.chatCalls, m.rateLimited, m.rateWait, m.retries)
 	return m
 }
 
@@ -107,6 +112,11 @@ func (m *Metrics) Provisioned(r *platform.Resource, ready bool, took time.Durati
 		m.provisionTime.WithLabelValues(r.ServiceType).Observe(took.Seconds())
 	}
 	m.provisions.WithLabelValues(r.ServiceType, outcome).Inc()
+}
+
+// Retried implements platform.RetryObserver.
+func (m *Metrics) Retried(r *platform.Resource, operation string) {
+	m.retries.WithLabelValues(r.ServiceType, operation).Inc()
 }
 
 // Command records one handled command or interaction.

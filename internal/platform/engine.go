@@ -622,13 +622,15 @@ func (e *Engine) Provision(ctx context.Context, id int64) error {
 
 // resumed reports whether provisioning of resource id already began
 // before: false when the last event is its entry into provisioning (an
-// approved request whose job starts now).
+// approved or retried request whose job starts now).
 func (e *Engine) resumed(ctx context.Context, id int64) (bool, error) {
 	evs, err := e.store.Events(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	if n := len(evs); n > 0 && evs[n-1].Kind == EventTransition && evs[n-1].To == Provisioning && evs[n-1].From == AwaitingApproval {
+	// An approved request, or a retried one, starts afresh.
+	if n := len(evs); n > 0 && evs[n-1].Kind == EventTransition && evs[n-1].To == Provisioning &&
+		(evs[n-1].From == AwaitingApproval || evs[n-1].From == Failed) {
 		return false, nil
 	}
 	return true, nil

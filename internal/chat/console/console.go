@@ -66,8 +66,8 @@ type Console struct {
 	mu      sync.Mutex // guards out and everything below
 	prompt  string     // the partial line shown (a prompt), if any
 	printed map[int64]int64
-	secrets map[int64]bool
-	waiting map[int64]bool // secrets of other users announced as waiting
+	secrets map[string]bool // keys of the connection details printed (rotated ones have another)
+	waiting map[int64]bool  // secrets of other users announced as waiting
 	tracked []*tracked
 	holding int      // > 0 while a reply is being produced
 	held    []string // notifications held back until that reply is printed
@@ -99,7 +99,7 @@ func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Console{cfg: cfg, printed: map[int64]int64{}, secrets: map[int64]bool{}, waiting: map[int64]bool{}}
+	return &Console{cfg: cfg, printed: map[int64]int64{}, secrets: map[string]bool{}, waiting: map[int64]bool{}}
 }
 
 // Run reads commands until input ends, "exit" or "quit", or ctx is done;
@@ -595,12 +595,12 @@ func (c *Console) Find(context.Context, string, string, string) (string, error) 
 // thread line names its request); connection details print for the
 // requester only (printSecret); a post prints headed by its channel,
 // "[#channel] ", its lines indented, and returns a reference for replies.
-func (c *Console) Post(_ context.Context, channel string, m thread.Message, _ string) (string, error) {
+func (c *Console) Post(_ context.Context, channel string, m thread.Message, key string) (string, error) {
 	switch m.Kind {
 	case thread.Root:
 		return fmt.Sprintf("request-%d", m.Resource.ID), nil
 	case thread.Secret:
-		return fmt.Sprintf("secret-%d", m.Resource.ID), c.printSecret(m.Resource, m.Secrets)
+		return fmt.Sprintf("secret-%d", m.Resource.ID), c.printSecret(m.Resource, m.Secrets, key)
 	}
 	if !c.sees(channel) {
 		return "", notHere{}
@@ -745,11 +745,12 @@ func (notHere) Error() string { return "the message is for someone not at this c
 func (notHere) DeferFor() time.Duration { return 5 * time.Second }
 
 // printSecret prints connection details for the requester only; at a
-// console that is the person at the terminal.
-func (c *Console) printSecret(r *platform.Resource, secrets map[string]string) error {
+// console that is the person at the terminal. The same details (key)
+// redelivered print once; rotated ones print again.
+func (c *Console) printSecret(r *platform.Resource, secrets map[string]string, key string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.secrets[r.ID] {
+	if c.secrets[key] {
 		return nil
 	}
 	who := r.Requester.Display()
@@ -762,7 +763,7 @@ func (c *Console) printSecret(r *platform.Resource, secrets map[string]string) e
 		}
 		return notHere{}
 	}
-	c.secrets[r.ID] = true
+	c.secrets[key] = true
 	values := thread.SecretOf(r, secrets).Values
 	parts := make([]string, len(values))
 	for i, kv := range values {

@@ -389,6 +389,8 @@ func TestNotifyAndPrivateFormat(t *testing.T) {
 	_ = c.Notify(ctx, &failed, platform.Event{ID: 7, ResourceID: 12, At: at, Kind: platform.EventTransition, From: platform.Provisioning, To: platform.Failed, Message: "boom"})
 	_ = c.Private(ctx, r, map[string]string{"password": "s3cret", "url": "postgres://u:s3cret@h/db"})
 	_ = c.Private(ctx, r, map[string]string{"password": "s3cret", "url": "postgres://u:s3cret@h/db"})
+	// Rotated credentials (/idp credentials --rotate) are shown again.
+	_ = c.Private(ctx, r, map[string]string{"password": "rotated", "url": "postgres://u:rotated@h/db"})
 	other := &platform.Resource{ID: 13, Name: "x", Requester: platformtest.Alice}
 	// Someone else's details are not shown here: the job defers them to a
 	// console of theirs, and says so once.
@@ -402,7 +404,9 @@ func TestNotifyAndPrivateFormat(t *testing.T) {
 	want := "  13:02:11  #12 orders-db  provisioning  creating role payments_dev_orders_db\n" +
 		"  13:02:11  #12 orders-db  policy  size-advice (warn): large is expensive\n" +
 		"  13:02:11  #12 orders-db  failed  boom\n" +
+		"    [Retry] /idp retry 12\n" +
 		"  🔒 only bob sees this (#12 orders-db): url=postgres://u:s3cret@h/db  password=s3cret\n" +
+		"  🔒 only bob sees this (#12 orders-db): url=postgres://u:rotated@h/db  password=rotated\n" +
 		"  🔒 connection details of #13 x wait for alice (they appear at alice's console).\n"
 	if got := out.String(); got != want {
 		t.Errorf("output mismatch:\n got: %q\nwant: %q", got, want)

@@ -275,12 +275,12 @@ func sectionEmbeds(sections []commands.Section, confirm *commands.Confirm, lines
 	pack := len(sections) > maxEmbeds
 	var packed *discordgo.MessageEmbed
 	for _, sec := range sections {
-		if pack && len(sec.Fields) == 0 && sec.Heading != "" && utf8.RuneCountInString(sec.Text) <= maxFieldValue {
+		if text, ok := packable(sec); pack && ok {
 			if packed == nil || len(packed.Fields) == maxEmbedFields {
 				packed = &discordgo.MessageEmbed{Color: colorInfo}
 				all = append(all, packed)
 			}
-			packed.Fields = append(packed.Fields, field(sec.Heading, fieldValue(sec.Text)))
+			packed.Fields = append(packed.Fields, field(sec.Heading, fieldValue(text)))
 			continue
 		}
 		e := &discordgo.MessageEmbed{Color: colorInfo, Title: clip(sec.Heading, maxEmbedTitle)}
@@ -313,6 +313,21 @@ func sectionEmbeds(sections []commands.Section, confirm *commands.Confirm, lines
 		total += size
 	}
 	return out, lines
+}
+
+// packable returns the text of sec as one field of a shared embed (its
+// fields, such as a verb's example, as lines after its text), and whether
+// it fits in one.
+func packable(sec commands.Section) (string, bool) {
+	if sec.Heading == "" {
+		return "", false
+	}
+	text := sec.Text
+	for _, kv := range sec.Fields {
+		text += "\n" + kv.Key + ": " + kv.Value
+	}
+	text = strings.TrimPrefix(text, "\n")
+	return text, utf8.RuneCountInString(text) <= maxFieldValue
 }
 
 // confirmButtons renders a deletion's confirmation as Delete and Cancel

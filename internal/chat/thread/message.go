@@ -78,6 +78,7 @@ var states = map[platform.State]Style{
 	platform.Deleted:          {"white_circle", "⚪", "Deleted", Muted},
 	platform.Rejected:         {"no_entry_sign", "🚫", "Rejected", Danger},
 	platform.Expired:          {"hourglass", "⌛", "Expired", Muted},
+	platform.Forgotten:        {"ghost", "👻", "Forgotten", Muted},
 }
 
 // Styles of the lines that are not state changes.
@@ -210,6 +211,9 @@ func LineOf(r *platform.Resource, ev platform.Event) (Line, bool) {
 		if ev.To == platform.Ready {
 			l.Outputs = Sorted(r.Outputs)
 		}
+		if ev.To == platform.Failed && ev.From == platform.Deleting {
+			l.Text = strings.TrimSpace(l.Text + " " + ForgetHint(r))
+		}
 		return l, true
 	case platform.EventStep:
 		return Line{Style: StepStyle, Text: ev.Message}, true
@@ -222,6 +226,12 @@ func LineOf(r *platform.Resource, ev platform.Event) (Line, bool) {
 		return Line{}, false
 	}
 	return Line{Style: NoteStyle, Text: ev.Message}, true
+}
+
+// ForgetHint is what the message of a failed deletion offers: retrying,
+// or, for an admin, forgetting the resource.
+func ForgetHint(r *platform.Resource) string {
+	return fmt.Sprintf("Retry with /idp retry %s; if it cannot be deprovisioned, an admin can remove the record with /idp forget %s --reason <text>.", r.Ref(), r.Ref())
 }
 
 // Details are what a resource's private message of connection details

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
@@ -232,7 +233,7 @@ func (n *Notifier) Private(ctx context.Context, r *platform.Resource, secrets ma
 		return nil
 	}
 	note := SecretSent
-	_, err = n.post(ctx, dm, Message{Kind: Secret, Resource: r, Secrets: secrets}, fmt.Sprintf("secret:%d", r.ID))
+	_, err = n.post(ctx, dm, Message{Kind: Secret, Resource: r, Secrets: secrets}, secretKey(r.ID, secrets))
 	switch {
 	case errors.Is(err, ErrCannotDM):
 		n.log.WarnContext(ctx, "requester does not accept direct messages; connection details not sent", "request_id", r.ID)
@@ -244,7 +245,7 @@ func (n *Notifier) Private(ctx context.Context, r *platform.Resource, secrets ma
 	if err != nil || !found || th.ThreadRef == "" || th.Channel == dm {
 		return nil
 	}
-	if _, err := n.reply(ctx, th, Message{Kind: Note, Resource: r, Note: note}, fmt.Sprintf("secret-note:%d", r.ID)); err != nil {
+	if _, err := n.reply(ctx, th, Message{Kind: Note, Resource: r, Note: note}, "secret-note"+strings.TrimPrefix(secretKey(r.ID, secrets), "secret")); err != nil {
 		n.log.WarnContext(ctx, "note in the thread that connection details were sent", "request_id", r.ID, "err", err)
 	}
 	return nil
@@ -309,6 +310,17 @@ func (n *Notifier) find(ctx context.Context, channel, threadRef, key string) (st
 		n.log.InfoContext(ctx, "message found posted by an earlier attempt; not posting it again", "channel", channel, "key", key)
 	}
 	return ref, err
+}
+
+// secretKey names the private message of one set of connection details
+// of resource id: the same details redelivered have the same key, and
+// rotated ones (/idp credentials --rotate) another, so that they are
+// never taken for the first ones already sent. It is a digest, of no use
+// for guessing the secrets.
+func secretKey(id int64, secrets map[string]string) string {
+	data, _ := json.Marshal(secrets) // sorted keys
+	sum := sha256.Sum256(append(fmt.Appendf(nil, "idpbot-secret-%d\x00", id), data...))
+	return fmt.Sprintf("secret:%d:%s", id, hex.EncodeToString(sum[:6]))
 }
 
 // contentKey names a post by where it goes and what it says, for posts

@@ -170,7 +170,7 @@ func TestStoryInTheRequestsChannel(t *testing.T) {
 	if err := n.Private(ctx, r, map[string]string{"password": "x"}); err != nil {
 		t.Fatal(err)
 	}
-	check(t, f, "dm alice", "post dm-alice secret:7", "reply REQ/t-m1 secret-note:7")
+	check(t, f, "dm alice", "post dm-alice secret:7:4ea940c0f3d0", "reply REQ/t-m1 secret-note:7:4ea940c0f3d0")
 	th, _, _ := threads.Thread(ctx, 7, "fake")
 	if th != (platform.Thread{Channel: "REQ", RootRef: "m1", ThreadRef: "t-m1"}) {
 		t.Errorf("thread = %+v", th)
@@ -199,7 +199,7 @@ func TestOriginChannelThenDirectMessage(t *testing.T) {
 	if err := n2.Private(ctx, r2, map[string]string{"password": "x"}); err != nil {
 		t.Fatal(err)
 	}
-	check(t, f2, "dm alice", "post dm-alice secret:7")
+	check(t, f2, "dm alice", "post dm-alice secret:7:4ea940c0f3d0")
 }
 
 func TestLostChannelMovesTheStoryToDirectMessages(t *testing.T) {
@@ -293,7 +293,7 @@ func TestPrivateWhenDirectMessagesAreRefused(t *testing.T) {
 	if err := n.Private(ctx, r, map[string]string{"password": "x"}); err != nil {
 		t.Fatal(err)
 	}
-	check(t, f, "dm alice", "post dm-alice secret:7", "reply REQ/t0 secret-note:7")
+	check(t, f, "dm alice", "post dm-alice secret:7:4ea940c0f3d0", "reply REQ/t0 secret-note:7:4ea940c0f3d0")
 	style, text := thread.NoteOf(thread.CannotDM, "alice")
 	if style != thread.LockStyle || !strings.Contains(text, "do not accept direct messages") {
 		t.Errorf("note = %v %q", style, text)

@@ -102,8 +102,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithoutSealer() Option { return func(o *options) { o.noSealer = true } }
 
 // WithJobs runs provisioning in the background the way the River workers
-// do: a request entering pending (or leaving awaiting_approval for
-// provisioning) is provisioned, one entering deleting is deprovisioned;
+// do: a request entering pending (or leaving awaiting_approval or failed
+// for provisioning) is provisioned, one entering deleting is deprovisioned;
 // errors that are not permanent are retried up to attempts times (3 when
 // attempts < 1) and then fail the request. Jobs stop when the test ends.
 func WithJobs(attempts int) Option {
@@ -203,7 +203,8 @@ func (f *Fixture) onEvent(r *platform.Resource, ev platform.Event) {
 	if f.jobs && ev.Kind == platform.EventTransition {
 		switch {
 		case ev.To == platform.Pending,
-			ev.From == platform.AwaitingApproval && ev.To == platform.Provisioning:
+			ev.From == platform.AwaitingApproval && ev.To == platform.Provisioning,
+			ev.From == platform.Failed && ev.To == platform.Provisioning:
 			f.run(platform.Provisioning, ev.ResourceID)
 		case ev.To == platform.Deleting:
 			f.run(platform.Deleting, ev.ResourceID)

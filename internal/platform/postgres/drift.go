@@ -21,7 +21,7 @@ import (
 // drifted counts), so that checks racing in two processes note a change
 // once.
 func (s *Store) RecordDrift(ctx context.Context, id int64, st platform.LiveStatus, note platform.Event) (bool, error) {
-	checks, err := json.Marshal(nonNil(st.Checks))
+	checks, err := json.Marshal(checkList(st.Checks))
 	if err != nil {
 		return false, fmt.Errorf("record drift of resource %d: %w", id, err)
 	}
@@ -118,7 +118,7 @@ func (s *Store) LastDrift(ctx context.Context, id int64) (platform.LiveStatus, b
 	return st, true, nil
 }
 
-func nonNil(c []platform.LiveCheck) []platform.LiveCheck {
+func checkList(c []platform.LiveCheck) []platform.LiveCheck {
 	if c == nil {
 		return []platform.LiveCheck{}
 	}
