@@ -56,15 +56,18 @@ type reconcileWorker struct {
 // Enqueuing a delivery twice is harmless: the second job finds the events
 // delivered (Store.Deliver's cursor) and does nothing.
 func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
-	orphans, err := w.store.Orphans(ctx, []string{ProvisionArgs{}.Kind(), DeprovisionArgs{}.Kind()}, w.stale, reconcileLimit)
+	orphans, err := w.store.Orphans(ctx, []string{ProvisionArgs{}.Kind(), DeprovisionArgs{}.Kind(), UpdateArgs{}.Kind()}, w.stale, reconcileLimit)
 	if err != nil {
 		return fmt.Errorf("find orphaned requests: %w", err)
 	}
 	var params []river.InsertManyParams
 	for _, r := range orphans {
 		var args river.JobArgs = ProvisionArgs{ResourceID: r.ID}
-		if r.State == platform.Deleting {
+		switch r.State {
+		case platform.Deleting:
 			args = DeprovisionArgs{ResourceID: r.ID}
+		case platform.Updating:
+			args = UpdateArgs{ResourceID: r.ID}
 		}
 		w.log.WarnContext(ctx, "request had no job; enqueueing it again", "request_id", r.ID, "state", r.State)
 		params = append(params, river.InsertManyParams{Args: args})

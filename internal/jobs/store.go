@@ -19,7 +19,7 @@ type Store interface {
 	Deliver(ctx context.Context, platformName string, resourceID, upTo int64,
 		fn func(ctx context.Context, r *platform.Resource, ev platform.Event) error) error
 	// Orphans returns up to limit requests, oldest first, in pending,
-	// provisioning or deleting, unchanged for longer than stale and with
+	// provisioning, updating or deleting, unchanged for longer than stale and with
 	// no live job of one of kinds.
 	Orphans(ctx context.Context, kinds []string, stale time.Duration, limit int) ([]*platform.Resource, error)
 	// Undelivered calls fn with up to limit resources, oldest first, with

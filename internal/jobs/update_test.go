@@ -89,3 +89,32 @@ func TestUpdateJobRetriedAfterFailure(t *testing.T) {
 		t.Errorf("after the retry size = %v, want large", r.Parameters["size"])
 	}
 }
+
+func TestReconcileReenqueuesAnOrphanedUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	sub := h.submit(t, "orphan-db")
+	if err := h.engine.Provision(ctx, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.engine.Update(ctx, alice, "orphan-db", map[string]any{"size": "large"}); err != nil {
+		t.Fatal(err)
+	}
+	// The update loses its job and has not changed for an hour. (The
+	// provision job, never worked here, goes too: any live job of the
+	// resource keeps the reconciler away.)
+	tag, err := h.pool.Exec(ctx, `DELETE FROM river_job WHERE kind IN ('update', 'provision')`)
+	if err != nil || tag.RowsAffected() != 2 {
+		t.Fatalf("delete the update and provision jobs: %v (%d rows)", err, tag.RowsAffected())
+	}
+	if _, err := h.pool.Exec(ctx, `UPDATE resources SET updated_at = now() - interval '1 hour' WHERE id = $1`, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	h.reconcileNow(t)
+	r, _ := h.waitSettled(t, sub.ID, platform.Ready)
+	if r.Parameters["size"] != "large" {
+		t.Errorf("after reconciling: size %v, want large", r.Parameters["size"])
+	}
+}

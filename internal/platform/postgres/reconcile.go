@@ -8,14 +8,14 @@ import (
 )
 
 // Orphans returns up to limit requests, oldest first, that are pending,
-// provisioning or deleting, unchanged for longer than stale, and have no
+// provisioning, updating or deleting, unchanged for longer than stale, and have no
 // live River job of one of kinds (a job whose args' resource_id is theirs,
 // available, pending, running, retryable or scheduled).
 func (s *Store) Orphans(ctx context.Context, kinds []string, stale time.Duration, limit int) ([]*platform.Resource, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+resourceColumns+` FROM resources WHERE id IN (
 		SELECT r.id FROM resources r
-		WHERE r.state IN ('pending', 'provisioning', 'deleting')
+		WHERE r.state IN ('pending', 'provisioning', 'updating', 'deleting')
 		  AND r.updated_at < now() - make_interval(secs => $1)
 		  AND NOT EXISTS (
 		    SELECT 1 FROM `+s.riverJobs+` j
