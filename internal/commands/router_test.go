@@ -111,7 +111,7 @@ func TestHelpGolden(t *testing.T) {
 	}
 	for _, text := range []string{"", "   ", "/idp", "/idp   "} {
 		short := e.run(alice, text)
-		want := "idpbot: request infrastructure from chat. Commands: help, catalog, create, list,\nstatus, delete, extend, audit, support.\n\n" +
+		want := "idpbot: request infrastructure from chat. Commands: help, catalog, create, list,\nhome, status, delete, extend, audit, support.\n\n" +
 			"Start with /idp catalog. /idp help describes every command; /idp help <command>\nexplains one.\n"
 		if diff := cmp.Diff(want, short.Text()); diff != "" || !short.Ephemeral || short.Err != nil {
 			t.Errorf("Handle(%q) is not the short help (-want +got):\n%s", text, diff)
@@ -248,9 +248,9 @@ func TestUnknownVerbs(t *testing.T) {
 		"CRATE":                     `Unknown command "CRATE". Did you mean create? See /idp help.`,
 		"stauts x":                  `Unknown command "stauts". Did you mean status? See /idp help.`,
 		"ls":                        `Unknown command "ls". Did you mean list? See /idp help.`,
-		"provision x":               `Unknown command "provision". Commands: help, catalog, create, list, status, delete, extend, audit, support, approve, reject. See /idp help.`,
-		"'x; DROP TABLE resources'": `Unknown command "x; DROP TABLE resources". Commands: help, catalog, create, list, status, delete, extend, audit, support, approve, reject. See /idp help.`,
-		strings.Repeat("z", 10000):  `Unknown command "` + strings.Repeat("z", 32) + `…". Commands: help, catalog, create, list, status, delete, extend, audit, support, approve, reject. See /idp help.`,
+		"provision x":               `Unknown command "provision". Commands: help, catalog, create, list, home, status, delete, extend, audit, support, approve, reject. See /idp help.`,
+		"'x; DROP TABLE resources'": `Unknown command "x; DROP TABLE resources". Commands: help, catalog, create, list, home, status, delete, extend, audit, support, approve, reject. See /idp help.`,
+		strings.Repeat("z", 10000):  `Unknown command "` + strings.Repeat("z", 32) + `…". Commands: help, catalog, create, list, home, status, delete, extend, audit, support, approve, reject. See /idp help.`,
 	}
 	for text, want := range tests {
 		reply := e.run(alice, text)
