@@ -380,6 +380,14 @@ func (a *Adapter) tellLater(ctx context.Context, o clickOrigin, user string, rep
 // the click's response_url when the button was on an ephemeral message or
 // the ephemeral message cannot be posted.
 func (a *Adapter) tell(ctx context.Context, o clickOrigin, user string, m Msg) {
+	if o.channel == "" && o.responseURL == "" && user != "" {
+		// A click on the Home tab has neither: the answer goes to the
+		// person's messages with the app.
+		if _, _, err := a.api.PostMessageContext(ctx, user, msgOptions(m, "")...); err != nil {
+			a.log.ErrorContext(ctx, "show an action's result in direct messages", "user", user, "err", a.apiErr("chat.postMessage", err))
+		}
+		return
+	}
 	if !o.ephemeral && o.channel != "" && user != "" {
 		_, err := a.api.PostEphemeralContext(ctx, o.channel, user, msgOptions(m, o.thread)...)
 		if err == nil {
