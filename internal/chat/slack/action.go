@@ -161,7 +161,7 @@ func actionNote(act commands.Action) string {
 
 // knownVerbs bounds the verb label of commands run by buttons.
 var knownVerbs = map[string]bool{"help": true, "catalog": true, "create": true, "list": true, "status": true, "delete": true,
-	"approve": true, "reject": true, "extend": true, "audit": true, "nps": true, "survey": true, "support": true, "digest": true}
+	"approve": true, "reject": true, "extend": true, "audit": true, "nps": true, "survey": true, "support": true, "digest": true, "home": true}
 
 // actionVerb is the metrics label of a command run by a button: its verb
 // when it is a known one, "action" otherwise.
