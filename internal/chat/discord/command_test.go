@@ -140,7 +140,7 @@ func TestCommandsKeepDiscordLimits(t *testing.T) {
 	}{
 		{name: "shipped", cat: realCatalog(t), org: testOrg(), grouped: true, teamChoices: true},
 		{name: "30 services", cat: bigCatalog(t, 30, 2), org: testOrg(), grouped: false, teamChoices: true},
-		{name: "8000 characters with descriptions", cat: bigCatalog(t, 10, 5), org: testOrg(), grouped: true, teamChoices: true},
+		{name: "8000 characters with descriptions", cat: bigCatalog(t, 10, 4), org: testOrg(), grouped: true, teamChoices: true},
 		{name: "8000 characters without", cat: bigCatalog(t, 20, 20), org: testOrg(), grouped: false, teamChoices: true},
 		{name: "too many parameters", cat: bigCatalog(t, 2, 22), org: testOrg(), grouped: true, modal: []string{"service-00", "service-01"}, teamChoices: true},
 		{name: "free text and long enum", cat: odd, org: manyTeams, grouped: true, modal: []string{"notes"}},
