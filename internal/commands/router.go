@@ -160,7 +160,7 @@ func init() {
 			},
 			run: (*Router).create},
 		{name: "list", usage: "list [--team T] [--env E] [--state S] [--mine] [--all] [--pending]",
-			help:    "List your teams' resources; --all includes deleted ones, --state S shows those in state S, and --pending shows an approver the requests waiting for them, oldest first.",
+			help:    "List your teams' resources; --all includes deleted ones.",
 			example: "list --team payments --env production",
 			flags: []flagSpec{
 				{name: "team", value: "T", help: "only team T's resources"},
@@ -171,7 +171,7 @@ func init() {
 				{name: "pending", help: "approvers: the requests waiting for your approval, oldest first, with their age"},
 			},
 			run: (*Router).list},
-		{name: "home", usage: "home", help: "Show your home: your teams' resources with their buttons, the requests waiting for your approval, the catalog and the open survey (in Slack, also the app's Home tab).",
+		{name: "home", usage: "home", help: "Your resources, what waits for your approval and the catalog, with buttons.",
 			example: "home", run: (*Router).home},
 		{name: "status", usage: "status <name|#id>", help: "Show a resource: state, parameters, outputs and recent history.",
 			example: "status orders-db", run: (*Router).status},

@@ -275,12 +275,18 @@ func sectionEmbeds(sections []commands.Section, confirm *commands.Confirm, lines
 	pack := len(sections) > maxEmbeds
 	var packed *discordgo.MessageEmbed
 	for _, sec := range sections {
-		if pack && len(sec.Fields) == 0 && sec.Heading != "" && utf8.RuneCountInString(sec.Text) <= maxFieldValue {
+		// A section with a heading and a few fields (a verb of help and
+		// its example) is packed too, its fields as lines of its text.
+		text := sec.Text
+		for _, kv := range sec.Fields {
+			text = strings.TrimPrefix(text+"\n"+kv.Key+": "+kv.Value, "\n")
+		}
+		if pack && sec.Heading != "" && len(sec.Fields) <= 2 && utf8.RuneCountInString(text) <= maxFieldValue {
 			if packed == nil || len(packed.Fields) == maxEmbedFields {
 				packed = &discordgo.MessageEmbed{Color: colorInfo}
 				all = append(all, packed)
 			}
-			packed.Fields = append(packed.Fields, field(sec.Heading, fieldValue(sec.Text)))
+			packed.Fields = append(packed.Fields, field(sec.Heading, fieldValue(text)))
 			continue
 		}
 		e := &discordgo.MessageEmbed{Color: colorInfo, Title: clip(sec.Heading, maxEmbedTitle)}
