@@ -12,7 +12,12 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/thread"
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
+
+// The Slack adapter remembers who opened its Home tab in the database, so
+// that every replica republishes it.
+var _ slack.HomeOpeners = (*postgres.HomeOpeners)(nil)
 
 // adapterSet is what serve runs for the chat adapters that are configured:
 // their notifiers, their HTTP endpoints and what runs beside them, both
@@ -160,6 +165,7 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 		Engine:        a.engine,
 		Logger:        a.log,
 		Metrics:       a.metrics,
+		HomeOpeners:   postgres.NewHomeOpeners(a.pool, slack.Platform),
 	})
 	if err != nil {
 		return userError{"slack: " + err.Error()}

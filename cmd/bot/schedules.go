@@ -66,13 +66,14 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 	if err != nil {
 		return nil, err
 	}
-	verbs := append(survey.NewCommands(sv, a.enqueue, a.engine.Org(), a.log).Verbs(),
+	surveys := survey.NewCommands(sv, a.enqueue, a.engine.Org(), a.log)
+	verbs := append(surveys.Verbs(),
 		digest.NewCommands(dg, a.engine.Org(), a.log).Verb(),
 		commands.StatsVerb(a.store, a.log))
 	router := commands.NewRouter(a.engine, commands.Options{
 		Logger: a.log, Location: a.loc,
 		Tickets: tickets, Metrics: a.metrics, SupportCategories: cfg.SupportCategories(),
-		Verbs: verbs,
+		Verbs: verbs, Survey: surveys.Home,
 	})
 	drift, err := a.driftChecker(o)
 	if err != nil {

@@ -122,6 +122,25 @@ func TestServeWithSlackAndDiscord(t *testing.T) {
 		t.Errorf("forged /idp help = %d, want 401", code)
 	}
 
+	// Slack's Events API: a signed app_home_opened publishes alice's Home
+	// tab (the migrations made its table); a forged one is refused.
+	event := sf.AppHomeOpened(user)
+	eventHeader := func(secret string) http.Header {
+		h := slackfake.Sign(secret, time.Now(), event)
+		h.Set("Content-Type", "application/json")
+		return h
+	}
+	if code, _ := post("/slack/events", eventHeader("forged"), event); code != http.StatusUnauthorized {
+		t.Errorf("forged app_home_opened = %d, want 401", code)
+	}
+	if code, _ := post("/slack/events", eventHeader(signing), event); code != http.StatusOK {
+		t.Errorf("signed app_home_opened = %d, want 200", code)
+	}
+	slackfake.Eventually(t, 10*time.Second, "alice's Home tab", func() bool { return len(sf.Home(user.ID)) == 1 })
+	if v := sf.Home(user.ID)[0]; !strings.Contains(string(v.JSON), "Catalog") {
+		t.Errorf("alice's Home tab:\n%s", v.JSON)
+	}
+
 	// Discord: a signed PING is answered with PONG; a forged one refused.
 	ping := df.Ping()
 	if code, out := post("/discord/interactions", key.Sign(time.Now(), ping.Body), ping.Body); code != http.StatusOK || !strings.Contains(out, `"type":1`) {

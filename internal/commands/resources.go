@@ -20,10 +20,20 @@ const historyLimit = 12
 // list shows the resources the actor may see.
 func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 	if len(a.pos) > 0 {
-		return r.fail(ctx, invalidf("list takes no arguments, only options: --team T, --env E, --mine, --all (got %s).", quoteInput(a.pos[0], 32)))
+		return r.fail(ctx, invalidf("list takes no arguments, only options: --team T, --env E, --state S, --mine, --all, --pending (got %s).", quoteInput(a.pos[0], 32)))
+	}
+	if a.has("pending") {
+		return r.pending(ctx, req, a)
 	}
 	org := r.engine.Org()
 	opts := platform.ListOptions{Team: a.flags["team"], Environment: a.flags["env"], Mine: a.has("mine"), All: a.has("all"), Limit: listLimit + 1}
+	var state platform.State
+	if a.has("state") {
+		var err error
+		if state, err = parseState(a.flags["state"]); err != nil {
+			return r.fail(ctx, err)
+		}
+	}
 	if t := opts.Team; t != "" {
 		if _, ok := org.Team(t); !ok {
 			return r.fail(ctx, notFoundWithHint("team", t, org.TeamNames()))
@@ -34,7 +44,13 @@ func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 			return r.fail(ctx, notFoundWithHint("environment", e, org.EnvironmentNames()))
 		}
 	}
-	rs, err := r.engine.List(ctx, req.Actor, opts)
+	var rs []*platform.Resource
+	var err error
+	if state != "" {
+		rs, err = r.engine.ListIn(ctx, req.Actor, opts, state)
+	} else {
+		rs, err = r.engine.List(ctx, req.Actor, opts)
+	}
 	if err != nil {
 		return r.fail(ctx, err)
 	}
@@ -50,9 +66,12 @@ func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 	if opts.Environment != "" {
 		scope += ", in " + opts.Environment
 	}
+	if state != "" {
+		scope += ", " + string(state)
+	}
 	if len(rs) == 0 {
 		hint := " Request one with /idp create <service>."
-		if !opts.All {
+		if !opts.All && state == "" {
 			hint = " Add --all to include deleted ones, or request one with /idp create <service>."
 		}
 		return Reply{Title: fmt.Sprintf("No resources of %s.%s", scope, hint), Ephemeral: true}

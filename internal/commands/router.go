@@ -59,6 +59,8 @@ type Options struct {
 	// Verbs are more commands, from other packages (surveys, digests).
 	// A verb may not reuse a built-in verb's name.
 	Verbs []Verb
+	// Survey finds the open survey a home shows (nil: homes show none).
+	Survey HomeSurvey
 }
 
 // Role says who a verb is for, so that help shows each person only the
@@ -100,12 +102,13 @@ type Router struct {
 	metrics    SupportMetrics
 	categories []string
 	extra      []Verb
+	survey     HomeSurvey
 }
 
 // NewRouter returns a Router. It does no I/O.
 func NewRouter(engine *platform.Engine, opts Options) *Router {
 	r := &Router{engine: engine, log: opts.Logger, now: opts.Now, loc: opts.Location,
-		tickets: opts.Tickets, metrics: opts.Metrics, categories: opts.SupportCategories}
+		tickets: opts.Tickets, metrics: opts.Metrics, categories: opts.SupportCategories, survey: opts.Survey}
 	if r.categories == nil {
 		r.categories = DefaultSupportCategories
 	}
@@ -156,7 +159,7 @@ func init() {
 				{name: "for-team", value: "T", help: "admins: request for team T (not self-service)", role: Admins},
 			},
 			run: (*Router).create},
-		{name: "list", usage: "list [--team T] [--env E] [--mine] [--all]",
+		{name: "list", usage: "list [--team T] [--env E] [--state S] [--mine] [--all] [--pending]",
 			help:    "List your teams' resources; --all includes deleted ones.",
 			example: "list --team payments --env production",
 			flags: []flagSpec{
@@ -164,8 +167,12 @@ func init() {
 				{name: "env", aliases: []string{"environment"}, value: "E", help: "only environment E"},
 				{name: "mine", help: "only the ones you requested"},
 				{name: "all", aliases: []string{"a"}, help: "include deleted, rejected and expired ones"},
+				{name: "state", value: "S", help: "only resources in state S (ready, failed, awaiting_approval, …)"},
+				{name: "pending", help: "approvers: the requests waiting for your approval, oldest first, with their age"},
 			},
 			run: (*Router).list},
+		{name: "home", usage: "home", help: "Your resources, what waits for your approval and the catalog, with buttons.",
+			example: "home", run: (*Router).home},
 		{name: "status", usage: "status <name|#id>", help: "Show a resource: state, parameters, outputs and recent history.",
 			example: "status orders-db", run: (*Router).status},
 		{name: "delete", usage: "delete <name|#id> [--yes]", help: "Delete a resource and deprovision what it made (asks to confirm unless --yes).",

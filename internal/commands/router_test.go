@@ -111,7 +111,7 @@ func TestHelpGolden(t *testing.T) {
 	}
 	for _, text := range []string{"", "   ", "/idp", "/idp   "} {
 		short := e.run(alice, text)
-		want := "idpbot: request infrastructure from chat. Commands: help, catalog, create, list,\nstatus, delete, update, extend, retry, credentials, audit, support.\n\n" +
+		want := "idpbot: request infrastructure from chat. Commands: help, catalog, create, list,\nhome, status, delete, update, extend, retry, credentials, audit, support.\n\n" +
 			"Start with /idp catalog. /idp help describes every command; /idp help <command>\nexplains one.\n"
 		if diff := cmp.Diff(want, short.Text()); diff != "" || !short.Ephemeral || short.Err != nil {
 			t.Errorf("Handle(%q) is not the short help (-want +got):\n%s", text, diff)
@@ -253,9 +253,9 @@ func TestUnknownVerbs(t *testing.T) {
 		"CRATE":                     `Unknown command "CRATE". Did you mean create? See /idp help.`,
 		"stauts x":                  `Unknown command "stauts". Did you mean status? See /idp help.`,
 		"ls":                        `Unknown command "ls". Did you mean list? See /idp help.`,
-		"provision x":               `Unknown command "provision". Commands: help, catalog, create, list, status, delete, update, extend, retry, credentials, audit, support, approve, forget, reject. See /idp help.`,
-		"'x; DROP TABLE resources'": `Unknown command "x; DROP TABLE resources". Commands: help, catalog, create, list, status, delete, update, extend, retry, credentials, audit, support, approve, forget, reject. See /idp help.`,
-		strings.Repeat("z", 10000):  `Unknown command "` + strings.Repeat("z", 32) + `…". Commands: help, catalog, create, list, status, delete, update, extend, retry, credentials, audit, support, approve, forget, reject. See /idp help.`,
+		"provision x":               `Unknown command "provision". Commands: help, catalog, create, list, home, status, delete, update, extend, retry, credentials, audit, support, approve, forget, reject. See /idp help.`,
+		"'x; DROP TABLE resources'": `Unknown command "x; DROP TABLE resources". Commands: help, catalog, create, list, home, status, delete, update, extend, retry, credentials, audit, support, approve, forget, reject. See /idp help.`,
+		strings.Repeat("z", 10000):  `Unknown command "` + strings.Repeat("z", 32) + `…". Commands: help, catalog, create, list, home, status, delete, update, extend, retry, credentials, audit, support, approve, forget, reject. See /idp help.`,
 	}
 	for text, want := range tests {
 		reply := e.run(alice, text)
@@ -652,7 +652,7 @@ func TestList(t *testing.T) {
 		{bob, "list --team paymnts", `There is no team "paymnts". Did you mean payments?`, nil},
 		{bob, "list --env prod", `There is no environment "prod". Did you mean production?`, nil},
 		{bob, "list --env qa", `There is no environment "qa". Known: development, staging, production.`, nil},
-		{bob, "list payments", `list takes no arguments, only options: --team T, --env E, --mine, --all (got "payments").`, nil},
+		{bob, "list payments", `list takes no arguments, only options: --team T, --env E, --state S, --mine, --all, --pending (got "payments").`, nil},
 		{bob, "list --team", "--team needs a value, like --team T.", nil},
 		{outsider, "list", "No resources of your teams. Add --all to include deleted ones, or request one with /idp create <service>.", nil},
 	}

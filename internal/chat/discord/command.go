@@ -43,6 +43,7 @@ const (
 	subCreate  = "create"
 	subCatalog = "catalog"
 	subList    = "list"
+	subHome    = "home"
 	subStatus  = "status"
 	subDelete  = "delete"
 	subUpdate  = "update"
@@ -59,6 +60,8 @@ const (
 	optEnv         = "env"
 	optMine        = "mine"
 	optAll         = "all"
+	optPending     = "pending"
+	optState       = "state"
 	optCommand     = "command"
 	optText        = "text"
 )
@@ -178,7 +181,10 @@ func (l *layout) build(terse bool) *discordgo.ApplicationCommand {
 					l.choiceOption(optEnv, "Only resources in this environment", l.envs, false),
 					{Type: discordgo.ApplicationCommandOptionBoolean, Name: optMine, Description: "Only resources you requested"},
 					{Type: discordgo.ApplicationCommandOptionBoolean, Name: optAll, Description: "Include deleted, rejected and expired resources"},
+					{Type: discordgo.ApplicationCommandOptionString, Name: optState, Description: "Only this state: ready, failed, …", MaxLength: 32},
+					{Type: discordgo.ApplicationCommandOptionBoolean, Name: optPending, Description: "What waits for your approval"},
 				}},
+			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subHome, Description: "Your resources, approvals, catalog"},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subStatus, Description: "Show a resource: state, parameters, outputs and recent history",
 				Options: []*discordgo.ApplicationCommandOption{resourceOption("The resource's name or #id")}},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subDelete, Description: "Delete a resource and deprovision what it made (asks to confirm)",

@@ -288,6 +288,14 @@ func (a *Adapter) command(ctx context.Context, i *discordgo.Interaction) (*disco
 		if opts[optAll] == "true" {
 			text += " --all"
 		}
+		if st := opts[optState]; st != "" {
+			text += " --state " + quote(st)
+		}
+		if opts[optPending] == "true" {
+			text += " --pending"
+		}
+	case subHome:
+		text = "home"
 	case subStatus, subDelete:
 		text = sub.Name + " " + quote(opts[optName])
 	case subUpdate:

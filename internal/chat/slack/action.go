@@ -161,7 +161,7 @@ func actionNote(act commands.Action) string {
 
 // knownVerbs bounds the verb label of commands run by buttons.
 var knownVerbs = map[string]bool{"help": true, "catalog": true, "create": true, "list": true, "status": true, "delete": true,
-	"approve": true, "reject": true, "extend": true, "audit": true, "nps": true, "survey": true, "support": true, "digest": true}
+	"approve": true, "reject": true, "extend": true, "audit": true, "nps": true, "survey": true, "support": true, "digest": true, "home": true}
 
 // actionVerb is the metrics label of a command run by a button: its verb
 // when it is a known one, "action" otherwise.
@@ -380,6 +380,14 @@ func (a *Adapter) tellLater(ctx context.Context, o clickOrigin, user string, rep
 // the click's response_url when the button was on an ephemeral message or
 // the ephemeral message cannot be posted.
 func (a *Adapter) tell(ctx context.Context, o clickOrigin, user string, m Msg) {
+	if o.channel == "" && o.responseURL == "" && user != "" {
+		// A click on the Home tab has neither: the answer goes to the
+		// person's messages with the app.
+		if _, _, err := a.api.PostMessageContext(ctx, user, msgOptions(m, "")...); err != nil {
+			a.log.ErrorContext(ctx, "show an action's result in direct messages", "user", user, "err", a.apiErr("chat.postMessage", err))
+		}
+		return
+	}
 	if !o.ephemeral && o.channel != "" && user != "" {
 		_, err := a.api.PostEphemeralContext(ctx, o.channel, user, msgOptions(m, o.thread)...)
 		if err == nil {

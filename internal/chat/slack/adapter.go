@@ -66,6 +66,12 @@ type Config struct {
 	AckBudget time.Duration
 	// IdentityTTL is how long resolved emails and user groups are cached.
 	IdentityTTL time.Duration
+	// HomeOpeners remembers who opened the Home tab (default: in this
+	// process's memory).
+	HomeOpeners HomeOpeners
+	// HomeRefresh is how long a change waits before the Home tab of its
+	// requester is published again (default DefaultHomeRefresh).
+	HomeRefresh time.Duration
 }
 
 // Adapter connects Slack to the command router, and is the
@@ -94,6 +100,12 @@ type Adapter struct {
 	// Verify that failed, cleared by one that succeeded.
 	unverified error
 	gen        int // connection count of the latest Socket Mode event
+
+	openers     HomeOpeners
+	homeRefresh time.Duration
+	homeAfter   func(time.Duration) <-chan time.Time
+	homeMu      sync.Mutex
+	homePending map[string]bool // users whose Home tab is about to be published again
 }
 
 // New returns an Adapter. It does no I/O.
@@ -122,6 +134,17 @@ func New(cfg Config) (*Adapter, error) {
 		now:       cfg.Now,
 		metrics:   cfg.Metrics,
 		ackBudget: cfg.AckBudget,
+
+		openers:     cfg.HomeOpeners,
+		homeRefresh: cfg.HomeRefresh,
+		homeAfter:   time.After,
+		homePending: map[string]bool{},
+	}
+	if a.openers == nil {
+		a.openers = &memoryOpeners{}
+	}
+	if a.homeRefresh <= 0 {
+		a.homeRefresh = DefaultHomeRefresh
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -28,7 +28,7 @@ func ephemeralOf(m Msg) ephemeral {
 // verbs are the metric labels of commands (a bounded set); anything else
 // is "other".
 var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list": true, "status": true, "delete": true,
-	"update": true, "extend": true, "audit": true, "support": true, "approve": true, "reject": true}
+	"update": true, "extend": true, "retry": true, "credentials": true, "forget": true, "audit": true, "support": true, "approve": true, "reject": true, "home": true}
 
 // slash handles a slash command and returns the payload of its
 // acknowledgement (nil: an empty 200). A command answered by a modal is

@@ -20,16 +20,18 @@ const (
 	MaxInteractionBody = 1 << 20
 )
 
-// Handler serves Slack's HTTP endpoints: POST /slack/commands and POST
-// /slack/interactions. Every request's signature is checked against the
-// signing secret (and its timestamp against a 5-minute window) before
-// anything else; a forged, unsigned or stale request gets 401 and an
-// oversized one 413, with no side effect. router answers the commands.
+// Handler serves Slack's HTTP endpoints: POST /slack/commands, POST
+// /slack/interactions and POST /slack/events (the Events API). Every
+// request's signature is checked against the signing secret (and its
+// timestamp against a 5-minute window) before anything else; a forged,
+// unsigned or stale request gets 401 and an oversized one 413, with no
+// side effect. router answers the commands.
 func (a *Adapter) Handler(router *commands.Router) http.Handler {
 	a.router.Store(router)
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", a.verified("command", MaxCommandBody, a.serveCommand))
 	mux.Handle("POST /slack/interactions", a.verified("interaction", MaxInteractionBody, a.serveInteraction))
+	mux.Handle("POST "+EventsPath, a.verified("event", MaxEventBody, a.serveEvent))
 	return mux
 }
 

@@ -305,10 +305,18 @@ func (a *Adapter) blockAction(ctx context.Context, cb slackapi.InteractionCallba
 		})
 	case ActionCancel:
 		bg(func(ctx context.Context) { a.respond(ctx, cb.ResponseURL, Msg{}, false, true) })
+	case ActionHomeCreate:
+		// The trigger lives 3 s: the modal opens at once.
+		bg(func(ctx context.Context) { a.homeAction(ctx, cb, act) })
 	default:
 		switch {
+		case strings.HasPrefix(act.ActionID, ActionHomePage):
+			bg(func(ctx context.Context) { a.homeAction(ctx, cb, act) })
 		case strings.HasPrefix(act.ActionID, ActionRun) && strings.TrimSpace(act.Value) != "":
-			bg(func(ctx context.Context) { a.runAction(ctx, cb, strings.TrimSpace(act.Value)) })
+			bg(func(ctx context.Context) {
+				a.runAction(ctx, cb, strings.TrimSpace(act.Value))
+				a.homeClicked(ctx, cb)
+			})
 		case strings.HasPrefix(act.ActionID, ActionAsk):
 			// The trigger lives 3 s: the modal opens at once.
 			bg(func(ctx context.Context) { a.askAction(ctx, cb, act.Value) })

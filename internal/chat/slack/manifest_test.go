@@ -16,7 +16,7 @@ import (
 // methodsUsed are the Web API methods the adapter calls; the end-to-end
 // test checks it calls no other.
 var methodsUsed = []string{
-	"views.open", "views.update", "chat.postMessage", "chat.postEphemeral", "chat.update", "conversations.open",
+	"views.open", "views.update", "views.publish", "chat.postMessage", "chat.postEphemeral", "chat.update", "conversations.open",
 	"users.info", "usergroups.users.list", "apps.connections.open",
 }
 
@@ -44,6 +44,10 @@ func checkScopes(t testing.TB, fake *slackfake.Server) {
 // manifest is the part of a Slack app manifest the bot depends on.
 type manifest struct {
 	Features struct {
+		AppHome struct {
+			HomeTabEnabled     bool `json:"home_tab_enabled"`
+			MessagesTabEnabled bool `json:"messages_tab_enabled"`
+		} `json:"app_home"`
 		BotUser *struct {
 			DisplayName string `json:"display_name"`
 		} `json:"bot_user"`
@@ -63,7 +67,11 @@ type manifest struct {
 			IsEnabled  bool   `json:"is_enabled"`
 			RequestURL string `json:"request_url"`
 		} `json:"interactivity"`
-		SocketModeEnabled bool `json:"socket_mode_enabled"`
+		SocketModeEnabled  bool `json:"socket_mode_enabled"`
+		EventSubscriptions struct {
+			RequestURL string   `json:"request_url"`
+			BotEvents  []string `json:"bot_events"`
+		} `json:"event_subscriptions"`
 	} `json:"settings"`
 }
 
@@ -148,14 +156,20 @@ func TestManifests(t *testing.T) {
 				t.Errorf("%s: no scope allows %s", tc.file, method)
 			}
 		}
-		cmdURL, interURL := m.Features.SlashCommands[0].URL, m.Settings.Interactivity.RequestURL
+		if !m.Features.AppHome.HomeTabEnabled || !m.Features.AppHome.MessagesTabEnabled {
+			t.Errorf("%s: the Home tab and the messages tab (where the Home tab's answers go) must be enabled: %+v", tc.file, m.Features.AppHome)
+		}
+		if !slices.Contains(m.Settings.EventSubscriptions.BotEvents, "app_home_opened") {
+			t.Errorf("%s: bot events %v lack app_home_opened", tc.file, m.Settings.EventSubscriptions.BotEvents)
+		}
+		cmdURL, interURL, eventsURL := m.Features.SlashCommands[0].URL, m.Settings.Interactivity.RequestURL, m.Settings.EventSubscriptions.RequestURL
 		if tc.socket {
-			if cmdURL != "" || interURL != "" {
-				t.Errorf("%s: Socket Mode takes no request URLs, got %q and %q", tc.file, cmdURL, interURL)
+			if cmdURL != "" || interURL != "" || eventsURL != "" {
+				t.Errorf("%s: Socket Mode takes no request URLs, got %q, %q and %q", tc.file, cmdURL, interURL, eventsURL)
 			}
 			continue
 		}
-		for _, u := range []struct{ raw, path string }{{cmdURL, "/slack/commands"}, {interURL, "/slack/interactions"}} {
+		for _, u := range []struct{ raw, path string }{{cmdURL, "/slack/commands"}, {interURL, "/slack/interactions"}, {eventsURL, EventsPath}} {
 			p, err := url.Parse(u.raw)
 			if err != nil || p.Scheme != "https" || p.Path != u.path {
 				t.Errorf("%s: request URL %q, want https://…%s (the handler's route)", tc.file, u.raw, u.path)

@@ -57,6 +57,7 @@ func (a *Adapter) RunSocketMode(ctx context.Context, router *commands.Router) er
 		}
 		a.ack(ctx, c, e.Request, a.interact(ctx, cb))
 	})
+	h.Handle(socketmode.EventTypeEventsAPI, func(e *socketmode.Event, c *socketmode.Client) { a.socketEvent(ctx, e, c) })
 	h.HandleDefault(func(e *socketmode.Event, c *socketmode.Client) {
 		if e.Request != nil && e.Request.EnvelopeID != "" {
 			a.ack(ctx, c, e.Request, nil) // events this app does not use: acknowledged so Slack does not retry

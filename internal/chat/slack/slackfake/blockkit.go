@@ -49,6 +49,8 @@ type Surface string
 const (
 	SurfaceModal   Surface = "modal"
 	SurfaceMessage Surface = "message"
+	// SurfaceHome is an app's Home tab (views.publish).
+	SurfaceHome Surface = "home"
 )
 
 // checker collects Block Kit problems with a JSON-path-like location each.
@@ -143,7 +145,7 @@ func CheckErrorsResponse(view json.RawMessage, errs map[string]string) []string 
 // blocks checks a block list and reports whether it holds an input block.
 func (c *checker) blocks(path string, blocks []any, surface Surface) bool {
 	limit := MaxMessageBlocks
-	if surface == SurfaceModal {
+	if surface == SurfaceModal || surface == SurfaceHome {
 		limit = MaxModalBlocks
 	}
 	if len(blocks) > limit {

@@ -161,6 +161,7 @@ type Server struct {
 	hooks      map[string]int
 	responses  []Response
 	violations []string
+	published  []Published
 
 	socket socket
 }
@@ -558,6 +559,8 @@ func (s *Server) handle(w http.ResponseWriter, call *Call) {
 		s.viewsOpen(w, call)
 	case "views.update":
 		s.viewsUpdate(w, call)
+	case "views.publish":
+		s.viewsPublish(w, call)
 	case "chat.postMessage":
 		s.postMessage(w, call)
 	case "chat.update":
