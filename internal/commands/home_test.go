@@ -40,9 +40,9 @@ func TestHomeOffersTheVerbsTheRouterHas(t *testing.T) {
 		ready []string
 		fail  []string
 	}{
-		{"without update and retry", nil,
-			[]string{"status 1", "extend 1 7d", "delete 1"}, []string{"status 2", "delete 2"}},
-		{"with update and retry", []commands.Verb{{Name: "update", Run: noop}, {Name: "retry", Run: noop}},
+		{"built-in verbs", nil,
+			[]string{"status 1", "update 1", "extend 1 7d", "delete 1"}, []string{"status 2", "retry 2", "delete 2"}},
+		{"update and retry shadowed by plugins", []commands.Verb{{Name: "update", Run: noop}, {Name: "retry", Run: noop}},
 			[]string{"status 1", "update 1", "extend 1 7d", "delete 1"}, []string{"status 2", "retry 2", "delete 2"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,7 +56,16 @@ func (a *Adapter) send(ctx context.Context, channel, threadTS string, m thread.M
 	if err != nil {
 		return "", a.postErr("chat.postMessage", channel, err)
 	}
+	a.delivered(ctx, m)
 	return ts, nil
+}
+
+// delivered is told that m reached its thread: the Home tab of the
+// resource's requester follows it.
+func (a *Adapter) delivered(ctx context.Context, m thread.Message) {
+	if m.Kind == thread.Root || m.Kind == thread.Event {
+		a.homeChanged(ctx, m.Resource)
+	}
 }
 
 // Edit implements thread.Transport (chat.update); a Post without Actions
@@ -78,6 +87,7 @@ func (a *Adapter) Edit(ctx context.Context, channel, ref string, m thread.Messag
 	if err != nil {
 		return a.postErr("chat.update", channel, err)
 	}
+	a.delivered(ctx, m)
 	return nil
 }
 
@@ -105,9 +115,6 @@ func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (stri
 
 // render renders m as a Slack message.
 func (a *Adapter) render(ctx context.Context, m thread.Message) (Msg, error) {
-	if m.Kind == thread.Root || m.Kind == thread.Event {
-		a.homeChanged(ctx, m.Resource)
-	}
 	switch m.Kind {
 	case thread.Root:
 		return RootMessage(m.Resource), nil
