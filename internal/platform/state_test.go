@@ -69,8 +69,11 @@ func TestStatePredicates(t *testing.T) {
 			t.Errorf("state %q mismatch (-want +got):\n%s", s, diff)
 		}
 	}
-	if diff := cmp.Diff([]platform.State{platform.Pending, platform.AwaitingApproval, platform.Provisioning, platform.Ready, platform.Deleting}, platform.ActiveStates()); diff != "" {
+	if diff := cmp.Diff([]platform.State{platform.Pending, platform.AwaitingApproval, platform.Provisioning, platform.Ready, platform.Updating, platform.Failed, platform.Deleting}, platform.ActiveStates()); diff != "" {
 		t.Errorf("ActiveStates mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]platform.State{platform.Pending, platform.AwaitingApproval, platform.Provisioning, platform.Ready, platform.Updating, platform.Deleting}, platform.CountedStates()); diff != "" {
+		t.Errorf("CountedStates mismatch (-want +got):\n%s", diff)
 	}
 }
 
