@@ -106,7 +106,7 @@ func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (stri
 // render renders m as a Slack message.
 func (a *Adapter) render(ctx context.Context, m thread.Message) (Msg, error) {
 	if m.Kind == thread.Root || m.Kind == thread.Event {
-		a.homeChanged(ctx, m.Resource)
+		a.homeChanged(ctx, m.Resource, m.Event)
 	}
 	switch m.Kind {
 	case thread.Root:
