@@ -1,5 +1,5 @@
 // Package commands implements idpbot's verbs (help, catalog, create, list,
-// status, delete, approve, reject, extend, audit, support, and verbs other
+// home, status, delete, approve, reject, extend, audit, support, and verbs other
 // packages add) independently of any chat platform. Adapters turn what a
 // person typed into a Request, pass it to Router.Handle, and render the
 // Reply; forms they collect go to Router.Submit. Errors become Replies at
