@@ -1,8 +1,9 @@
 // Package commands implements idpbot's verbs (help, catalog, create, list,
-// status, delete, retry, credentials, forget, approve, reject, extend,
-// audit, support, and verbs other packages add) independently of any chat
-// platform. Adapters turn what a person typed into a Request, pass it to
-// Router.Handle, and render the Reply; forms they collect go to Router.Submit. Errors become Replies at
+// home, status, delete, update, retry, credentials, forget, approve,
+// reject, extend, audit, support, and verbs other packages add)
+// independently of any chat platform. Adapters turn what a person typed
+// into a Request, pass it to Router.Handle, and render the Reply; forms
+// they collect go to Router.Submit. Errors become Replies at
 // one boundary here: platform errors show their message, anything else is
 // logged with a reference shown to the user.
 package commands

@@ -295,15 +295,35 @@ func (a *Adapter) homeClicked(ctx context.Context, cb slackapi.InteractionCallba
 	}
 }
 
-// homeChanged is told that r changed (its event is being delivered): the
-// Home tab of its requester, if they opened it before, is published again
-// once the burst of events settles (after the refresh delay; events in
-// between are folded into that one publish).
-func (a *Adapter) homeChanged(ctx context.Context, r *platform.Resource) {
-	if r == nil || r.Requester.Platform() != Platform {
+// homeChanged is told that r changed (ev is being delivered): the Home
+// tab of its requester, and, when ev is about a request awaiting approval,
+// those of the approvers and admins known by Slack id, is published again
+// for each of them who opened it before, once the burst of events settles
+// (after the refresh delay; events in between fold into that one publish).
+func (a *Adapter) homeChanged(ctx context.Context, r *platform.Resource, ev platform.Event) {
+	if r == nil {
 		return
 	}
-	user := strings.TrimPrefix(r.Requester.ID, Platform+":")
+	var users []string
+	if r.Requester.Platform() == Platform {
+		users = append(users, strings.TrimPrefix(r.Requester.ID, Platform+":"))
+	}
+	if r.State == platform.AwaitingApproval || ev.From == platform.AwaitingApproval || ev.To == platform.AwaitingApproval {
+		org := a.engine.Org()
+		for _, id := range append(append([]string(nil), org.Approvers...), org.Admins...) {
+			if u, ok := strings.CutPrefix(id, Platform+":"); ok && u != "" {
+				users = append(users, u)
+			}
+		}
+	}
+	for _, u := range users {
+		a.homeLater(ctx, u)
+	}
+}
+
+// homeLater publishes user's Home tab again after the refresh delay, if
+// they opened it before, unless a publish for them is already waiting.
+func (a *Adapter) homeLater(ctx context.Context, user string) {
 	a.homeMu.Lock()
 	if a.homePending[user] {
 		a.homeMu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -267,10 +268,23 @@ func TestHomeRefreshedOnceForABurstOfEvents(t *testing.T) {
 	if err := h.notifier.Notify(ctx, r, platform.Event{ResourceID: r.ID, Kind: platform.EventStep, Message: "database created", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	// A request that starts waiting for approval refreshes the admin's
+	// home (the admin approves), not only its requester's.
+	h.postEvent(h.fake.AppHomeOpened(admin), testSecret, time.Now())
+	h.home(admin, 1)
+	prod := h.create(alice, "create postgresql-database name=prod-db team=payments env=production high_availability=true")
+	if err := h.notifier.Notify(ctx, prod, platform.Event{ResourceID: prod.ID, Kind: platform.EventTransition, From: platform.Pending, To: platform.AwaitingApproval, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	close(gate)
 	h.adapter.Wait()
 	if n := len(h.fake.Home(alice.ID)); n != 2 {
 		t.Errorf("alice's home published %d times, want 2 (opened, then once for the burst)", n)
+	}
+	if n := len(h.fake.Home(admin.ID)); n != 2 {
+		t.Errorf("admin's home published %d times, want 2 (opened, then once for the request awaiting approval)", n)
+	} else if !strings.Contains(string(h.fake.Home(admin.ID)[1].JSON), `"value":"approve `+strconv.FormatInt(prod.ID, 10)+`"`) {
+		t.Errorf("admin's refreshed home lacks the request:\n%s", h.fake.Home(admin.ID)[1].JSON)
 	}
 	if n := len(h.fake.Home(carol.ID)); n != 0 {
 		t.Errorf("carol's home published %d times without her opening it", n)

@@ -64,7 +64,7 @@ func (a *Adapter) send(ctx context.Context, channel, threadTS string, m thread.M
 // resource's requester follows it.
 func (a *Adapter) delivered(ctx context.Context, m thread.Message) {
 	if m.Kind == thread.Root || m.Kind == thread.Event {
-		a.homeChanged(ctx, m.Resource)
+		a.homeChanged(ctx, m.Resource, m.Event)
 	}
 }
 
