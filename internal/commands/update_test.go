@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,6 +17,9 @@ func TestUpdateCommand(t *testing.T) {
 
 	reply := e.run(alice, "update orders-db")
 	golden(t, "update_help", reply.Text())
+	if help := e.run(alice, "help update").Text(); !strings.Contains(help, "/idp update <name|#id> [key=value ...]") || !strings.Contains(help, "update orders-db size=medium") {
+		t.Errorf("help update does not show the usage and example:\n%s", help)
+	}
 
 	reply = e.run(alice, "update orders-db size=Medium backup_retention_days=14")
 	if reply.Err != nil {
