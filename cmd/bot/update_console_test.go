@@ -64,7 +64,7 @@ func TestConsoleUpdate(t *testing.T) {
 	for _, want := range []string{
 		`size: must be one of small, medium, large`,
 		`(?m)^  \d\d:\d\d:\d\d  #1 ` + name + `  updating  update requested by alice: size: small → medium$`,
-		`(?m)^  \d\d:\d\d:\d\d  #1 ` + name + `  (updating|provisioning)  setting the connection limit of role ` + role + ` to 50 \(was 20\)$`,
+		`(?m)^  \d\d:\d\d:\d\d  #1 ` + name + `  updating  setting the connection limit of role ` + role + ` to 50 \(was 20\)$`,
 		`(?m)^  \d\d:\d\d:\d\d  #1 ` + name + `  ready  updated: size: small → medium$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {

@@ -66,8 +66,9 @@ type Console struct {
 	mu      sync.Mutex // guards out and everything below
 	prompt  string     // the partial line shown (a prompt), if any
 	printed map[int64]int64
-	secrets map[string]bool // keys of the connection details printed (rotated ones have another)
-	waiting map[int64]bool  // secrets of other users announced as waiting
+	phase   map[int64]platform.State // the last state each resource's story printed
+	secrets map[string]bool          // keys of the connection details printed (rotated ones have another)
+	waiting map[int64]bool           // secrets of other users announced as waiting
 	tracked []*tracked
 	holding int      // > 0 while a reply is being produced
 	held    []string // notifications held back until that reply is printed
@@ -99,7 +100,7 @@ func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Console{cfg: cfg, printed: map[int64]int64{}, secrets: map[string]bool{}, waiting: map[int64]bool{}}
+	return &Console{cfg: cfg, printed: map[int64]int64{}, phase: map[int64]platform.State{}, secrets: map[string]bool{}, waiting: map[int64]bool{}}
 }
 
 // Run reads commands until input ends, "exit" or "quit", or ctx is done;
@@ -667,6 +668,12 @@ func (c *Console) Edit(_ context.Context, channel, ref string, m thread.Message)
 
 // printEvent prints one event of r's story.
 func (c *Console) printEvent(r *platform.Resource, ev platform.Event, actions []commands.Action) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev.ID != 0 && ev.ID <= c.printed[r.ID] {
+		return
+	}
+	c.printed[r.ID] = ev.ID
 	at := ev.At
 	if at.IsZero() {
 		at = c.cfg.Now()
@@ -675,16 +682,25 @@ func (c *Console) printEvent(r *platform.Resource, ev platform.Event, actions []
 	switch ev.Kind {
 	case platform.EventTransition:
 		label = string(ev.To)
+		c.phase[r.ID] = ev.To
 		if ev.To == platform.Failed && r.Reason != "" && msg == "" {
 			msg = r.Reason
 		}
 	case platform.EventStep:
-		label = string(platform.Provisioning)
-		switch r.State {
+		// A step belongs to the operation under way when it was taken: the
+		// last transition printed, or, for a story joined midway, the
+		// resource's state now.
+		phase, ok := c.phase[r.ID]
+		if !ok {
+			phase = r.State
+		}
+		switch phase {
 		case platform.Deleting, platform.Deleted:
 			label = string(platform.Deleting)
 		case platform.Updating:
 			label = string(platform.Updating)
+		default:
+			label = string(platform.Provisioning)
 		}
 	case platform.EventVerdict:
 		label = "policy"
@@ -693,12 +709,6 @@ func (c *Console) printEvent(r *platform.Resource, ev platform.Event, actions []
 	if len(actions) > 0 {
 		line += "\n   " + actionHints(actions)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ev.ID != 0 && ev.ID <= c.printed[r.ID] {
-		return
-	}
-	c.printed[r.ID] = ev.ID
 	c.notifyLocked(line)
 }
 

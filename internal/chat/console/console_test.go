@@ -456,3 +456,36 @@ func TestLongLinesAndPrompts(t *testing.T) {
 func notifier(c *console.Console) *thread.Notifier {
 	return thread.New(thread.Config{Transport: c, Threads: &threadtest.Threads{}})
 }
+
+// A step is labelled with the operation it belongs to, even when it is
+// delivered after the resource moved on (an update's steps arrive once it
+// is ready again).
+func TestStepsCarryTheirOperation(t *testing.T) {
+	t.Parallel()
+	out := &buffer{}
+	c := notifier(console.New(console.Config{Out: out, Actor: platformtest.Bob}))
+	at := time.Date(2026, 3, 2, 13, 2, 11, 0, time.Local)
+	r := &platform.Resource{ID: 12, Name: "orders-db", State: platform.Ready, Requester: platformtest.Bob}
+	ctx := context.Background()
+	evs := []platform.Event{
+		{ID: 1, Kind: platform.EventStep, Message: "joined midway"},
+		{ID: 2, Kind: platform.EventTransition, From: platform.Ready, To: platform.Updating, Message: "size: small → medium"},
+		{ID: 3, Kind: platform.EventStep, Message: "setting the connection limit"},
+		{ID: 4, Kind: platform.EventTransition, From: platform.Updating, To: platform.Ready, Message: "updated"},
+		{ID: 5, Kind: platform.EventTransition, From: platform.Ready, To: platform.Deleting, Message: "deleting"},
+		{ID: 6, Kind: platform.EventStep, Message: "dropping database"},
+	}
+	for _, ev := range evs {
+		ev.ResourceID, ev.At = 12, at
+		_ = c.Notify(ctx, r, ev)
+	}
+	want := "  13:02:11  #12 orders-db  provisioning  joined midway\n" +
+		"  13:02:11  #12 orders-db  updating  size: small → medium\n" +
+		"  13:02:11  #12 orders-db  updating  setting the connection limit\n" +
+		"  13:02:11  #12 orders-db  ready  updated\n" +
+		"  13:02:11  #12 orders-db  deleting  deleting\n" +
+		"  13:02:11  #12 orders-db  deleting  dropping database\n"
+	if got := out.String(); got != want {
+		t.Errorf("output mismatch:\n got: %q\nwant: %q", got, want)
+	}
+}
