@@ -107,6 +107,16 @@ func (r *Router) approve(ctx context.Context, req Request, a args) Reply {
 	}
 	r.log.InfoContext(ctx, "request approved", "request_id", res.ID, "team", res.Team, "env", res.Environment, "actor", req.Actor.ID, "state", res.State)
 	reply := Reply{Resource: res}
+	switch res.State {
+	case platform.Ready:
+		// A change of a ready resource that needs more approvals.
+		reply.Title = fmt.Sprintf("Approved the change of %s %s (%d of %d): it needs %s from another approver.",
+			res.Name, res.Ref(), len(st.Approvers), st.Needed, plural(st.Missing(), "more approval"))
+		return reply
+	case platform.Updating:
+		reply.Title = fmt.Sprintf("Approved the change of %s %s: the update starts; its thread tells how it goes.", res.Name, res.Ref())
+		return reply
+	}
 	if res.State == platform.AwaitingApproval {
 		reply.Title = fmt.Sprintf("Approved %s %s (%d of %d): it needs %s from another approver.",
 			res.Name, res.Ref(), len(st.Approvers), st.Needed, plural(st.Missing(), "more approval"))

@@ -84,10 +84,15 @@ func (r *Router) Home(ctx context.Context, req Request) (*Home, error) {
 		now := r.now()
 		for _, w := range queue {
 			res := w.Resource
+			title, what, asker := fmt.Sprintf("%s %s", res.Name, res.Ref()), res.Service, res.Requester
+			if w.Change != nil {
+				title += " (change)"
+				what, asker = platform.Summary(platform.Diff(w.Change.Old, w.Change.New))+" of "+res.Service, w.Change.Actor
+			}
 			h.Approvals = append(h.Approvals, HomeItem{
-				Title: fmt.Sprintf("%s %s", res.Name, res.Ref()),
+				Title: title,
 				Text: fmt.Sprintf("%s for %s in %s, requested by %s, waiting %s; %d of %d approvals",
-					res.Service, res.Team, res.Environment, res.Requester.Display(), waitAge(now.Sub(res.CreatedAt)), len(w.Status.Approvers), w.Status.Needed),
+					what, res.Team, res.Environment, asker.Display(), waitAge(now.Sub(w.Since())), len(w.Status.Approvers), w.Status.Needed),
 				Actions:  ApprovalActions(res),
 				Resource: res,
 			})

@@ -78,10 +78,16 @@ func (r *Router) pending(ctx context.Context, req Request, a args) Reply {
 	now := r.now()
 	rows := [][]string{{"ID", "NAME", "SERVICE", "TEAM/ENV", "REQUESTER", "APPROVALS", "WAITING"}}
 	var actions []Action
+	var changes []string
 	for _, w := range queue {
 		res := w.Resource
-		rows = append(rows, []string{res.Ref(), res.Name, res.Service, res.Team + "/" + res.Environment, res.Requester.Display(),
-			fmt.Sprintf("%d of %d", len(w.Status.Approvers), w.Status.Needed), waitAge(now.Sub(res.CreatedAt))})
+		name, asker := res.Name, res.Requester
+		if w.Change != nil {
+			name, asker = res.Name+" (change)", w.Change.Actor
+			changes = append(changes, fmt.Sprintf("%s %s: %s", res.Ref(), res.Name, platform.Summary(platform.Diff(w.Change.Old, w.Change.New))))
+		}
+		rows = append(rows, []string{res.Ref(), name, res.Service, res.Team + "/" + res.Environment, asker.Display(),
+			fmt.Sprintf("%d of %d", len(w.Status.Approvers), w.Status.Needed), waitAge(now.Sub(w.Since()))})
 		if len(actions) < 2*maxPendingButtons {
 			for _, act := range ApprovalActions(res) {
 				act.Label += " " + res.Ref()
@@ -91,6 +97,9 @@ func (r *Router) pending(ctx context.Context, req Request, a args) Reply {
 	}
 	reply := Reply{Title: fmt.Sprintf("%s waiting for your approval, oldest first:", plural(len(queue), "request")), Ephemeral: true, Actions: actions}
 	reply.Sections = append(reply.Sections, Section{Text: table(rows)})
+	if len(changes) > 0 {
+		reply.Sections = append(reply.Sections, Section{Heading: "Changes", Text: strings.Join(changes, "\n")})
+	}
 	if more {
 		reply.Sections = append(reply.Sections, Section{Text: fmt.Sprintf("Showing the oldest %d.", listLimit)})
 	}

@@ -58,9 +58,23 @@ func TestUpdateCommandPendingApproval(t *testing.T) {
 	if r, _ := e.f.Store.Resource(ctx, id); r.State != platform.Ready || r.Parameters["size"] != "small" {
 		t.Errorf("while the change waits: %s %v, want ready and small", r.State, r.Parameters)
 	}
+	// The approver's queue lists the change, with who asked for it and
+	// what it changes; the requester's own queue does not.
+	queue := e.run(approver, "list --pending").Text()
+	for _, want := range []string{"1 request waiting for your approval", "ledger-db (change)", "#1 ledger-db: size: small → large"} {
+		if !strings.Contains(queue, want) {
+			t.Errorf("list --pending lacks %q:\n%s", want, queue)
+		}
+	}
 	reply = e.run(approver, "approve ledger-db")
 	if reply.Err != nil {
 		t.Fatal(reply.Text())
+	}
+	if want := "Approved the change of ledger-db #1: the update starts"; !strings.HasPrefix(reply.Text(), want) {
+		t.Errorf("approve reply = %q, want it to start %q", reply.Text(), want)
+	}
+	if queue := e.run(approver, "list --pending").Text(); !strings.Contains(queue, "Nothing waits") {
+		t.Errorf("list --pending after the approval:\n%s", queue)
 	}
 	if r, _ := e.f.Store.Resource(ctx, id); r.State != platform.Updating {
 		t.Errorf("after approval: %s, want updating", r.State)

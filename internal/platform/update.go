@@ -124,6 +124,9 @@ type ChangeStore interface {
 	// SaveChange saves c's Status, Approvers and Reason, and sets its
 	// UpdatedAt.
 	SaveChange(ctx context.Context, c *Change) error
+	// PendingChanges returns up to limit changes waiting for approval,
+	// oldest first.
+	PendingChanges(ctx context.Context, limit int) ([]*Change, error)
 }
 
 // UpdateObserver is an Observer that is also told how updates end, for

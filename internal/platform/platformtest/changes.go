@@ -47,6 +47,22 @@ func (s *Store) OpenChange(ctx context.Context, resourceID int64) (*platform.Cha
 	return nil, platform.Errorf(platform.NotFound, "#%d has no open change.", resourceID)
 }
 
+// PendingChanges implements platform.ChangeStore.
+func (s *Store) PendingChanges(ctx context.Context, limit int) ([]*platform.Change, error) {
+	if err := s.begin(ctx, "PendingChanges"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*platform.Change
+	for _, c := range s.changes {
+		if c.Status == platform.ChangePending && len(out) < limit {
+			out = append(out, cloneChange(c))
+		}
+	}
+	return out, nil
+}
+
 // SaveChange implements platform.ChangeStore.
 func (s *Store) SaveChange(ctx context.Context, c *platform.Change) error {
 	if err := s.begin(ctx, "SaveChange"); err != nil {

@@ -64,6 +64,28 @@ func (s *Store) OpenChange(ctx context.Context, resourceID int64) (*platform.Cha
 	return c, nil
 }
 
+// PendingChanges implements platform.ChangeStore.
+func (s *Store) PendingChanges(ctx context.Context, limit int) ([]*platform.Change, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+changeColumns+` FROM resource_changes
+		WHERE status = 'pending' ORDER BY created_at, id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending changes: %w", err)
+	}
+	defer rows.Close()
+	var out []*platform.Change
+	for rows.Next() {
+		c, err := scanChange(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pending changes: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending changes: %w", err)
+	}
+	return out, nil
+}
+
 // SaveChange implements platform.ChangeStore.
 func (s *Store) SaveChange(ctx context.Context, c *platform.Change) error {
 	now := s.timestamp()

@@ -35,6 +35,9 @@ func TestChangesRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(c, got, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("OpenChange mismatch (-added +read):\n%s", diff)
 	}
+	if pending, err := s.PendingChanges(ctx, 10); err != nil || len(pending) != 1 || pending[0].ID != c.ID {
+		t.Errorf("PendingChanges = %v, %v; want the change %d", pending, err, c.ID)
+	}
 	// One open change per resource.
 	second := &platform.Change{ResourceID: r.ID, Actor: alice, Status: platform.ChangeApplying}
 	if err := s.AddChange(ctx, second); platform.ErrorCode(err) != platform.Conflict {
@@ -48,6 +51,9 @@ func TestChangesRoundTrip(t *testing.T) {
 	read, err := s.OpenChange(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if pending, err := s.PendingChanges(ctx, 10); err != nil || len(pending) != 0 {
+		t.Errorf("PendingChanges of an applying change = %v, %v; want none", pending, err)
 	}
 	if read.Status != platform.ChangeApplying || len(read.Approvers) != 1 || read.Approvers[0].ID != "console:approver" {
 		t.Errorf("after SaveChange: %s %+v", read.Status, read.Approvers)
