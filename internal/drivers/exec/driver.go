@@ -206,9 +206,13 @@ func (d *Driver) run(ctx context.Context, job platform.Job, action string) (plat
 			// Killed by a signal it was not sent by us (OOM killer): retry.
 			return platform.Result{}, fmt.Errorf("%s %s: command killed: %v: %s", action, r.Name, ee, reason)
 		}
+		operation := "provisioning"
+		if action == "delete" {
+			operation = "deprovisioning"
+		}
 		return platform.Result{}, &platform.Error{
 			Code:    platform.Invalid,
-			Message: fmt.Sprintf("The provisioning command failed (exit %d): %s", code, reason),
+			Message: fmt.Sprintf("The %s command failed (exit %d): %s", operation, code, reason),
 			Err:     waitErr,
 		}
 	}

@@ -183,6 +183,11 @@ exit 3
 	if diff := cmp.Diff([]string{"Initializing"}, rec.all()); diff != "" {
 		t.Errorf("steps mismatch (-want +got):\n%s", diff)
 	}
+	// A failed deletion says so, not "provisioning".
+	err = d.Deprovision(context.Background(), newJob(nil, &recorder{}))
+	if want := "The deprovisioning command failed (exit 3): "; !strings.HasPrefix(platform.ErrorMessage(err), want) {
+		t.Errorf("Deprovision failure message = %q, want it to start %q", platform.ErrorMessage(err), want)
+	}
 }
 
 func TestTempFailIsRetried(t *testing.T) {
