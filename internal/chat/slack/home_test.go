@@ -325,3 +325,37 @@ func TestSocketModeEventsAPI(t *testing.T) {
 }
 
 var _ = slackapi.VTHomeTab
+
+// The Home tab's Update button opens the update form pre-filled with the
+// resource's values, with the click's trigger, rather than answering in
+// the person's messages.
+func TestHomeUpdateButtonOpensTheForm(t *testing.T) {
+	t.Parallel()
+	f := fixture(t)
+	h := newHarness(t, harnessConfig{engine: f.Engine})
+	h.create(alice, "create postgresql-database name=orders-db team=payments size=medium")
+	h.postEvent(h.fake.AppHomeOpened(alice), testSecret, time.Now())
+	home := h.home(alice, 1)
+	var update string
+	for _, b := range home.Blocks() {
+		els, _ := b["elements"].([]any)
+		for _, e := range els {
+			if em, _ := e.(map[string]any); em["value"] == "update 1" {
+				update, _ = em["action_id"].(string)
+			}
+		}
+	}
+	if update == "" {
+		t.Fatalf("alice's home has no Update button for orders-db:\n%s", home.JSON)
+	}
+	h.interact(h.fake.HomeClick(alice, home, update))
+	v := h.lastView()
+	for _, want := range []string{CallbackUpdate, `"initial_option"`, "medium"} {
+		if !strings.Contains(string(v.JSON), want) {
+			t.Errorf("the Update button opened a view without %s:\n%s", want, v.JSON)
+		}
+	}
+	if n := len(h.fake.Messages(alice.ID)); n != 0 {
+		t.Errorf("the Update button also wrote %d message(s) to alice", n)
+	}
+}

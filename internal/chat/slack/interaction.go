@@ -312,6 +312,10 @@ func (a *Adapter) blockAction(ctx context.Context, cb slackapi.InteractionCallba
 		switch {
 		case strings.HasPrefix(act.ActionID, ActionHomePage):
 			bg(func(ctx context.Context) { a.homeAction(ctx, cb, act) })
+		case strings.HasPrefix(act.ActionID, ActionRun) && updateForm(act.Value) != "":
+			// Update without values (the Home tab's button) is the form
+			// pre-filled with the current values; the trigger lives 3 s.
+			bg(func(ctx context.Context) { a.openUpdate(ctx, cb, updateForm(act.Value)) })
 		case strings.HasPrefix(act.ActionID, ActionRun) && strings.TrimSpace(act.Value) != "":
 			bg(func(ctx context.Context) {
 				a.runAction(ctx, cb, strings.TrimSpace(act.Value))

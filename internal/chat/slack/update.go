@@ -134,3 +134,30 @@ func (a *Adapter) updateSubmit(ctx context.Context, cb slackapi.InteractionCallb
 	a.log.InfoContext(ctx, "update requested from modal", "request_id", out.ID, "service", out.Service, "user", actor.ID, "status", string(c.Status))
 	return slackapi.NewClearViewSubmissionResponse()
 }
+
+// updateForm returns the ref of a button's command "update <ref>" with no
+// values, which opens the update form; "" for any other command.
+func updateForm(command string) string {
+	words := strings.Fields(command)
+	if len(words) != 2 || words[0] != "update" {
+		return ""
+	}
+	return words[1]
+}
+
+// openUpdate opens the update form of ref for the person who clicked, or
+// tells them privately why it cannot be updated.
+func (a *Adapter) openUpdate(ctx context.Context, cb slackapi.InteractionCallback, ref string) {
+	actor := a.who.actor(ctx, cb.User.ID, userName(cb.User))
+	view, m := a.updateView(ctx, actor, ref, cb.Channel.ID)
+	if m == nil {
+		_, err := a.api.OpenViewContext(ctx, cb.TriggerID, view)
+		if err == nil {
+			return
+		}
+		if m = a.viewFailed(ctx, err); m == nil {
+			return
+		}
+	}
+	a.tell(ctx, originOf(cb), cb.User.ID, *m)
+}
