@@ -147,9 +147,10 @@ func New(cfg Config) (*Runner, error) {
 	log := cfg.Logger.With("component", "jobs")
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &provisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
-	river.AddWorker(workers, &deprovisionWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
-	river.AddWorker(workers, &updateWorker{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log})
+	river.AddWorker(workers, newResourceWorker[ProvisionArgs](cfg, log, "provisioning", cfg.Engine.Provision))
+	river.AddWorker(workers, newResourceWorker[DeprovisionArgs](cfg, log, "deprovisioning", cfg.Engine.Deprovision))
+	// A failed last attempt fails the resource ("updating failed after …").
+	river.AddWorker(workers, newResourceWorker[UpdateArgs](cfg, log, "updating", cfg.Engine.ApplyUpdate))
 	limits, _ := cfg.Metrics.(RateLimitObserver)
 	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
 	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, enqueuer: cfg.Enqueuer, stale: cfg.RescueAfter + time.Minute, log: log})

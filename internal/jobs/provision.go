@@ -42,42 +42,44 @@ func (DeprovisionArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: ProvisionMaxAttempts}
 }
 
-// provisionWorker runs Engine.Provision.
-type provisionWorker struct {
-	river.WorkerDefaults[ProvisionArgs]
+// resourceArgs are the arguments of a job that runs one of the engine's
+// operations on one resource.
+type resourceArgs interface {
+	river.JobArgs
+	resource() int64
+}
+
+func (a ProvisionArgs) resource() int64   { return a.ResourceID }
+func (a DeprovisionArgs) resource() int64 { return a.ResourceID }
+func (a UpdateArgs) resource() int64      { return a.ResourceID }
+
+// resourceWorker runs an engine operation (Provision, Deprovision,
+// ApplyUpdate) on its job's resource, bounded by the driver's timeout; the
+// last failed attempt fails the resource ("<what> failed after …").
+type resourceWorker[T resourceArgs] struct {
+	river.WorkerDefaults[T]
 	engine  *platform.Engine
 	timeout time.Duration
 	log     *slog.Logger
+	what    string
+	run     func(ctx context.Context, id int64) error
+}
+
+// newResourceWorker returns the worker of jobs T that run op, named what
+// in the reasons of the resources it fails.
+func newResourceWorker[T resourceArgs](cfg Config, log *slog.Logger, what string, op func(ctx context.Context, id int64) error) *resourceWorker[T] {
+	return &resourceWorker[T]{engine: cfg.Engine, timeout: cfg.DefaultTimeout, log: log, what: what, run: op}
 }
 
 // Timeout is the resource's driver timeout.
-func (w *provisionWorker) Timeout(job *river.Job[ProvisionArgs]) time.Duration {
-	return driverTimeout(w.engine, job.Args.ResourceID, w.timeout)
+func (w *resourceWorker[T]) Timeout(job *river.Job[T]) time.Duration {
+	return driverTimeout(w.engine, job.Args.resource(), w.timeout)
 }
 
-// Work provisions the resource.
-func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
-	err := w.engine.Provision(ctx, job.Args.ResourceID)
-	return settle(ctx, w.engine, w.log, job.JobRow, job.Args.ResourceID, "provisioning", err)
-}
-
-// deprovisionWorker runs Engine.Deprovision.
-type deprovisionWorker struct {
-	river.WorkerDefaults[DeprovisionArgs]
-	engine  *platform.Engine
-	timeout time.Duration
-	log     *slog.Logger
-}
-
-// Timeout is the resource's driver timeout.
-func (w *deprovisionWorker) Timeout(job *river.Job[DeprovisionArgs]) time.Duration {
-	return driverTimeout(w.engine, job.Args.ResourceID, w.timeout)
-}
-
-// Work deprovisions the resource.
-func (w *deprovisionWorker) Work(ctx context.Context, job *river.Job[DeprovisionArgs]) error {
-	err := w.engine.Deprovision(ctx, job.Args.ResourceID)
-	return settle(ctx, w.engine, w.log, job.JobRow, job.Args.ResourceID, "deprovisioning", err)
+// Work runs the operation on the job's resource.
+func (w *resourceWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	id := job.Args.resource()
+	return settle(ctx, w.engine, w.log, job.JobRow, id, w.what, w.run(ctx, id))
 }
 
 // driverTimeout asks the engine for the driver's timeout; River calls it
