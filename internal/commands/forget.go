@@ -26,7 +26,6 @@ func (r *Router) forget(ctx context.Context, req Request, a args) Reply {
 	r.log.InfoContext(ctx, "resource forgotten", "request_id", res.ID, "service", res.Service, "team", res.Team, "env", res.Environment, "actor", req.Actor.ID)
 	return Reply{
 		Title:    fmt.Sprintf("Forgot %s %s: its name is free again.", res.Name, res.Ref()),
-		Resource: res,
 		Sections: []Section{{Text: "Its thread says what may be left behind on the target; /idp audit " + res.Ref() + " shows why it was forgotten."}},
 	}
 }

@@ -24,7 +24,6 @@ func (r *Router) retry(ctx context.Context, req Request, a args) Reply {
 	r.log.InfoContext(ctx, "retry requested", "request_id", res.ID, "service", res.Service, "team", res.Team, "env", res.Environment, "actor", req.Actor.ID, "state", res.State)
 	return Reply{
 		Title:    fmt.Sprintf("Retrying the %s of %s %s (%s of team %s in %s).", what, res.Name, res.Ref(), res.Service, res.Team, res.Environment),
-		Resource: res,
 		Sections: []Section{{Text: "Progress follows in its thread."}},
 	}
 }

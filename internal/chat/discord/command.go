@@ -47,6 +47,9 @@ const (
 	subStatus  = "status"
 	subDelete  = "delete"
 	subUpdate  = "update"
+	subRetry   = "retry"
+	subCreds   = "credentials"
+	subForget  = "forget"
 	subHelp    = "help"
 	subRun     = "run"
 
@@ -64,6 +67,8 @@ const (
 	optState       = "state"
 	optCommand     = "command"
 	optText        = "text"
+	optRotate      = "rotate"
+	optReason      = "reason"
 )
 
 // optionName is what Discord accepts as an option or subcommand name that
@@ -194,9 +199,21 @@ func (l *layout) build(terse bool) *discordgo.ApplicationCommand {
 					resourceOption("Its name or #id"),
 					{Type: discordgo.ApplicationCommandOptionString, Name: optValues, Description: "key=value pairs: size=medium", MaxLength: maxStringOption},
 				}},
+			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subRetry, Description: "Run again what failed",
+				Options: []*discordgo.ApplicationCommandOption{resourceOption("Its name or #id")}},
+			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subCreds, Description: "About a resource's credentials; rotate them",
+				Options: []*discordgo.ApplicationCommandOption{
+					resourceOption("Its name or #id"),
+					{Type: discordgo.ApplicationCommandOptionBoolean, Name: optRotate, Description: "Issue new ones, revoke the old"},
+				}},
+			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subForget, Description: "Admins: forget what cannot be deprovisioned",
+				Options: []*discordgo.ApplicationCommandOption{
+					resourceOption("Its name or #id"),
+					{Type: discordgo.ApplicationCommandOptionString, Name: optReason, Description: "Why", Required: true, MaxLength: maxStringOption},
+				}},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subHelp, Description: "Show the commands, or one command in detail",
 				Options: []*discordgo.ApplicationCommandOption{
-					l.choiceOption(optCommand, "The command to explain", []string{subCreate, subCatalog, subList, subStatus, subDelete, subUpdate, subHelp}, false),
+					l.choiceOption(optCommand, "The command to explain", []string{subCreate, subCatalog, subList, subStatus, subDelete, subUpdate, subRetry, subCreds, subForget, subHelp}, false),
 				}},
 			{Type: discordgo.ApplicationCommandOptionSubCommand, Name: subRun, Description: "Run an /idp command typed as text, e.g. create postgresql-database name=orders-db",
 				Options: []*discordgo.ApplicationCommandOption{

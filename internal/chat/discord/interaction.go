@@ -300,6 +300,15 @@ func (a *Adapter) command(ctx context.Context, i *discordgo.Interaction) (*disco
 		text = sub.Name + " " + quote(opts[optName])
 	case subUpdate:
 		text = "update " + quote(opts[optName]) + " " + opts[optValues]
+	case subRetry:
+		text = "retry " + quote(opts[optName])
+	case subCreds:
+		text = "credentials " + quote(opts[optName])
+		if opts[optRotate] == "true" {
+			text += " --rotate"
+		}
+	case subForget:
+		text = "forget " + quote(opts[optName]) + " --reason " + quote(opts[optReason])
 	case subHelp:
 		text = "help"
 		if c := opts[optCommand]; c != "" {
@@ -589,7 +598,7 @@ func (a *Adapter) autocomplete(ctx context.Context, i *discordgo.Interaction) *d
 func (a *Adapter) suggest(ctx context.Context, actor platform.Actor, sub, service, option, typed string) []*discordgo.ApplicationCommandOptionChoice {
 	org, cat := a.engine.Org(), a.engine.Catalog()
 	switch {
-	case option == optName && (sub == subStatus || sub == subDelete || sub == subUpdate):
+	case option == optName && slices.Contains([]string{subStatus, subDelete, subUpdate, subRetry, subCreds, subForget}, sub):
 		return a.resourceChoices(ctx, actor, typed)
 	case option == optTeam:
 		teams := org.TeamsOf(actor)
