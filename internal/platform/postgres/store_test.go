@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,10 +206,6 @@ func TestCreateResourceNameConflict(t *testing.T) {
 	if n, err := s.Usage(ctx, "payments", "postgresql-database"); err != nil || n != 2 {
 		t.Errorf("Usage = %d, %v; want 2", n, err)
 	}
-}
-
-func errorContains(err error, s string) bool {
-	return err != nil && strings.Contains(platform.ErrorMessage(err), s)
 }
 
 func TestCreateResourceIdempotencyKey(t *testing.T) {
