@@ -154,6 +154,19 @@ type result struct {
 	Secrets map[string]any `json:"secrets"`
 }
 
+// requestJSON is the request a command reads on its stdin for action.
+func requestJSON(job platform.Job, action string) ([]byte, error) {
+	r := job.Resource
+	params := r.Parameters
+	if params == nil {
+		params = map[string]any{}
+	}
+	return json.Marshal(request{
+		RequestID: r.ID, Action: action, Service: r.Service, Name: r.Name, Team: r.Team,
+		Environment: r.Environment, Parameters: params, Requester: r.Requester, Settings: job.Settings,
+	})
+}
+
 func (d *Driver) run(ctx context.Context, job platform.Job, action string) (platform.Result, error) {
 	if err := d.Check(); err != nil {
 		return platform.Result{}, err
@@ -161,14 +174,7 @@ func (d *Driver) run(ctx context.Context, job platform.Job, action string) (plat
 	r := job.Resource
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout())
 	defer cancel()
-	params := r.Parameters
-	if params == nil {
-		params = map[string]any{}
-	}
-	stdin, err := json.Marshal(request{
-		RequestID: r.ID, Action: action, Service: r.Service, Name: r.Name, Team: r.Team,
-		Environment: r.Environment, Parameters: params, Requester: r.Requester, Settings: job.Settings,
-	})
+	stdin, err := requestJSON(job, action)
 	if err != nil {
 		return platform.Result{}, platform.Wrap(platform.Invalid, err, "the request's parameters cannot be passed to the provisioning command")
 	}

@@ -3,7 +3,6 @@ package exec
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,14 +44,7 @@ func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveSta
 	if _, err := osexec.LookPath(argv[0]); err != nil {
 		return platform.LiveStatus{}, platform.Wrap(platform.Unavailable, err, fmt.Sprintf("the exec status command %s cannot be run", argv[0]))
 	}
-	params := r.Parameters
-	if params == nil {
-		params = map[string]any{}
-	}
-	stdin, err := json.Marshal(request{
-		RequestID: r.ID, Action: ActionStatus, Service: r.Service, Name: r.Name, Team: r.Team,
-		Environment: r.Environment, Parameters: params, Requester: r.Requester, Settings: job.Settings,
-	})
+	stdin, err := requestJSON(job, ActionStatus)
 	if err != nil {
 		return platform.LiveStatus{}, platform.Wrap(platform.Invalid, err, "the request's parameters cannot be passed to the status command")
 	}
