@@ -72,6 +72,18 @@ func ApprovalCard(r *platform.Resource, needed int, reminder string) Reply {
 	}
 }
 
+// ChangeCard tells the approvers that a change of ready resource r waits
+// for them, ev being the note that records it. It has no buttons: the
+// approval cards' buttons are for requests, and a change is decided with
+// /idp approve or /idp reject (or from list --pending and the Home tab).
+func ChangeCard(r *platform.Resource, ev platform.Event) Reply {
+	return Reply{
+		Title: fmt.Sprintf("Change waiting for approval: %s %s, %s for %s in %s", r.Name, r.Ref(), r.Service, r.Team, r.Environment),
+		Sections: []Section{{Text: ev.Message},
+			{Text: fmt.Sprintf("Decide with /idp approve %d or /idp reject %d <reason>; /idp list --pending shows what waits for you.", r.ID, r.ID)}},
+	}
+}
+
 // DecidedCard is what an approval card becomes once its request is
 // decided, ev being the transition out of awaiting_approval: the same
 // request, the decision and who made it, and no buttons.

@@ -76,7 +76,8 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 //     it: the processes that serve the platform work it;
 //   - an approval card in every approvals channel when r starts waiting
 //     for approval, a reminder card when its approvers are reminded, and,
-//     once it is decided, the edit of those cards to show the decision.
+//     once it is decided, the edit of those cards to show the decision;
+//     a notice there when a change of r waits for approval.
 func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
 	var params []river.InsertManyParams
 	switch {
@@ -97,6 +98,10 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 	switch {
 	case ev.Kind == platform.EventTransition && ev.To == platform.AwaitingApproval:
 		params = append(params, e.posts(e.approvals, r.ID, commands.ApprovalCard(r, platform.ApprovalsNeeded(e.org, e.catalog, r), ""))...)
+	case platform.IsChangeRequest(ev):
+		// Not an approval card (resource 0): nothing edits it once the
+		// change is decided, so it has no buttons.
+		params = append(params, e.posts(e.approvals, 0, commands.ChangeCard(r, ev))...)
 	case ev.Kind == platform.EventReminder:
 		params = append(params, e.posts(e.approvals, r.ID, commands.ApprovalCard(r, platform.ApprovalsNeeded(e.org, e.catalog, r), ev.Message))...)
 	case ev.Kind == platform.EventTransition && ev.From == platform.AwaitingApproval && posting(e.approvals):

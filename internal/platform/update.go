@@ -111,6 +111,16 @@ func Summary(d []ParamChange) string {
 	return strings.Join(parts, ", ")
 }
 
+// changeRequested begins the note that records a change waiting for
+// approval.
+const changeRequested = "change requested by "
+
+// IsChangeRequest reports whether ev is the note that records a change
+// waiting for approval (the approvers are told of it).
+func IsChangeRequest(ev Event) bool {
+	return ev.Kind == EventNote && strings.HasPrefix(ev.Message, changeRequested)
+}
+
 // ChangeStore keeps the changes of resources' parameters. The postgres
 // store and the in-memory one implement it next to Store; an engine whose
 // store does not cannot update resources.
@@ -183,7 +193,7 @@ func (e *Engine) Update(ctx context.Context, actor Actor, ref string, changes ma
 		if err := cs.AddChange(ctx, c); err != nil {
 			return nil, nil, err
 		}
-		msg := fmt.Sprintf("change requested by %s: %s; needs %d approval(s)", actor.Display(), c.Summary(), c.Needed)
+		msg := fmt.Sprintf("%s%s: %s; needs %d approval(s)", changeRequested, actor.Display(), c.Summary(), c.Needed)
 		if _, err := e.store.AddEvent(ctx, Event{ResourceID: r.ID, Actor: actor, Kind: EventNote, Message: msg}); err != nil {
 			return nil, nil, fmt.Errorf("record change of %s: %w", r.Ref(), err)
 		}

@@ -239,6 +239,10 @@ func TestUpdateNeedsApproval(t *testing.T) {
 	if got.State != platform.Ready || c.Status != platform.ChangePending || c.Needed != 1 {
 		t.Fatalf("Update in production = %s, change %s needing %d; want ready with a pending change needing 1", got.State, c.Status, c.Needed)
 	}
+	// The note that records it is what tells the approvers.
+	if evs, _ := f.Store.Events(ctx, r.ID); len(evs) == 0 || !platform.IsChangeRequest(evs[len(evs)-1]) {
+		t.Errorf("the last event is not the change request: %+v", evs)
+	}
 	if _, _, err := f.Engine.Update(ctx, bob, "orders-db", map[string]any{"size": "large"}); platform.ErrorCode(err) != platform.Conflict ||
 		!strings.Contains(platform.ErrorMessage(err), "already has a change waiting for approval (size: small → medium)") {
 		t.Errorf("second Update = %v, want a Conflict naming the pending change", err)
