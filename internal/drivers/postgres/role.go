@@ -14,14 +14,16 @@ import (
 type role struct {
 	name      string
 	superuser bool
+	canLogin  bool
+	connLimit int
 	comment   *string
 }
 
 // lookupRole returns the role called name, or nil when there is none.
 func lookupRole(ctx context.Context, conn *pgx.Conn, name string) (*role, error) {
 	r := role{name: name}
-	err := conn.QueryRow(ctx, `SELECT rolsuper, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1`, name).
-		Scan(&r.superuser, &r.comment)
+	err := conn.QueryRow(ctx, `SELECT rolsuper, rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1`, name).
+		Scan(&r.superuser, &r.canLogin, &r.connLimit, &r.comment)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -13,13 +13,6 @@ import (
 
 var _ platform.StatusReader = (*Driver)(nil)
 
-// liveRole is what Status reads of the resource's role.
-type liveRole struct {
-	canLogin  bool
-	connLimit int
-	comment   *string
-}
-
 // liveDatabase is what Status reads of the resource's database.
 type liveDatabase struct {
 	owner   string
@@ -57,7 +50,7 @@ func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveSta
 	}
 	defer closeConn(ctx, conn)
 
-	r, err := readRole(ctx, conn, name)
+	r, err := lookupRole(ctx, conn, name)
 	if err != nil {
 		return platform.LiveStatus{}, err
 	}
@@ -87,20 +80,6 @@ func (d *Driver) dial(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// readRole returns the role called name, or nil when there is none.
-func readRole(ctx context.Context, conn *pgx.Conn, name string) (*liveRole, error) {
-	var r liveRole
-	err := conn.QueryRow(ctx, `SELECT rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1`, name).
-		Scan(&r.canLogin, &r.connLimit, &r.comment)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, classify(ctx, "read role "+name, err)
-	}
-	return &r, nil
-}
-
 // readDatabase returns the database called name, or nil when there is none.
 func readDatabase(ctx context.Context, conn *pgx.Conn, name string) (*liveDatabase, error) {
 	var db liveDatabase
@@ -119,7 +98,7 @@ func readDatabase(ctx context.Context, conn *pgx.Conn, name string) (*liveDataba
 
 // compare turns what was read into a LiveStatus: the worst finding decides
 // the health (missing, then degraded, then changed).
-func compare(res *platform.Resource, name string, s settings, r *liveRole, db *liveDatabase) platform.LiveStatus {
+func compare(res *platform.Resource, name string, s settings, r *role, db *liveDatabase) platform.LiveStatus {
 	var (
 		checks   []platform.LiveCheck
 		missing  []string
