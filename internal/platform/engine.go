@@ -517,7 +517,7 @@ func (e *Engine) Delete(ctx context.Context, actor Actor, ref string) (*Resource
 // the owning team (Forbidden), not ready or failed, or depended on by other
 // active resources, which it names (Conflict).
 func (e *Engine) Deletable(ctx context.Context, actor Actor, r *Resource) error {
-	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
+	if !e.org.MayManage(actor, r.Team) {
 		return Errorf(Forbidden, "You are not in team %s, which owns %s.", r.Team, r.Name)
 	}
 	switch r.State {

@@ -25,7 +25,7 @@ func (e *Engine) Extend(ctx context.Context, actor Actor, ref string, d time.Dur
 	if err != nil {
 		return nil, err
 	}
-	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
+	if !e.org.MayManage(actor, r.Team) {
 		return nil, Errorf(Forbidden, "You are not in team %s, which owns %s.", r.Team, r.Name)
 	}
 	if !r.State.Counted() || r.State == Deleting {

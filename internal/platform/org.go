@@ -94,6 +94,10 @@ func (o *Org) TeamsOf(a Actor) []string {
 	return out
 }
 
+// MayManage reports whether a may act on a resource of team (delete,
+// extend, update, retry, rotate): a member of the team or an admin.
+func (o *Org) MayManage(a Actor, team string) bool { return o.IsMember(a, team) || o.IsAdmin(a) }
+
 // IsMember reports whether a is a member of team.
 func (o *Org) IsMember(a Actor, team string) bool {
 	t, ok := o.Team(team)

@@ -61,7 +61,7 @@ func (e *Engine) Retry(ctx context.Context, actor Actor, ref string) (*Resource,
 
 // retryable returns nil when actor may retry r now, or why not.
 func (e *Engine) retryable(actor Actor, r *Resource) error {
-	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
+	if !e.org.MayManage(actor, r.Team) {
 		return Errorf(Forbidden, "You are not in team %s, which owns %s %s: only its members or a platform admin can retry it.", r.Team, r.Name, r.Ref())
 	}
 	switch r.State {

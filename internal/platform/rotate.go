@@ -16,7 +16,7 @@ func (e *Engine) Rotate(ctx context.Context, actor Actor, ref string) (*Resource
 	if err != nil {
 		return nil, err
 	}
-	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
+	if !e.org.MayManage(actor, r.Team) {
 		return nil, Errorf(Forbidden, "You are not in team %s, which owns %s %s: only its members or a platform admin can rotate its credentials.", r.Team, r.Name, r.Ref())
 	}
 	if r.State != Ready {

@@ -382,7 +382,7 @@ func fieldNames(svc *ServiceDefinition, all bool) []string {
 // change already waiting for approval (Conflict). Adapters call it before
 // they open an update form.
 func (e *Engine) Updatable(ctx context.Context, actor Actor, r *Resource) error {
-	if !e.org.IsMember(actor, r.Team) && !e.org.IsAdmin(actor) {
+	if !e.org.MayManage(actor, r.Team) {
 		return Errorf(Forbidden, "You are not in team %s, which owns %s %s; ask one of its members to update it.", r.Team, r.Name, r.Ref())
 	}
 	if err := updatable(r); err != nil {
