@@ -188,6 +188,17 @@ func (e *Engine) Update(ctx context.Context, actor Actor, ref string, changes ma
 	if err != nil {
 		return nil, nil, err
 	}
+	if open, err := cs.OpenChange(ctx, r.ID); err == nil {
+		// A change left applying or failed by a resource that is ready
+		// again (an interrupted update, a deleted retry) is stale; a
+		// pending one was refused by planChange.
+		open.Status, open.Reason = ChangeDropped, "superseded by a new change"
+		if err := cs.SaveChange(ctx, open); err != nil {
+			return nil, nil, err
+		}
+	} else if ErrorCode(err) != NotFound {
+		return nil, nil, err
+	}
 	if c.Needed > 0 {
 		c.Status = ChangePending
 		if err := cs.AddChange(ctx, c); err != nil {
@@ -239,20 +250,6 @@ func (e *Engine) startChange(ctx context.Context, actor Actor, r *Resource, c *C
 // why it is refused.
 func (e *Engine) planChange(ctx context.Context, actor Actor, r *Resource, changes map[string]any) (*Change, error) {
 	if err := e.Updatable(ctx, actor, r); err != nil {
-		return nil, err
-	}
-	cs, err := e.changes()
-	if err != nil {
-		return nil, err
-	}
-	if open, err := cs.OpenChange(ctx, r.ID); err == nil {
-		// A change left applying or failed by a resource that is ready
-		// again (an interrupted update, a deleted retry) is stale.
-		open.Status, open.Reason = ChangeDropped, "superseded by a new change"
-		if err := cs.SaveChange(ctx, open); err != nil {
-			return nil, err
-		}
-	} else if ErrorCode(err) != NotFound {
 		return nil, err
 	}
 	svc, err := e.catalog.Lookup(r.Service)
