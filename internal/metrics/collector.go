@@ -28,20 +28,58 @@ type PoolStats struct {
 	Acquired, Idle, Total, Max int32
 }
 
-// DBCollector exports the gauges that come from the database, read at
-// scrape time (cached briefly so that concurrent scrapes share one read).
-type DBCollector struct {
-	src     Source
-	pool    func() PoolStats
+// scrapeCache holds what a collector reads from the database at scrape
+// time, for a short while, so that concurrent scrapes share one read.
+type scrapeCache[T any] struct {
+	read    func(ctx context.Context) (T, error)
+	what    string // for the log: "metrics", "drifted resources"
 	log     *slog.Logger
 	timeout time.Duration
 	ttl     time.Duration
 	now     func() time.Time
 
-	mu     sync.Mutex
-	cached Snapshot
-	at     time.Time
-	ok     bool
+	mu  sync.Mutex
+	val T
+	at  time.Time
+	ok  bool
+}
+
+func newScrapeCache[T any](what string, log *slog.Logger, read func(ctx context.Context) (T, error)) *scrapeCache[T] {
+	return &scrapeCache[T]{read: read, what: what, log: log, timeout: 3 * time.Second, ttl: 2 * time.Second, now: time.Now}
+}
+
+// get returns the value read less than the ttl ago, or reads it; ok is
+// false when the read failed (logged).
+func (c *scrapeCache[T]) get() (v T, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ok && c.now().Sub(c.at) < c.ttl {
+		return c.val, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	v, err := c.read(ctx)
+	if err != nil {
+		c.log.Warn("read "+c.what+" from the database", "err", err)
+		c.ok = false
+		return v, false
+	}
+	c.val, c.at, c.ok = v, c.now(), true
+	return v, true
+}
+
+// set stores v as if it had just been read.
+func (c *scrapeCache[T]) set(v T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.val, c.at, c.ok = v, c.now(), true
+}
+
+// DBCollector exports the gauges that come from the database, read at
+// scrape time (cached briefly so that concurrent scrapes share one read).
+type DBCollector struct {
+	snap *scrapeCache[Snapshot]
+	pool func() PoolStats
 
 	resources, oldest, selfService, nps, npsResponses, queueDepth, queueOldest, poolConns *prometheus.Desc
 }
@@ -55,7 +93,7 @@ func NewDBCollector(src Source, pool func() PoolStats, log *slog.Logger) *DBColl
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &DBCollector{
-		src: src, pool: pool, log: log, timeout: 3 * time.Second, ttl: 2 * time.Second, now: time.Now,
+		snap: newScrapeCache("metrics", log, src.Snapshot), pool: pool,
 		resources:    prometheus.NewDesc("idpbot_resources", "Resources by state.", []string{"state"}, nil),
 		oldest:       prometheus.NewDesc("idpbot_oldest_resource_in_state_seconds", "Age of the oldest resource in a state.", []string{"state"}, nil),
 		selfService:  prometheus.NewDesc("idp_self_service_rate", "Percent of the last 30 days' resources created self-service.", nil, nil),
@@ -74,24 +112,6 @@ func (c *DBCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (c *DBCollector) snapshot() (Snapshot, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ok && c.now().Sub(c.at) < c.ttl {
-		return c.cached, true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	s, err := c.src.Snapshot(ctx)
-	if err != nil {
-		c.log.Warn("read metrics from the database", "err", err)
-		c.ok = false
-		return Snapshot{}, false
-	}
-	c.cached, c.at, c.ok = s, c.now(), true
-	return s, true
-}
-
 // Collect implements prometheus.Collector.
 func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.pool != nil {
@@ -100,7 +120,7 @@ func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.poolConns, prometheus.GaugeValue, float64(v), state)
 		}
 	}
-	s, ok := c.snapshot()
+	s, ok := c.snap.get()
 	if !ok {
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,19 +24,13 @@ type DriftSource interface {
 // scrape time (cached briefly), so every replica reports what the leader's
 // last round stored. It implements jobs.DriftObserver.
 type Drift struct {
-	src     DriftSource
-	log     *slog.Logger
-	timeout time.Duration
-	ttl     time.Duration
-	now     func() time.Time
-	desc    *prometheus.Desc
-	checks  *prometheus.CounterVec
+	counts *scrapeCache[map[[2]string]int] // nil without a source
+	desc   *prometheus.Desc
+	checks *prometheus.CounterVec
 
 	mu     sync.Mutex
 	seeded map[[2]string]bool
-	cached map[[2]string]int
-	at     time.Time
-	ok     bool
+	last   map[[2]string]int // what Drifted was last told, without a source
 }
 
 var _ prometheus.Collector = (*Drift)(nil)
@@ -53,7 +46,6 @@ func NewDrift(reg prometheus.Registerer, src DriftSource, log *slog.Logger) *Dri
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Drift{
-		src: src, log: log, timeout: 3 * time.Second, ttl: 2 * time.Second, now: time.Now,
 		desc: prometheus.NewDesc("idp_resources_drifted",
 			"Ready resources whose live state no longer matches their record (deleted out of band, degraded, changed), by service type and environment, as the last drift check found them.",
 			[]string{"service_type", "environment"}, nil),
@@ -61,6 +53,12 @@ func NewDrift(reg prometheus.Registerer, src DriftSource, log *slog.Logger) *Dri
 			Name: "idpbot_drift_checks_total", Help: "Drift checks of single resources, by result (healthy, drifted, unreachable, not_available, error).",
 		}, []string{"result"}),
 		seeded: map[[2]string]bool{},
+	}
+	if src != nil {
+		d.counts = newScrapeCache("drifted resources", log, func(ctx context.Context) (map[[2]string]int, error) {
+			counts, err := src.DriftCounts(ctx)
+			return byKey(counts), err
+		})
 	}
 	reg.MustRegister(d, d.checks)
 	for _, r := range DriftResults {
@@ -87,10 +85,14 @@ func (d *Drift) DriftChecked(result string) { d.checks.WithLabelValues(result).I
 // Drifted is told a round's counts: the gauge shows them at once, without
 // waiting for the cache to expire.
 func (d *Drift) Drifted(counts []platform.DriftCount) {
+	m := byKey(counts)
+	if d.counts != nil {
+		d.counts.set(m)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.cached, d.at, d.ok = byKey(counts), d.now(), true
-	for k := range d.cached {
+	d.last = m
+	for k := range m {
 		d.seeded[k] = true
 	}
 }
@@ -110,24 +112,22 @@ func (d *Drift) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
 // series that has had drifted resources since the process started.
 func (d *Drift) Collect(ch chan<- prometheus.Metric) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.src != nil && (!d.ok || d.now().Sub(d.at) >= d.ttl) {
-		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
-		counts, err := d.src.DriftCounts(ctx)
-		cancel()
-		if err != nil {
-			d.log.Warn("read drifted resources for metrics", "err", err)
-			d.ok = false
+	counts := d.last
+	d.mu.Unlock()
+	if d.counts != nil {
+		var ok bool
+		if counts, ok = d.counts.get(); !ok {
 			return
 		}
-		d.cached, d.at, d.ok = byKey(counts), d.now(), true
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	// A series once reported stays, at 0 when nothing drifts there any
 	// more, so that alerts see it resolve rather than vanish.
-	for k := range d.cached {
+	for k := range counts {
 		d.seeded[k] = true
 	}
 	for k := range d.seeded {
-		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, float64(d.cached[k]), k[0], k[1])
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, float64(counts[k]), k[0], k[1])
 	}
 }
