@@ -7,6 +7,10 @@
 //
 // Every rejection the bot should never cause is also recorded as a
 // violation, and the test fails at cleanup if any is left unclaimed.
+//
+// Slack's rate limits are off unless a test turns them on with
+// SetLimits (DocumentedLimits, Scaled); Stats counts calls, 429s, posts
+// per channel and duplicate posts for load tests.
 package slackfake
 
 import (
@@ -162,6 +166,9 @@ type Server struct {
 	responses  []Response
 	violations []string
 	published  []Published
+	limiter    limiter
+	posted     map[string]bool
+	duplicates []Message
 
 	socket socket
 }
@@ -192,6 +199,8 @@ func New(tb testing.TB) *Server {
 		views:    map[string]*View{},
 		triggers: map[string]*trigger{},
 		hooks:    map[string]int{},
+		limiter:  limiter{due: map[string]time.Time{}},
+		posted:   map[string]bool{},
 	}
 	s.socket.init()
 	// slacktest serves a default handler for a few methods; binding ours
@@ -453,11 +462,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.calls = append(s.calls, call)
 		s.mu.Unlock()
 		if f.status == http.StatusTooManyRequests {
-			secs := max(1, int((f.retryAfter+time.Second-1)/time.Second))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(f.status)
-			_, _ = io.WriteString(w, `{"ok":false,"error":"ratelimited"}`)
+			writeRateLimited(w, f.retryAfter)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html")
@@ -498,6 +503,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
+	ok, wait := s.limiter.take(method, params["channel"])
+	if !ok {
+		call.Status, call.Error = http.StatusTooManyRequests, "ratelimited"
+		s.calls = append(s.calls, call)
+		s.mu.Unlock()
+		writeRateLimited(w, wait)
+		return
+	}
 	code := s.refused[method]
 	s.mu.Unlock()
 	if code != "" {
@@ -505,6 +518,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handle(w, &call)
+}
+
+// writeRateLimited answers 429 as Slack does: Retry-After in whole
+// seconds (see retryAfterSeconds) and a ratelimited error.
+func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = io.WriteString(w, `{"ok":false,"error":"ratelimited"}`)
 }
 
 func invalidArguments(msgs ...string) reply {
@@ -794,6 +816,7 @@ func (s *Server) postMessage(w http.ResponseWriter, call *Call) {
 	}
 	m := &Message{Channel: p["channel"], TS: s.nextTS(), ThreadTS: p["thread_ts"], Text: p["text"], Blocks: json.RawMessage(p["blocks"]), Metadata: meta}
 	s.msgs = append(s.msgs, m)
+	s.notePost(m)
 	s.mu.Unlock()
 	s.finish(w, call, reply{"ok": true, "channel": m.Channel, "ts": m.TS,
 		"message": map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "thread_ts": m.ThreadTS, "bot_id": "B0FAKE", "user": BotUserID}}, "")
