@@ -4,6 +4,11 @@
 // messages, threads, direct messages and interaction responses, can answer
 // 429 or 5xx on demand, and a gateway that dispatches interactions. It also
 // builds signed interactions as Discord sends them.
+//
+// Discord's rate limits (per-route buckets with their headers, the global
+// limit) are off unless a test turns them on with SetLimits
+// (DocumentedLimits, Scaled); Stats counts calls, 429s, posts per channel
+// and duplicate posts for load tests.
 package discordtest
 
 import (
@@ -59,6 +64,10 @@ type Server struct {
 	faults       []*Fault
 	changed      chan struct{}
 	gw           gateway
+	limiter      limiter
+	posts        map[string]int
+	posted       map[string]bool
+	duplicates   []Message
 }
 
 // Call is one request the fake received.
@@ -162,6 +171,8 @@ func New(t testing.TB) *Server {
 		channels: map[string]*Channel{}, guilds: map[string]Guild{}, messages: map[string]*Message{}, dms: map[string]string{}, refuseDMs: map[string]bool{},
 		interactions: map[string]*Answer{}, commands: map[string]json.RawMessage{}, nonces: map[string]string{},
 		changed: make(chan struct{}),
+		limiter: limiter{windows: map[string]*window{}, limited: map[string]int{}},
+		posts:   map[string]int{}, posted: map[string]bool{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
@@ -422,10 +433,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	call := Call{Method: r.Method, Path: path, Query: r.URL.Query(), Body: body, At: time.Now()}
-	status, resp := s.dispatch(r, &call, ok)
+	status, resp := s.dispatch(r, &call, ok, w.Header())
 	call.Status = status
 	s.calls = append(s.calls, call)
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", resp.(apiError).retryHeader())
 		w.Header().Set("X-RateLimit-Scope", "user")
 	}
@@ -437,7 +448,7 @@ func (e apiError) retryHeader() string {
 }
 
 // dispatch checks a call and serves it. s.mu is held.
-func (s *Server) dispatch(r *http.Request, call *Call, versioned bool) (int, any) {
+func (s *Server) dispatch(r *http.Request, call *Call, versioned bool, h http.Header) (int, any) {
 	if !versioned {
 		s.violation("%s %s is not under /api/v9 or /api/v10", r.Method, r.URL.Path)
 		return http.StatusNotFound, apiError{Message: "404: Not Found"}
@@ -464,6 +475,9 @@ func (s *Server) dispatch(r *http.Request, call *Call, versioned bool) (int, any
 	if err := s.spec.Validate(route, call.Body); err != nil {
 		s.violation("%v\nbody: %s", err, call.Body)
 		return http.StatusBadRequest, apiError{Message: "Invalid Form Body", Code: 50035, Errors: err.Error()}
+	}
+	if limited, resp := s.limiter.take(route.Name(), params, h); limited {
+		return http.StatusTooManyRequests, resp
 	}
 	var lost *Fault
 	for _, f := range s.faults {
@@ -665,6 +679,7 @@ func (s *Server) createMessage(channel string, body []byte) (int, any) {
 	}
 	s.messages[m.ID] = m
 	c.Messages = append(c.Messages, m.ID)
+	s.notePost(m)
 	if nonce != "" && b.Enforce {
 		s.nonces[channel+"/"+nonce] = m.ID
 	}
