@@ -183,5 +183,6 @@ func retryAfterSeconds(wait time.Duration) int {
 func (s *Server) SetLimits(l Limits) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	l.Tiers, l.Methods = maps.Clone(l.Tiers), maps.Clone(l.Methods)
 	s.limiter = limiter{limits: l, due: map[string]time.Time{}}
 }

@@ -313,3 +313,19 @@ func TestDuplicatePostsAreCounted(t *testing.T) {
 		t.Errorf("duplicates mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestMethodTiersNameRealMethods(t *testing.T) {
+	t.Parallel()
+	spec, err := slackfake.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m, tier := range slackfake.MethodTiers {
+		if _, ok := spec.Method(m); !ok && m != "apps.connections.open" {
+			t.Errorf("MethodTiers[%q]: not a method of Slack's Web API", m)
+		}
+		if tier < slackfake.Tier1 || tier > slackfake.Tier4 {
+			t.Errorf("MethodTiers[%q] = %d, not a tier", m, tier)
+		}
+	}
+}
