@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,25 +45,67 @@ func (s *Store) Deliver(ctx context.Context, platformName string, resourceID, up
 	}
 }
 
+// DeliverBatch is Deliver for a notifier that takes a run of events at
+// once (platform.Delivery): fn gets up to limit of the resource's
+// undelivered events up to upTo, in ID order, and returns how many of
+// them, from the first, it delivered. The cursor advances past those even
+// when fn also returns an error, and DeliverBatch goes on with the next
+// run until none is left or fn fails.
+//
+// The run's transaction holds the cursor row locked while fn runs, as
+// Deliver's does. Before each message fn sends it calls Start, which
+// records the attempt on another connection: a run cut off after sending
+// leaves that record, and the next run tells fn (Attempted, and a context
+// marked with platform.WithRedelivery from Start) to look for the message
+// before sending it again. When fn fails with an error that says nothing
+// was sent (platform.NotSent), the records this run made are removed.
+func (s *Store) DeliverBatch(ctx context.Context, platformName string, resourceID, upTo int64, limit int,
+	fn func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)) error {
+	for {
+		done, err := s.deliverRun(ctx, platformName, resourceID, upTo, max(limit, 1), fn)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
 // deliverNext delivers the next undelivered event, reporting done when
 // there was none up to upTo.
 func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID, upTo int64,
 	fn func(ctx context.Context, r *platform.Resource, ev platform.Event) error) (done bool, err error) {
+	return s.deliverRun(ctx, platformName, resourceID, upTo, 1, func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
+		ctx, err := d.Start(ctx, d.Events[0].ID)
+		if err != nil {
+			return 0, err
+		}
+		if err := fn(ctx, r, d.Events[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	})
+}
+
+// deliverRun delivers the next run of up to limit undelivered events,
+// reporting done when there was none up to upTo.
+func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID, upTo int64, limit int,
+	fn func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)) (done bool, err error) {
 	var (
-		fnErr error
-		next  int64
+		fnErr   error
+		started []int64 // the attempts this run recorded
 	)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// One round trip: the cursor (created on first use) locked, the
-		// next event after it (read after the lock, so after the previous
-		// holder's advance), and the resource.
+		// events after it (read after the lock, so after the previous
+		// holder's advance), the resource, and the attempts cut off.
+		const after = `(SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2)`
 		reads := &pgx.Batch{}
 		reads.Queue(`INSERT INTO deliveries (resource_id, platform) VALUES ($1, $2) ON CONFLICT DO NOTHING`, resourceID, platformName)
 		reads.Queue(`SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2 FOR UPDATE`, resourceID, platformName)
-		reads.Queue(`SELECT `+eventColumns+` FROM events WHERE resource_id = $1 AND id <= $3
-			AND id > (SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2)
-			ORDER BY id LIMIT 1`, resourceID, platformName, upTo)
+		reads.Queue(`SELECT `+eventColumns+` FROM events WHERE resource_id = $1 AND id <= $3 AND id > `+after+`
+			ORDER BY id LIMIT $4`, resourceID, platformName, upTo, limit)
 		reads.Queue(`SELECT `+resourceColumns+` FROM resources WHERE id = $1`, resourceID)
+		reads.Queue(`SELECT event_id FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND abs(event_id) > `+after+`
+			ORDER BY event_id`, resourceID, platformName)
 		br := tx.SendBatch(ctx, reads)
 		_, err := br.Exec()
 		if sqlState(err) == codeForeignKey {
@@ -73,18 +116,24 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 			_, err = br.Exec() // the lock
 		}
 		var (
-			ev platform.Event
-			r  *platform.Resource
+			evs       []platform.Event
+			r         *platform.Resource
+			attempted []int64
 		)
 		if err == nil {
-			ev, err = scanEvent(br.QueryRow())
-		}
-		if errors.Is(err, pgx.ErrNoRows) {
-			done = true
-			return br.Close()
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				evs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (platform.Event, error) { return scanEvent(row) })
+			}
 		}
 		if err == nil {
 			r, err = scanResource(br.QueryRow())
+		}
+		if err == nil {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				attempted, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+			}
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
@@ -92,32 +141,71 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 		if err != nil {
 			return err
 		}
-		next = ev.ID
-		redelivery, err := s.attempt(ctx, resourceID, platformName, ev.ID)
-		if err != nil {
-			return err
+		if len(evs) == 0 {
+			done = true
+			return nil
 		}
-		fnCtx := ctx
-		if redelivery {
-			fnCtx = platform.WithRedelivery(ctx)
+		d := platform.Delivery{Events: evs}
+		if i := slices.IndexFunc(attempted, func(id int64) bool { return id > 0 }); i >= 0 {
+			d.Attempted = attempted[i]
 		}
-		if fnErr = fn(fnCtx, r, ev); fnErr != nil {
-			return fnErr
+		var begun int64 // the last event a Start of a message covered
+		d.Start = func(ctx context.Context, through int64) (context.Context, error) {
+			// A hand-over of connection details (StartSecret) is recorded
+			// under the event's negated ID, apart from the messages.
+			earlier := slices.Contains(attempted, through)
+			if through > 0 {
+				earlier = slices.ContainsFunc(attempted, func(id int64) bool { return id > begun && id <= through })
+				begun = max(begun, through)
+			}
+			existed, err := s.attempt(ctx, resourceID, platformName, through)
+			if err != nil {
+				return ctx, err
+			}
+			if !existed {
+				started = append(started, through)
+			}
+			if earlier || existed {
+				return platform.WithRedelivery(ctx), nil
+			}
+			return ctx, nil
 		}
+		d.Handed = func(ctx context.Context, id int64) error {
+			_, err := s.pool.Exec(ctx, `UPDATE events SET sealed = NULL WHERE id = $1 AND resource_id = $2`, id, resourceID)
+			return wrap("record connection details handed over", err)
+		}
+		n, ferr := fn(ctx, r, d)
+		fnErr = ferr
+		n = min(max(n, 0), len(evs))
+		if n == 0 {
+			if fnErr == nil {
+				fnErr = errors.New("the notifier delivered none of the events it was given")
+			}
+			return fnErr // nothing to record: roll back
+		}
+		last := evs[n-1].ID
 		writes := &pgx.Batch{}
-		writes.Queue(`UPDATE deliveries SET last_event_id = $3 WHERE resource_id = $1 AND platform = $2`, resourceID, platformName, ev.ID)
-		writes.Queue(`DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`, resourceID, platformName, ev.ID)
-		if ev.Kind == platform.EventSecret {
-			writes.Queue(`UPDATE events SET sealed = NULL WHERE id = $1`, ev.ID)
+		writes.Queue(`UPDATE deliveries SET last_event_id = $3 WHERE resource_id = $1 AND platform = $2`, resourceID, platformName, last)
+		writes.Queue(`DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND abs(event_id) <= $3`, resourceID, platformName, last)
+		var secrets []int64
+		for _, ev := range evs[:n] {
+			if ev.Kind == platform.EventSecret {
+				secrets = append(secrets, ev.ID)
+			}
 		}
+		if len(secrets) > 0 {
+			writes.Queue(`UPDATE events SET sealed = NULL WHERE id = ANY($1)`, secrets)
+		}
+		started = slices.DeleteFunc(started, func(id int64) bool { return abs(id) <= last })
+		// Commit what was delivered, even when the rest failed.
 		return tx.SendBatch(ctx, writes).Close()
 	})
 	if fnErr != nil {
-		if platform.NotSent(fnErr) {
+		if platform.NotSent(fnErr) && len(started) > 0 {
 			// The platform did not act: the next try is no redelivery.
 			// Should this fail, that try only looks for a message in vain.
-			_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`,
-				resourceID, platformName, next)
+			_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = ANY($3)`,
+				resourceID, platformName, started)
 		}
 		return false, fmt.Errorf("deliver events of resource %d to %s: %w", resourceID, platformName, fnErr)
 	}
@@ -167,4 +255,11 @@ func (s *Store) attempt(ctx context.Context, resourceID int64, platformName stri
 	default:
 		return false, err
 	}
+}
+
+func abs(id int64) int64 {
+	if id < 0 {
+		return -id
+	}
+	return id
 }

@@ -208,3 +208,109 @@ func TestDeliverMarksRedelivery(t *testing.T) {
 		t.Errorf("deliveries mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// notSent is an error that says the platform did not act.
+type notSent struct{}
+
+func (notSent) Error() string { return "rate limited before sending" }
+func (notSent) NotSent() bool { return true }
+
+func TestDeliverBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	r, ids := history(t, s)
+	upTo := ids[len(ids)-1]
+	secret := ids[3]
+
+	// A run delivers two events, then is cut off while sending the third
+	// and fourth as one message, after handing the secret over: the two
+	// are delivered, the secret is erased at once, the message stays an
+	// attempt.
+	errCut := errors.New("connection reset")
+	err := s.DeliverBatch(ctx, "slack", r.ID, upTo, 10, func(ctx context.Context, _ *platform.Resource, d platform.Delivery) (int, error) {
+		if len(d.Events) != len(ids) || d.Attempted != 0 {
+			t.Fatalf("first run: %d events, attempted %d; want %d, 0", len(d.Events), d.Attempted, len(ids))
+		}
+		for _, ev := range d.Events[:2] {
+			if sctx, err := d.Start(ctx, ev.ID); err != nil || platform.Redelivery(sctx) {
+				t.Fatalf("Start(%d) = redelivery %v, %v", ev.ID, platform.Redelivery(sctx), err)
+			}
+		}
+		if _, err := d.Start(ctx, -secret); err != nil { // the hand-over's own attempt
+			t.Fatal(err)
+		}
+		if err := d.Handed(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Start(ctx, d.Events[3].ID); err != nil {
+			t.Fatal(err)
+		}
+		return 2, errCut
+	})
+	if !errors.Is(err, errCut) {
+		t.Fatalf("DeliverBatch = %v, want the notifier's error", err)
+	}
+	evs, _ := s.Events(ctx, r.ID)
+	if evs[3].Sealed != nil {
+		t.Error("the secret handed over is still sealed in the database")
+	}
+	// The next run starts after the two delivered, knows the attempt, and
+	// a Start through it is a redelivery.
+	err = s.DeliverBatch(ctx, "slack", r.ID, upTo, 10, func(ctx context.Context, _ *platform.Resource, d platform.Delivery) (int, error) {
+		if d.Events[0].ID != ids[2] || d.Attempted != ids[3] {
+			t.Fatalf("second run starts at %d, attempted %d; want %d, %d", d.Events[0].ID, d.Attempted, ids[2], ids[3])
+		}
+		sctx, err := d.Start(ctx, ids[3])
+		if err != nil || !platform.Redelivery(sctx) {
+			t.Fatalf("Start through the cut-off message: redelivery %v, %v; want true", platform.Redelivery(sctx), err)
+		}
+		if sctx, err := d.Start(ctx, -secret); err != nil || !platform.Redelivery(sctx) {
+			t.Fatalf("Start of the cut-off hand-over: redelivery %v, %v; want true", platform.Redelivery(sctx), err)
+		}
+		// The rest is held back by a rate limit: nothing sent.
+		if _, err := d.Start(ctx, ids[4]); err != nil {
+			t.Fatal(err)
+		}
+		return 2, notSent{}
+	})
+	if !platform.NotSent(err) {
+		t.Fatalf("DeliverBatch = %v, want the not-sent error", err)
+	}
+	// The attempt the rate-limited run made is gone: the next run is no
+	// redelivery, and it delivers the rest.
+	var rest []int64
+	err = s.DeliverBatch(ctx, "slack", r.ID, upTo, 1, func(ctx context.Context, _ *platform.Resource, d platform.Delivery) (int, error) {
+		if len(d.Events) != 1 {
+			t.Fatalf("a run of limit 1 got %d events", len(d.Events))
+		}
+		if d.Attempted != 0 {
+			t.Errorf("attempted %d after a run that sent nothing", d.Attempted)
+		}
+		sctx, err := d.Start(ctx, d.Events[0].ID)
+		if err != nil || platform.Redelivery(sctx) {
+			t.Fatalf("Start: redelivery %v, %v; want false", platform.Redelivery(sctx), err)
+		}
+		rest = append(rest, d.Events[0].ID)
+		return 1, nil
+	})
+	if err != nil || !cmp.Equal(rest, ids[4:]) {
+		t.Fatalf("last runs delivered %v, %v; want %v", rest, err, ids[4:])
+	}
+	// Nothing is left, and a notifier that delivers nothing is an error,
+	// not a loop.
+	if err := s.DeliverBatch(ctx, "slack", r.ID, upTo, 10, func(context.Context, *platform.Resource, platform.Delivery) (int, error) {
+		t.Error("fn called with nothing to deliver")
+		return 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventStep, Message: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeliverBatch(ctx, "slack", r.ID, upTo+1000, 10, func(context.Context, *platform.Resource, platform.Delivery) (int, error) {
+		return 0, nil
+	}); err == nil {
+		t.Error("a notifier that delivered none of the events: no error")
+	}
+}

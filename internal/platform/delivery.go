@@ -1,0 +1,31 @@
+package platform
+
+import "context"
+
+// Delivery is a run of a resource's undelivered events handed to a chat
+// platform's notifier at once, in order, so that it can hand connection
+// details over before the thread catches up, and tell several events in
+// one message when the platform is busy.
+type Delivery struct {
+	Events []Event
+	// Secrets holds, by event ID, the opened connection details of the
+	// EventSecret events still to hand over. A secret event not in it was
+	// handed over by an earlier attempt (Handed). Nil: the caller hands
+	// connection details over itself, and the notifier tells no secret
+	// event.
+	Secrets map[int64]map[string]string
+	// Attempted is the last event of the first message an earlier attempt
+	// began to deliver and may have posted (0: none): the next message
+	// must tell exactly the events up to it, so that it is found under the
+	// same key rather than posted again.
+	Attempted int64
+	// Start records, before a message telling the events up to through is
+	// sent, that its delivery began, and returns ctx marked with
+	// WithRedelivery when an earlier attempt had begun the same. Before
+	// the connection details of secret event id are handed over it is
+	// called with -id: that hand-over is an attempt of its own.
+	Start func(ctx context.Context, through int64) (context.Context, error)
+	// Handed records that the connection details of secret event id were
+	// handed over, so that a later attempt does not send them again.
+	Handed func(ctx context.Context, id int64) error
+}
