@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,6 +100,10 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 	if g("DISCORD_APP_ID") == "" {
 		return userError{"DISCORD_BOT_TOKEN is set but DISCORD_APP_ID is not: both are needed (see README, Connect Discord)."}
 	}
+	scale, err := rateScale(g, "DISCORD_RATE_SCALE")
+	if err != nil {
+		return err
+	}
 	d, err := discord.New(discord.Config{
 		BotToken:        token,
 		AppID:           g("DISCORD_APP_ID"),
@@ -108,6 +114,7 @@ func addDiscord(ctx context.Context, a *app, g env, ops *opsServer, set *adapter
 		RequestsChannel: a.channels("requests")[discord.Platform],
 		Logger:          a.log,
 		Metrics:         a.metrics,
+		RateScale:       scale,
 	})
 	if err != nil {
 		return userError{"discord: " + err.Error()}
@@ -157,6 +164,10 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 	if len(problems) > 0 {
 		return userError{"These catalog entries cannot be shown as a Slack form:\n" + strings.Join(problems, "\n")}
 	}
+	scale, err := rateScale(g, "SLACK_RATE_SCALE")
+	if err != nil {
+		return err
+	}
 	s, err := slack.New(slack.Config{
 		BotToken:      token,
 		SigningSecret: g("SLACK_SIGNING_SECRET"),
@@ -166,6 +177,7 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 		Logger:        a.log,
 		Metrics:       a.metrics,
 		HomeOpeners:   postgres.NewHomeOpeners(a.pool, slack.Platform),
+		RateScale:     scale,
 	})
 	if err != nil {
 		return userError{"slack: " + err.Error()}
@@ -187,4 +199,20 @@ func addSlack(ctx context.Context, a *app, g env, ops *opsServer, set *adapterSe
 		return nil
 	})
 	return nil
+}
+
+// rateScale reads the variable name: how many times faster than the
+// platform's documented rate limits the bot paces its messages (a fake of
+// the platform in a test, or limits raised by the platform's support);
+// unset is 1.
+func rateScale(g func(string) string, name string) (float64, error) {
+	v := g(name)
+	if v == "" {
+		return 1, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) {
+		return 0, userError{fmt.Sprintf("%s=%q: want a positive number, how many times faster than the documented rate limits to pace messages (1: as documented).", name, v)}
+	}
+	return f, nil
 }

@@ -65,10 +65,12 @@ func TestServeWithSlackAndDiscord(t *testing.T) {
 		"SLACK_BOT_TOKEN":      slackfake.DefaultBotToken,
 		"SLACK_SIGNING_SECRET": signing,
 		"SLACK_API_URL":        sf.URL(),
+		"SLACK_RATE_SCALE":     "1000",
 		"DISCORD_BOT_TOKEN":    discordtest.BotToken,
 		"DISCORD_APP_ID":       discordtest.AppID,
 		"DISCORD_PUBLIC_KEY":   key.Public,
 		"DISCORD_API_URL":      df.URL(),
+		"DISCORD_RATE_SCALE":   "1000",
 	})
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())

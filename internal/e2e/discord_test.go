@@ -37,6 +37,7 @@ func newDiscordBot(t *testing.T, nd *node, fake *discordtest.Server, key discord
 	a, err := discord.New(discord.Config{
 		BotToken: discordtest.BotToken, AppID: discordtest.AppID, PublicKey: key.Public, APIURL: fake.URL(),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Engine: nd.engine, Logger: nd.log,
+		RateScale: 1000, // the fake enforces no limits: the stories go at once
 	})
 	if err != nil {
 		t.Fatal(err)

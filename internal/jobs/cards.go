@@ -73,9 +73,6 @@ type CardsDecidedWorker struct {
 	book    *cardBook
 	posters map[string]commands.Poster
 	log     *slog.Logger
-	// paused is the post worker's: a platform that refused a post or an
-	// edit is left alone by both until it allows calls again.
-	paused *pauses
 }
 
 // Timeout bounds one job.
@@ -103,16 +100,13 @@ func (w *CardsDecidedWorker) Work(ctx context.Context, job *river.Job[CardsDecid
 		if !ok {
 			continue
 		}
-		if wait := w.paused.wait(c.Platform); wait > 0 {
-			return river.JobSnooze(wait)
-		}
 		err := ed.Edit(ctx, c.Channel, c.Ref, reply)
-		wait, limited := w.paused.limit(c.Platform, err)
+		snooze := snoozeLimited(err, c.Platform, nil)
 		switch {
 		case err == nil:
-		case limited:
-			w.log.InfoContext(ctx, "rate limited; approval card edit delayed", "platform", c.Platform, "request_id", a.ResourceID, "wait", wait)
-			return river.JobSnooze(wait)
+		case snooze != nil:
+			w.log.InfoContext(ctx, "rate limited; approval card edit delayed", "platform", c.Platform, "request_id", a.ResourceID, "err", err)
+			return snooze
 		case platform.ErrorCode(err) == platform.NotFound || platform.ErrorCode(err) == platform.Forbidden:
 			w.log.WarnContext(ctx, "approval card cannot show the decision", "platform", c.Platform, "channel", c.Channel, "request_id", a.ResourceID, "err", err)
 		default:
@@ -135,6 +129,6 @@ func AddGovernanceWorkers(workers *river.Workers, engine *platform.Engine, cards
 	post := NewPostWorker(posters, log)
 	post.book = book
 	river.AddWorker(workers, post)
-	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: post.log, paused: post.paused})
+	river.AddWorker(workers, &CardsDecidedWorker{book: book, posters: posters, log: post.log})
 	river.AddWorker(workers, NewSweepWorker(engine, log))
 }

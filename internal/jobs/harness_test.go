@@ -97,11 +97,13 @@ type recorder struct {
 	mu       sync.Mutex
 	failures int
 	failed   int
-	// limited, when set, makes the next calls answer a rate limit of that
-	// long, limitedCalls times.
+	// limited, when set, makes the next call answer a rate limit of that
+	// long, limitedCalls times; like a platform's bucket, every call
+	// until that wait is over is refused too, with what is left of it.
 	limited      time.Duration
 	limitedCalls int
 	limitedAt    []time.Time
+	closedUntil  time.Time
 	lines        []string
 	at           []time.Time
 	// deferPrivate makes Private defer this many times (the requester is
@@ -146,9 +148,13 @@ func (n *recorder) record(line string) error {
 		n.failed++
 		return fmt.Errorf("chat platform unavailable (call %d)", n.failed)
 	}
+	if left := time.Until(n.closedUntil); left > 0 {
+		return rateLimited(left)
+	}
 	if n.limitedCalls > 0 {
 		n.limitedCalls--
 		n.limitedAt = append(n.limitedAt, time.Now())
+		n.closedUntil = time.Now().Add(n.limited)
 		return rateLimited(n.limited)
 	}
 	n.lines = append(n.lines, line)

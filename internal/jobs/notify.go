@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -59,16 +60,6 @@ type RateLimitObserver interface {
 	RateLimited(platform string, wait time.Duration)
 }
 
-// paused is the error of a delivery that did not call the chat API because
-// the platform asked to wait.
-type paused time.Duration
-
-func (p paused) Error() string { return fmt.Sprintf("paused for %s by a rate limit", time.Duration(p)) }
-
-// NotSent implements the interface of platform.NotSent: a paused delivery
-// did not call the chat API.
-func (paused) NotSent() bool { return true }
-
 // refused is a rate limit the platform answered a first delivery with:
 // it did not act, so the next try is no redelivery. (A redelivery's rate
 // limit may have cut off the lookup for its earlier attempt's message; it
@@ -78,15 +69,26 @@ type refused struct{ error }
 func (r refused) Unwrap() error { return r.error }
 func (refused) NotSent() bool   { return true }
 
-// limited pauses every delivery to the platform when err is a rate limit,
-// at once: while this delivery still holds the outbox cursor, so that no
-// other job can slip a call in before the pause is seen.
-func (w *notifyWorker) limited(ctx context.Context, platformName string, err error) error {
-	if _, ok := w.paused.limit(platformName, err); ok && !platform.Redelivery(ctx) {
+// limited marks the platform's rate limit on a first delivery as refused.
+func limited(ctx context.Context, err error) error {
+	if _, ok := rateWait(err); ok && !platform.Redelivery(ctx) {
 		return refused{err}
 	}
 	return err
 }
+
+// BatchNotifier is a Notifier that takes a run of a resource's events at
+// once (thread.Notifier): it hands connection details over before the
+// thread catches up, and coalesces the thread's replies when its platform
+// is busy.
+type BatchNotifier interface {
+	// NotifyBatch delivers d's events, from the first, and returns how
+	// many it delivered; see platform.Delivery.
+	NotifyBatch(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)
+}
+
+// BatchSize caps the events one delivery run hands a BatchNotifier.
+const BatchSize = 50
 
 // NotifyArgs asks for a resource's events up to EventID to be delivered to
 // a platform's thread.
@@ -97,6 +99,9 @@ type NotifyArgs struct {
 	// Audience is the person whose deliveries these are, on a platform
 	// delivered per person (the console): only their process works them.
 	Audience string `json:"audience,omitempty"`
+	// Urgent: the event hands connection details over or starts a story;
+	// its job goes before the others waiting in the queue.
+	Urgent bool `json:"urgent,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -104,7 +109,11 @@ func (NotifyArgs) Kind() string { return "notify" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (a NotifyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts}
+	prio := 2
+	if a.Urgent {
+		prio = 1
+	}
+	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts, Priority: prio}
 }
 
 // undeliverableSecret replaces connection details that cannot be opened
@@ -119,58 +128,51 @@ type notifyWorker struct {
 	notifiers map[string]Notifier
 	limits    RateLimitObserver
 	log       *slog.Logger
-	paused    pauses
 }
 
 // Timeout bounds one delivery job.
 func (w *notifyWorker) Timeout(*river.Job[NotifyArgs]) time.Duration { return NotifyTimeout }
 
-// Work delivers the resource's undelivered events up to the job's event.
+// Work delivers the resource's undelivered events up to the job's event:
+// as runs to a BatchNotifier, one at a time to others. A rate limit
+// snoozes this job alone, for as long as its bucket asks.
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	a := job.Args
 	n, ok := w.notifiers[a.Platform]
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no notifier for platform %q", a.Platform))
 	}
-	if wait := w.paused.wait(a.Platform); wait > 0 {
-		return river.JobSnooze(wait)
+	var err error
+	if bn, ok := n.(BatchNotifier); ok {
+		err = w.store.DeliverBatch(ctx, a.Platform, a.ResourceID, a.EventID, BatchSize, func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
+			w.open(ctx, r, &d)
+			delivered, err := bn.NotifyBatch(ctx, r, d)
+			return delivered, limited(ctx, err)
+		})
+	} else {
+		err = w.store.Deliver(ctx, a.Platform, a.ResourceID, a.EventID, func(ctx context.Context, r *platform.Resource, ev platform.Event) error {
+			if ev.Kind != platform.EventSecret {
+				return limited(ctx, n.Notify(ctx, r, ev))
+			}
+			secrets, err := w.engine.Secrets(ev)
+			if err != nil {
+				w.log.ErrorContext(ctx, "open connection details", "request_id", r.ID, "event_id", ev.ID, "err", err)
+				return limited(ctx, n.Notify(ctx, r, undeliverable(ev)))
+			}
+			return limited(ctx, n.Private(ctx, r, secrets))
+		})
 	}
-	err := w.store.Deliver(ctx, a.Platform, a.ResourceID, a.EventID, func(ctx context.Context, r *platform.Resource, ev platform.Event) error {
-		// Another delivery may have been refused while this one waited
-		// for the cursor.
-		if wait := w.paused.wait(a.Platform); wait > 0 {
-			return paused(wait)
-		}
-		if ev.Kind != platform.EventSecret {
-			return w.limited(ctx, a.Platform, n.Notify(ctx, r, ev))
-		}
-		secrets, err := w.engine.Secrets(ev)
-		if err != nil {
-			w.log.ErrorContext(ctx, "open connection details", "request_id", r.ID, "event_id", ev.ID, "err", err)
-			note := ev
-			note.Kind, note.Sealed, note.Message = platform.EventNote, nil, undeliverableSecret
-			return w.limited(ctx, a.Platform, n.Notify(ctx, r, note))
-		}
-		return w.limited(ctx, a.Platform, n.Private(ctx, r, secrets))
-	})
 	if platform.ErrorCode(err) == platform.NotFound {
 		return river.JobCancel(err)
-	}
-	var p paused
-	if errors.As(err, &p) {
-		return river.JobSnooze(time.Duration(p))
 	}
 	if snooze := deferral(err); snooze != nil {
 		return snooze
 	}
-	var limited RateLimited
-	if errors.As(err, &limited) {
-		wait := max(limited.RetryAfter(), time.Second)
-		if w.limits != nil {
-			w.limits.RateLimited(a.Platform, wait)
+	if snooze := snoozeLimited(err, a.Platform, w.limits); snooze != nil {
+		if !paced(err) {
+			w.log.InfoContext(ctx, "rate limited; delivery delayed", "platform", a.Platform, "request_id", a.ResourceID, "err", err)
 		}
-		w.log.InfoContext(ctx, "rate limited; delivery delayed", "platform", a.Platform, "request_id", a.ResourceID, "wait", wait)
-		return river.JobSnooze(wait)
+		return snooze
 	}
 	if err != nil {
 		w.log.WarnContext(ctx, "deliver events; will retry", "platform", a.Platform, "request_id", a.ResourceID,
@@ -178,4 +180,30 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		return err
 	}
 	return nil
+}
+
+// open opens the connection details of d's secret events still to hand
+// over; one that cannot be opened becomes a note saying so.
+func (w *notifyWorker) open(ctx context.Context, r *platform.Resource, d *platform.Delivery) {
+	d.Secrets = map[int64]map[string]string{}
+	d.Events = slices.Clone(d.Events)
+	for i, ev := range d.Events {
+		if ev.Kind != platform.EventSecret || ev.Sealed == nil {
+			continue
+		}
+		secrets, err := w.engine.Secrets(ev)
+		if err != nil {
+			w.log.ErrorContext(ctx, "open connection details", "request_id", r.ID, "event_id", ev.ID, "err", err)
+			d.Events[i] = undeliverable(ev)
+			continue
+		}
+		d.Secrets[ev.ID] = secrets
+	}
+}
+
+// undeliverable is the note that replaces secret event ev in the thread
+// when its connection details cannot be opened.
+func undeliverable(ev platform.Event) platform.Event {
+	ev.Kind, ev.Sealed, ev.Message = platform.EventNote, nil, undeliverableSecret
+	return ev
 }

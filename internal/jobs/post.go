@@ -60,9 +60,6 @@ type PostWorker struct {
 	log     *slog.Logger
 	// book records approval cards; nil, they are posted as any post.
 	book *cardBook
-	// paused is shared with the approval card edits, which go to the
-	// same platforms.
-	paused *pauses
 }
 
 // NewPostWorker returns the worker of post jobs, posting through posters
@@ -71,22 +68,19 @@ func NewPostWorker(posters map[string]commands.Poster, log *slog.Logger) *PostWo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PostWorker{posters: posters, log: log.With("component", "jobs"), paused: &pauses{}}
+	return &PostWorker{posters: posters, log: log.With("component", "jobs")}
 }
 
 // Timeout bounds one post.
 func (w *PostWorker) Timeout(*river.Job[PostArgs]) time.Duration { return PostTimeout }
 
-// Work posts the message. A rate-limited platform snoozes the job (and the
-// other posts to it) for as long as it asked; other failures retry.
+// Work posts the message. A rate limit snoozes the job for as long as its
+// bucket asks; other failures retry.
 func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	a := job.Args
 	p, ok := w.posters[a.Platform]
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no poster for platform %q", a.Platform))
-	}
-	if wait := w.paused.wait(a.Platform); wait > 0 {
-		return river.JobSnooze(wait)
 	}
 	isCard := a.ResourceID != 0 && w.book != nil
 	if isCard {
@@ -112,9 +106,11 @@ func (w *PostWorker) Work(ctx context.Context, job *river.Job[PostArgs]) error {
 	} else {
 		ref, err = p.Post(ctx, a.Channel, a.Reply())
 	}
-	if wait, ok := w.paused.limit(a.Platform, err); ok {
-		w.log.InfoContext(ctx, "rate limited; post delayed", "platform", a.Platform, "channel", a.Channel, "wait", wait)
-		return river.JobSnooze(wait)
+	if snooze := snoozeLimited(err, a.Platform, nil); snooze != nil {
+		// Only this post waits: the poster paces the others of the
+		// same bucket.
+		w.log.InfoContext(ctx, "rate limited; post delayed", "platform", a.Platform, "channel", a.Channel, "err", err)
+		return snooze
 	}
 	if snooze := deferral(err); snooze != nil {
 		// Not for this process's audience (a console whose user may not

@@ -18,6 +18,10 @@ type Store interface {
 	// the platform's cursor after each success (see postgres.Store.Deliver).
 	Deliver(ctx context.Context, platformName string, resourceID, upTo int64,
 		fn func(ctx context.Context, r *platform.Resource, ev platform.Event) error) error
+	// DeliverBatch hands fn runs of up to limit of those events at once
+	// (see postgres.Store.DeliverBatch).
+	DeliverBatch(ctx context.Context, platformName string, resourceID, upTo int64, limit int,
+		fn func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)) error
 	// Orphans returns up to limit requests, oldest first, in pending,
 	// provisioning, updating or deleting, unchanged for longer than stale and with
 	// no live job of one of kinds.

@@ -633,13 +633,16 @@ func (c *Console) sees(channel string) bool {
 func (c *Console) Reply(_ context.Context, th platform.Thread, m thread.Message, _ string) (string, error) {
 	switch m.Kind {
 	case thread.Event:
-		c.printEvent(m.Resource, m.Event, m.Actions)
+		for _, part := range m.Parts() {
+			if part.Kind == thread.Note {
+				c.printNote(part)
+				continue
+			}
+			c.printEvent(part.Resource, part.Event, part.Actions)
+		}
 		return "", nil
 	case thread.Note:
-		_, text := thread.NoteOf(m.Note, m.Resource.Requester.Display())
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.notifyLocked(fmt.Sprintf("  %s %s %s  %s", thread.LockStyle.Emoji, m.Resource.Ref(), m.Resource.Name, text))
+		c.printNote(m)
 		return "", nil
 	}
 	if !c.sees(th.Channel) {
@@ -649,6 +652,14 @@ func (c *Console) Reply(_ context.Context, th platform.Thread, m thread.Message,
 	defer c.mu.Unlock()
 	c.notifyLocked(postText("["+channelLabel(th.Channel)+" › "+th.ThreadRef+"] ", m.Reply))
 	return "", nil
+}
+
+// printNote prints a note of the bot's own about a request.
+func (c *Console) printNote(m thread.Message) {
+	_, text := thread.NoteOf(m.Note, m.Resource.Requester.Display())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notifyLocked(fmt.Sprintf("  %s %s %s  %s", thread.LockStyle.Emoji, m.Resource.Ref(), m.Resource.Name, text))
 }
 
 // Edit implements thread.Transport: a terminal cannot change what it

@@ -105,9 +105,11 @@ type harness struct {
 	adapter *Adapter
 	// notifier tells stories and posts through adapter, as the bot does.
 	notifier *thread.Notifier
-	srv      *httptest.Server
-	engine   *platform.Engine
-	logs     *lockedBuffer
+	// clock is the notifier's pacer's: Skip moves past a 429's wait.
+	clock  *threadtest.Clock
+	srv    *httptest.Server
+	engine *platform.Engine
+	logs   *lockedBuffer
 }
 
 type harnessConfig struct {
@@ -119,6 +121,10 @@ type harnessConfig struct {
 	actions   func(*platform.Resource, platform.Event) []commands.Action
 	// now is the router's clock (nil: time.Now).
 	now func() time.Time
+	// rateScale is the adapter's RateScale (default 1000: the fake
+	// enforces no limit unless a test asks, and the stories of tests go
+	// at once).
+	rateScale float64
 }
 
 // lockedBuffer collects logs written concurrently.
@@ -154,6 +160,9 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	}
 	logs := &lockedBuffer{}
 	log := testLogger(logs)
+	if hc.rateScale == 0 {
+		hc.rateScale = 1000
+	}
 	a, err := New(Config{
 		BotToken:        discordtest.BotToken,
 		AppID:           discordtest.AppID,
@@ -165,14 +174,17 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		RequestsChannel: hc.requests,
 		Logger:          log,
 		AckBudget:       hc.ackBudget,
+		RateScale:       hc.rateScale,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	router := commands.NewRouter(hc.engine, commands.Options{Logger: log, Now: hc.now})
 	srv := newServer(t, a, router)
-	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log})
-	return &harness{t: t, fake: fake, key: key, adapter: a, notifier: n, srv: srv, engine: hc.engine, logs: logs}
+	clock := &threadtest.Clock{}
+	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log,
+		Pacer: thread.NewPacer(clock.Now)})
+	return &harness{t: t, fake: fake, key: key, adapter: a, notifier: n, clock: clock, srv: srv, engine: hc.engine, logs: logs}
 }
 
 // newServer serves a's handler until the test ends, then waits for its

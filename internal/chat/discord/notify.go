@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -204,10 +205,14 @@ func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (stri
 	if user == "" {
 		return "", nil
 	}
+	if dm, ok := a.dms.Load(user); ok {
+		return dm.(string), nil // a person's direct message channel never changes
+	}
 	ch, err := a.s.UserChannelCreate(user, discordgo.WithContext(ctx))
 	if err != nil {
 		return "", a.apiErr("open direct message", err)
 	}
+	a.dms.Store(user, ch.ID)
 	return ch.ID, nil
 }
 
@@ -226,8 +231,7 @@ func (a *Adapter) renderMessage(ctx context.Context, m thread.Message) ([]Messag
 	case thread.Secret:
 		return PrivateMessages(m.Resource, m.Secrets), nil
 	case thread.Note:
-		st, text := thread.NoteOf(m.Note, mention(m.Resource.Requester))
-		return []Message{{Content: clip(st.Emoji+" "+text, maxContent)}}, nil
+		return []Message{{Content: clip(noteText(m), maxContent)}}, nil
 	case thread.Post:
 		msg, err := a.postMessage(ctx, m.Reply)
 		return []Message{msg}, err
@@ -235,10 +239,28 @@ func (a *Adapter) renderMessage(ctx context.Context, m thread.Message) ([]Messag
 	return nil, fmt.Errorf("discord: cannot render a message of kind %d", m.Kind)
 }
 
+// noteText renders a note of the bot's own.
+func noteText(m thread.Message) string {
+	st, text := thread.NoteOf(m.Note, mention(m.Resource.Requester))
+	return st.Emoji + " " + text
+}
+
 // eventMessage renders the thread message of an event: its line, and the
 // event's actions as buttons.
 func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Message {
 	text, _ := EventMessage(ev.Resource, ev.Event)
+	if len(ev.Earlier) > 0 {
+		// Several events told in one message: a line each.
+		var lines []string
+		for _, part := range ev.Parts() {
+			if part.Kind == thread.Note {
+				lines = append(lines, noteText(part))
+			} else if line, ok := EventMessage(part.Resource, part.Event); ok {
+				lines = append(lines, line)
+			}
+		}
+		text = clip(strings.Join(lines, "\n"), maxContent)
+	}
 	m := Message{Content: text}
 	var notes []string
 	problems := withActions(&m, ev.Actions, &notes)

@@ -174,6 +174,12 @@ func TestPostErrors(t *testing.T) {
 	if !errors.As(err, &rl) || rl.RetryAfter() != 2500*time.Millisecond {
 		t.Errorf("Post rate limited = %v, want a RetryAfter of 2.5s", err)
 	}
+	// The channel's bucket is closed for that long: the next post waits
+	// its turn without calling the API, until the wait is over.
+	if _, err := h.notifier.Post(ctx, testChannel, card); !errors.As(err, &rl) || !platform.NotSent(err) {
+		t.Errorf("Post during the wait = %v, want it held back", err)
+	}
+	h.clock.Skip(2500 * time.Millisecond)
 	ref, err := h.notifier.Post(ctx, testChannel, card)
 	if err != nil {
 		t.Fatalf("Post after the rate limit = %v", err)
@@ -183,6 +189,7 @@ func TestPostErrors(t *testing.T) {
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("PostInThread rate limited = %v, want a RetryAfter of 1s", err)
 	}
+	h.clock.Skip(time.Second)
 
 	h.fake.Inject(discordtest.Fault{Route: routeMessages, Times: 1, Status: http.StatusServiceUnavailable})
 	_, err = h.notifier.Post(ctx, testChannel, card)

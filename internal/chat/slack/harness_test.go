@@ -97,6 +97,8 @@ type harness struct {
 	adapter *Adapter
 	// notifier tells stories and posts through adapter, as the bot does.
 	notifier *thread.Notifier
+	// clock is the notifier's pacer's: Skip moves past a 429's wait.
+	clock *threadtest.Clock
 	// router answers the commands the adapter serves.
 	router *commands.Router
 	srv    *httptest.Server
@@ -113,6 +115,10 @@ type harnessConfig struct {
 	appToken  string
 	client    *http.Client
 	actions   func(r *platform.Resource, ev platform.Event) []commands.Action
+	// rateScale is the adapter's RateScale (default 1000: the fake
+	// enforces no limit unless a test asks, and the stories of tests go
+	// at once).
+	rateScale float64
 	// options are the router's (its Logger is the harness's).
 	options commands.Options
 }
@@ -148,6 +154,9 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		hc.client = &http.Client{Timeout: 5 * time.Second}
 	}
 	hc.options.Logger = log
+	if hc.rateScale == 0 {
+		hc.rateScale = 1000
+	}
 	a, err := New(Config{
 		BotToken:      fake.BotToken,
 		SigningSecret: testSecret,
@@ -157,6 +166,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		Engine:        hc.engine,
 		Logger:        log,
 		AckBudget:     hc.ackBudget,
+		RateScale:     hc.rateScale,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,8 +177,10 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		srv.Close()
 		a.Wait()
 	})
-	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log})
-	return &harness{t: t, fake: fake, adapter: a, notifier: n, router: router, srv: srv, engine: hc.engine, logs: logs}
+	clock := &threadtest.Clock{}
+	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log,
+		Pacer: thread.NewPacer(clock.Now)})
+	return &harness{t: t, fake: fake, adapter: a, notifier: n, clock: clock, router: router, srv: srv, engine: hc.engine, logs: logs}
 }
 
 // fixture returns a platformtest engine with the shipped catalog, the test

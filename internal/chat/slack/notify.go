@@ -106,10 +106,14 @@ func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (stri
 	if !ok || user == "" {
 		return "", nil
 	}
+	if dm, ok := a.dms.Load(user); ok {
+		return dm.(string), nil // a person's direct message channel never changes
+	}
 	ch, _, _, err := a.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
 	if err != nil {
 		return "", a.apiErr("conversations.open", err)
 	}
+	a.dms.Store(user, ch.ID)
 	return ch.ID, nil
 }
 
@@ -123,18 +127,35 @@ func (a *Adapter) render(ctx context.Context, m thread.Message) (Msg, error) {
 	case thread.Secret:
 		return PrivateMessage(m.Resource, m.Secrets), nil
 	case thread.Note:
-		st, text := thread.NoteOf(m.Note, mention(m.Resource.Requester))
-		return Msg{Text: ":" + st.Icon + ": " + text}, nil
+		return Msg{Text: noteText(m)}, nil
 	case thread.Post:
 		return a.postMessage(ctx, m.Reply)
 	}
 	return Msg{}, fmt.Errorf("slack: cannot render a message of kind %d", m.Kind)
 }
 
+// noteText renders a note of the bot's own.
+func noteText(m thread.Message) string {
+	st, text := thread.NoteOf(m.Note, mention(m.Resource.Requester))
+	return ":" + st.Icon + ": " + text
+}
+
 // eventMessage renders the thread message of an event: its line, and the
 // event's actions as buttons under it.
 func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Msg {
 	m, _ := EventMessage(ev.Resource, ev.Event)
+	if len(ev.Earlier) > 0 {
+		// Several events told in one reply: a line each.
+		var lines []string
+		for _, part := range ev.Parts() {
+			if part.Kind == thread.Note {
+				lines = append(lines, noteText(part))
+			} else if pm, ok := EventMessage(part.Resource, part.Event); ok {
+				lines = append(lines, pm.Text)
+			}
+		}
+		m = Msg{Text: clip(strings.Join(lines, "\n"), maxSectionText)}
+	}
 	if len(ev.Actions) == 0 {
 		return m
 	}

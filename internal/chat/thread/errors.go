@@ -39,15 +39,25 @@ type RateLimitError struct {
 	// Bucket names what is limited: a Slack method, a Discord route.
 	Bucket string
 	After  time.Duration
-	Err    error
+	// Global: the platform's global limit, not the bucket's own, was hit.
+	Global bool
+	// Paced: the bot's own pacing held the call back before making it.
+	Paced bool
+	Err   error
 }
 
 func (e *RateLimitError) Error() string {
+	if e.Paced {
+		return fmt.Sprintf("%s: waiting for its turn, %s", e.Bucket, e.After.Round(time.Millisecond))
+	}
 	return fmt.Sprintf("%s: rate limited, retry after %s", e.Bucket, e.After)
 }
 
 // Unwrap returns the API's own error.
 func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// NotSent reports that a paced call was never made (platform.NotSent).
+func (e *RateLimitError) NotSent() bool { return e.Paced }
 
 // RetryAfter implements jobs.RateLimited.
 func (e *RateLimitError) RetryAfter() time.Duration { return e.After }

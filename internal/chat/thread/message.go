@@ -43,6 +43,18 @@ type Message struct {
 	Secrets  map[string]string  // Secret
 	Note     NoteKind           // Note
 	Reply    commands.Reply     // Post
+	// Earlier are the messages an Event message tells before its own
+	// event when the Notifier coalesces several events into one reply
+	// (the platform was busy): each an Event or a Note, in order.
+	Earlier []Message
+}
+
+// Parts returns the single messages m tells: its Earlier ones, then
+// itself without them.
+func (m Message) Parts() []Message {
+	self := m
+	self.Earlier = nil
+	return append(slices.Clip(m.Earlier), self)
 }
 
 // Tone is the colour a platform gives a state where it can (Discord's

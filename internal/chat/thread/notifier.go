@@ -9,6 +9,7 @@
 package thread
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
@@ -67,8 +70,30 @@ type Config struct {
 	// EventActions returns the buttons of an event's thread message
 	// (default commands.EventActions).
 	EventActions func(r *platform.Resource, ev platform.Event) []commands.Action
-	Log          *slog.Logger
+	// Pacer paces the calls of a Transport that is Limited (nil: a Pacer
+	// of the Notifier's own, on the wall clock).
+	Pacer *Pacer
+	// MaxWait is how long a call waits in the process for its rate-limit
+	// bucket; a longer wait is handed back as a *RateLimitError, so that
+	// the delivery job makes room for others and comes back then
+	// (default DefaultMaxWait).
+	MaxWait time.Duration
+	Log     *slog.Logger
 }
+
+// DefaultMaxWait is Config.MaxWait's default: about a delivery job's
+// pickup delay after a snooze, so that a wait shorter than that is not
+// made longer by snoozing.
+const DefaultMaxWait = time.Second
+
+// MaxSnooze caps how long a delivery waiting for its turn is put aside
+// before it asks again: River makes a job snoozed for less than its
+// scheduler interval (5 s) available at once, to be fetched when the time
+// comes, and a longer snooze up to that interval late.
+const MaxSnooze = 4 * time.Second
+
+// MaxCoalesced caps the events one coalesced reply tells.
+const MaxCoalesced = 10
 
 // Notifier tells resources' stories on one platform. It implements
 // jobs.Notifier, and commands.Poster and commands.Editor for the posts
@@ -79,6 +104,9 @@ type Notifier struct {
 	requests string
 	actions  func(r *platform.Resource, ev platform.Event) []commands.Action
 	log      *slog.Logger
+	limited  Limited // nil: the platform is not paced
+	pacer    *Pacer
+	maxWait  time.Duration
 }
 
 var (
@@ -99,48 +127,182 @@ func New(cfg Config) *Notifier {
 		n.log = slog.New(slog.DiscardHandler)
 	}
 	n.log = n.log.With("platform", cfg.Transport.Platform())
+	if l, ok := cfg.Transport.(Limited); ok {
+		n.limited, n.pacer = l, cfg.Pacer
+		if n.pacer == nil {
+			n.pacer = NewPacer(nil)
+		}
+	}
+	n.maxWait = cmp.Or(cfg.MaxWait, DefaultMaxWait)
 	return n
 }
 
 // Platform is the name of the Notifier's platform.
 func (n *Notifier) Platform() string { return n.t.Platform() }
 
-// Notify posts one event of r's history in r's thread: the first event
-// posts the root message (in the requests channel, or the channel the
-// request came from, or else the requester's direct messages) and starts
-// the thread, saving each step; a state change edits the root; every event
-// becomes a reply, posted last, so that a retry after any failure repeats
-// only idempotent work.
+// Notify posts one event of r's history in r's thread (NotifyBatch with
+// that event alone).
 func (n *Notifier) Notify(ctx context.Context, r *platform.Resource, ev platform.Event) error {
+	_, err := n.NotifyBatch(ctx, r, platform.Delivery{
+		Events: []platform.Event{ev},
+		Start:  func(ctx context.Context, _ int64) (context.Context, error) { return ctx, nil },
+	})
+	return err
+}
+
+// NotifyBatch tells a run of r's undelivered events (jobs deliver the
+// outbox this way) and returns how many of them, from the first, it
+// delivered:
+//   - connection details first, each in a direct message to the
+//     requester, before any of the thread's messages: the requester
+//     waits for them, not for the channel;
+//   - then the thread: the first event posts the root message (in the
+//     requests channel, or the channel the request came from, or else the
+//     requester's direct messages), which goes before other stories'
+//     replies, and starts the thread, saving each step; a state change
+//     edits the root; each event becomes a reply, posted last, so that a
+//     retry after any failure repeats only idempotent work.
+//
+// When the story had to wait for its turn in a busy channel, the events
+// that piled up meanwhile go in one reply (at most MaxCoalesced), so that
+// a backlog costs a thread few messages and /idp audit still tells every
+// event. A wait longer than MaxWait is a *RateLimitError, with what was
+// delivered before it.
+func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
+	ctx = withStory(ctx, fmt.Sprintf("story:%d", r.ID))
+	handed := map[int64]NoteKind{}
+	for _, ev := range d.Events {
+		secrets, ok := d.Secrets[ev.ID]
+		if !ok {
+			continue
+		}
+		sctx, err := d.Start(ctx, -ev.ID)
+		if err != nil {
+			return 0, err
+		}
+		_, note, err := n.handOver(sctx, r, secrets)
+		if err != nil {
+			return 0, err
+		}
+		handed[ev.ID] = note
+		if note != CannotDM && d.Handed != nil {
+			if err := d.Handed(ctx, ev.ID); err != nil {
+				return 0, err
+			}
+		}
+	}
+	done := 0
+	for done < len(d.Events) {
+		end := done + 1
+		switch {
+		case d.Attempted >= d.Events[done].ID:
+			// An earlier attempt began the message of the events up to
+			// Attempted: tell exactly those, under the same key.
+			for end < len(d.Events) && d.Events[end].ID <= d.Attempted {
+				end++
+			}
+		case n.pacer != nil && n.pacer.Queued(story(ctx)):
+			end = min(len(d.Events), done+MaxCoalesced)
+		}
+		unit := d.Events[done:end]
+		var parts []Message
+		for _, ev := range unit {
+			parts = append(parts, n.parts(r, ev, d.Secrets != nil, handed)...)
+		}
+		if len(parts) == 0 {
+			done = end
+			continue
+		}
+		if err := n.tell(ctx, r, unit, parts, d.Start); err != nil {
+			return done, err
+		}
+		done = end
+	}
+	return done, nil
+}
+
+// parts returns the messages event ev of r adds to a reply: its line, or,
+// when the delivery hands connection details over (secrets), the note
+// that they were (handed says how, for those handed over in this
+// delivery; the others were by an earlier one).
+func (n *Notifier) parts(r *platform.Resource, ev platform.Event, secrets bool, handed map[int64]NoteKind) []Message {
+	if ev.Kind == platform.EventSecret {
+		if !secrets {
+			return nil
+		}
+		note, ok := handed[ev.ID]
+		if !ok {
+			note = SecretSent
+		}
+		if note == 0 {
+			return nil
+		}
+		return []Message{{Kind: Note, Resource: r, Note: note}}
+	}
 	if _, ok := LineOf(r, ev); !ok {
 		return nil
 	}
-	m := Message{Kind: Event, Resource: r, Event: ev, Actions: n.actions(r, ev)}
+	return []Message{{Kind: Event, Resource: r, Event: ev, Actions: n.actions(r, ev)}}
+}
+
+// tell posts parts, the messages of the events unit, as one reply in r's
+// thread, opening the thread first when it has none and editing the root
+// when the unit changed r's state.
+func (n *Notifier) tell(ctx context.Context, r *platform.Resource, unit []platform.Event, parts []Message, start func(context.Context, int64) (context.Context, error)) error {
 	th, found, err := n.threads.Thread(ctx, r.ID, n.Platform())
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", r.Ref(), err)
 	}
-	switch {
-	case !found || th.ThreadRef == "":
+	opened := !found || th.ThreadRef == ""
+	if opened {
 		if th, err = n.open(ctx, r, th, found); err != nil || th.Channel == "" {
 			return err
 		}
-	case ev.Kind == platform.EventTransition:
+	}
+	if th.Channel == "" {
+		return nil
+	}
+	if slices.ContainsFunc(parts, func(m Message) bool { return m.Kind == Note }) && th.Channel == n.dmOf(ctx, r) {
+		// The story is told in the requester's direct messages, where
+		// the connection details are: no note about them.
+		parts = slices.DeleteFunc(parts, func(m Message) bool { return m.Kind == Note })
+		if len(parts) == 0 {
+			return nil
+		}
+	}
+	edit := !opened && slices.ContainsFunc(unit, func(ev platform.Event) bool { return ev.Kind == platform.EventTransition })
+	// The edit and the reply take their turns together: an edit made
+	// while the reply waits would be made again.
+	calls := []call{{OpReply, th.Channel, th.ThreadRef}}
+	if edit {
+		calls = append(calls, call{OpEdit, th.Channel, ""})
+	}
+	ctx, err = n.pace(ctx, Routine, calls...)
+	if err != nil {
+		return err
+	}
+	last := unit[len(unit)-1]
+	if ctx, err = start(ctx, last.ID); err != nil {
+		return err
+	}
+	if edit {
 		if err := n.editRoot(ctx, r, th); err != nil {
 			return err
 		}
 	}
-	key := fmt.Sprintf("event:%d", ev.ID)
+	m := parts[len(parts)-1]
+	m.Earlier = parts[:len(parts)-1]
+	key := fmt.Sprintf("event:%d", last.ID)
 	_, err = n.reply(ctx, th, m, key)
 	if errors.Is(err, ErrLost) {
 		// The bot lost the thread or its channel: the rest of the story
 		// moves to the requester's direct messages.
 		n.log.WarnContext(ctx, "cannot post in the thread any more; moving it to a direct message", "request_id", r.ID, "channel", th.Channel, "err", err)
-		moved, merr := n.rootInDM(ctx, r, th.Channel)
+		moved, merr := n.rootInDM(unpaced(ctx), r, th.Channel)
 		if merr != nil || moved.Channel == "" {
 			return merr
 		}
-		_, err = n.reply(ctx, moved, m, key)
+		_, err = n.reply(unpaced(ctx), moved, m, key)
 	}
 	return err
 }
@@ -182,7 +344,7 @@ func (n *Notifier) open(ctx context.Context, r *platform.Resource, th platform.T
 // Thread when the requester is not a user of the platform, or when the
 // direct messages are the channel that was just lost.
 func (n *Notifier) rootInDM(ctx context.Context, r *platform.Resource, lost string) (platform.Thread, error) {
-	dm, err := n.t.DirectChannel(ctx, r.Requester)
+	dm, err := n.directChannel(ctx, r.Requester)
 	if err != nil {
 		return platform.Thread{}, err
 	}
@@ -205,7 +367,7 @@ func (n *Notifier) rootInDM(ctx context.Context, r *platform.Resource, lost stri
 // gone, or in a channel the bot lost, stays as it is: the thread still
 // tells the story.
 func (n *Notifier) editRoot(ctx context.Context, r *platform.Resource, th platform.Thread) error {
-	err := n.t.Edit(ctx, th.Channel, th.RootRef, Message{Kind: Root, Resource: r})
+	err := n.edit(ctx, th.Channel, th.RootRef, Message{Kind: Root, Resource: r})
 	if errors.Is(err, ErrGone) || errors.Is(err, ErrLost) {
 		n.log.WarnContext(ctx, "cannot update the root message", "request_id", r.ID, "err", err)
 		return nil
@@ -224,21 +386,8 @@ func (n *Notifier) save(ctx context.Context, r *platform.Resource, th platform.T
 // — never in a channel, never logged — and notes in the thread that they
 // were sent, or why they could not be.
 func (n *Notifier) Private(ctx context.Context, r *platform.Resource, secrets map[string]string) error {
-	dm, err := n.t.DirectChannel(ctx, r.Requester)
-	if err != nil {
-		return err
-	}
-	if dm == "" {
-		n.log.ErrorContext(ctx, "requester is not a user of this platform; connection details not sent", "request_id", r.ID)
-		return nil
-	}
-	note := SecretSent
-	_, err = n.post(ctx, dm, Message{Kind: Secret, Resource: r, Secrets: secrets}, secretKey(r.ID, secrets))
-	switch {
-	case errors.Is(err, ErrCannotDM):
-		n.log.WarnContext(ctx, "requester does not accept direct messages; connection details not sent", "request_id", r.ID)
-		note = CannotDM
-	case err != nil:
+	dm, note, err := n.handOver(ctx, r, secrets)
+	if err != nil || note == 0 {
 		return err
 	}
 	th, found, err := n.threads.Thread(ctx, r.ID, n.Platform())
@@ -249,6 +398,40 @@ func (n *Notifier) Private(ctx context.Context, r *platform.Resource, secrets ma
 		n.log.WarnContext(ctx, "note in the thread that connection details were sent", "request_id", r.ID, "err", err)
 	}
 	return nil
+}
+
+// handOver sends r's connection details to its requester by direct
+// message and returns that channel and the note the thread shows about
+// it: SecretSent, CannotDM when the requester takes no direct messages,
+// or none (0) when the requester is not a user of this platform.
+func (n *Notifier) handOver(ctx context.Context, r *platform.Resource, secrets map[string]string) (string, NoteKind, error) {
+	dm, err := n.directChannel(ctx, r.Requester)
+	if err != nil {
+		return "", 0, err
+	}
+	if dm == "" {
+		n.log.ErrorContext(ctx, "requester is not a user of this platform; connection details not sent", "request_id", r.ID)
+		return "", 0, nil
+	}
+	_, err = n.post(ctx, dm, Message{Kind: Secret, Resource: r, Secrets: secrets}, secretKey(r.ID, secrets))
+	switch {
+	case errors.Is(err, ErrCannotDM):
+		n.log.WarnContext(ctx, "requester does not accept direct messages; connection details not sent", "request_id", r.ID)
+		return dm, CannotDM, nil
+	case err != nil:
+		return "", 0, err
+	}
+	return dm, SecretSent, nil
+}
+
+// dmOf returns the channel of r's requester's direct messages, or ""
+// when it cannot be had.
+func (n *Notifier) dmOf(ctx context.Context, r *platform.Resource) string {
+	dm, err := n.directChannel(unpaced(ctx), r.Requester)
+	if err != nil {
+		return ""
+	}
+	return dm
 }
 
 // Post posts reply in channel as a message of its own and returns its
@@ -266,7 +449,7 @@ func (n *Notifier) PostInThread(ctx context.Context, channel, ref string, reply 
 // Edit replaces the message ref in channel with reply; a message that is
 // gone is a platform NotFound error.
 func (n *Notifier) Edit(ctx context.Context, channel, ref string, reply commands.Reply) error {
-	err := n.t.Edit(ctx, channel, ref, Message{Kind: Post, Reply: reply})
+	err := n.edit(ctx, channel, ref, Message{Kind: Post, Reply: reply})
 	if errors.Is(err, ErrGone) && platform.ErrorCode(err) != platform.NotFound {
 		return &platform.Error{Code: platform.NotFound, Message: "The message was deleted, or can no longer be changed.", Err: err}
 	}
@@ -290,7 +473,12 @@ func (n *Notifier) post(ctx context.Context, channel string, m Message, key stri
 	if ref, err := n.find(ctx, channel, "", key); ref != "" || err != nil {
 		return ref, err
 	}
-	return n.t.Post(ctx, channel, m, key)
+	var ref string
+	err := n.do(ctx, key, priority(m), call{OpPost, channel, ""}, func(ctx context.Context) (err error) {
+		ref, err = n.t.Post(ctx, channel, m, key)
+		return err
+	})
+	return ref, err
 }
 
 // reply posts m in thread th once, as post does.
@@ -298,18 +486,162 @@ func (n *Notifier) reply(ctx context.Context, th platform.Thread, m Message, key
 	if ref, err := n.find(ctx, th.Channel, th.ThreadRef, key); ref != "" || err != nil {
 		return ref, err
 	}
-	return n.t.Reply(ctx, th, m, key)
+	var ref string
+	err := n.do(ctx, key, Routine, call{OpReply, th.Channel, th.ThreadRef}, func(ctx context.Context) (err error) {
+		ref, err = n.t.Reply(ctx, th, m, key)
+		return err
+	})
+	return ref, err
+}
+
+// edit replaces the message ref in channel with m.
+func (n *Notifier) edit(ctx context.Context, channel, ref string, m Message) error {
+	return n.do(ctx, "edit:"+channel+":"+ref, Routine, call{OpEdit, channel, ""}, func(ctx context.Context) error {
+		return n.t.Edit(ctx, channel, ref, m)
+	})
+}
+
+// directChannel returns the channel of direct messages with who.
+func (n *Notifier) directChannel(ctx context.Context, who platform.Actor) (string, error) {
+	var dm string
+	err := n.do(ctx, "open:"+who.ID, Urgent, call{OpOpen, "", ""}, func(ctx context.Context) (err error) {
+		dm, err = n.t.DirectChannel(ctx, who)
+		return err
+	})
+	return dm, err
 }
 
 func (n *Notifier) find(ctx context.Context, channel, threadRef, key string) (string, error) {
 	if !platform.Redelivery(ctx) {
 		return "", nil
 	}
-	ref, err := n.t.Find(ctx, channel, threadRef, key)
+	var ref string
+	err := n.do(ctx, key, Routine, call{OpFind, channel, threadRef}, func(ctx context.Context) (err error) {
+		ref, err = n.t.Find(ctx, channel, threadRef, key)
+		return err
+	})
 	if ref != "" {
 		n.log.InfoContext(ctx, "message found posted by an earlier attempt; not posting it again", "channel", channel, "key", key)
 	}
 	return ref, err
+}
+
+// priority is the priority of posting m: connection details and root
+// messages are urgent.
+func priority(m Message) Priority {
+	if m.Kind == Secret || m.Kind == Root {
+		return Urgent
+	}
+	return Routine
+}
+
+// call is one call to the platform, for pacing.
+type call struct {
+	op                 Op
+	channel, threadRef string
+}
+
+func (n *Notifier) limits(calls []call) []Limit {
+	var limits []Limit
+	for _, c := range calls {
+		limits = append(limits, n.limited.Limits(c.op, c.channel, c.threadRef)...)
+	}
+	return limits
+}
+
+// do makes one call to the platform in its turn (see pace), unless the
+// caller took the turn already, and closes the call's bucket when the
+// platform answers 429 all the same.
+func (n *Notifier) do(ctx context.Context, who string, prio Priority, c call, fn func(context.Context) error) error {
+	if n.limited == nil {
+		return fn(ctx)
+	}
+	if !paced(ctx) {
+		var err error
+		if ctx, err = n.pace(withStoryOr(ctx, who), prio, c); err != nil {
+			return err
+		}
+	}
+	err := fn(unpaced(ctx))
+	var limited *RateLimitError
+	if errors.As(err, &limited) && !limited.Paced {
+		if limits := n.limits([]call{c}); len(limits) > 0 {
+			l := limits[0]
+			if limited.Global {
+				l = limits[len(limits)-1]
+			}
+			n.pacer.Close(l, limited.After)
+		}
+	}
+	return err
+}
+
+// pace waits for the turn of calls in their rate-limit buckets, in the
+// process for up to MaxWait, and returns ctx marked as having taken it;
+// a longer wait is a *RateLimitError saying how long, the story's (or
+// the post's) place in the queues kept until then.
+func (n *Notifier) pace(ctx context.Context, prio Priority, calls ...call) (context.Context, error) {
+	if n.limited == nil {
+		return ctx, nil
+	}
+	limits := n.limits(calls)
+	who := story(ctx)
+	for {
+		wait := n.pacer.Take(limits, who, prio)
+		if wait <= 0 {
+			return context.WithValue(ctx, pacedKey{}, true), nil
+		}
+		if wait > n.maxWait {
+			// Come back a little early, and wait the rest here: a snoozed
+			// job is picked up up to a poll interval late.
+			return ctx, &RateLimitError{Bucket: limits[0].Key, After: min(wait-n.maxWait/2, MaxSnooze), Paced: true}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			n.pacer.Forget(who)
+			return ctx, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+type (
+	storyKey struct{}
+	pacedKey struct{}
+)
+
+// withStory names the caller whose calls ctx makes in the pacer's queues.
+func withStory(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, storyKey{}, who)
+}
+
+// withStoryOr names the caller who unless ctx names one already.
+func withStoryOr(ctx context.Context, who string) context.Context {
+	if story(ctx) != "" {
+		return ctx
+	}
+	return withStory(ctx, who)
+}
+
+func story(ctx context.Context) string {
+	who, _ := ctx.Value(storyKey{}).(string)
+	return who
+}
+
+// paced reports whether the caller took the turn of its next call.
+func paced(ctx context.Context) bool {
+	p, _ := ctx.Value(pacedKey{}).(bool)
+	return p
+}
+
+// unpaced drops the taken turn from ctx: it was for one call.
+func unpaced(ctx context.Context) context.Context {
+	if !paced(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, pacedKey{}, false)
 }
 
 // secretKey names the private message of one set of connection details
