@@ -78,7 +78,7 @@ type node struct {
 	log    *slog.Logger
 }
 
-func newNode(t *testing.T, pool *pgxpool.Pool, drv *platformtest.Driver) *node {
+func newNode(t testing.TB, pool *pgxpool.Pool, drv *platformtest.Driver) *node {
 	t.Helper()
 	cat, err := catalogload.Load(catalog.FS)
 	if err != nil {
@@ -97,7 +97,7 @@ func newNode(t *testing.T, pool *pgxpool.Pool, drv *platformtest.Driver) *node {
 
 // run starts a jobs runner delivering platformName's threads through n;
 // stop (also called at cleanup) stops it and waits for it.
-func (nd *node) run(t *testing.T, platformName string, n *thread.Notifier) (r *jobs.Runner, stop func()) {
+func (nd *node) run(t testing.TB, platformName string, n *thread.Notifier) (r *jobs.Runner, stop func()) {
 	t.Helper()
 	r, err := jobs.New(jobs.Config{
 		Pool: nd.pool, Engine: nd.engine, Store: nd.store, Enqueuer: nd.enq,

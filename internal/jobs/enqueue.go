@@ -93,9 +93,10 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{ResourceID: r.ID}})
 	}
 	if args, ok := e.notify(r, ev.ID); ok {
-		// Connection details and a story's first message go before the
-		// deliveries of other stories that wait their turn.
-		args.Urgent = ev.Kind == platform.EventSecret || ev.Kind == platform.EventTransition && ev.From == ""
+		// Connection details go before the deliveries that wait for
+		// their turn in a busy channel (which the notifier orders: roots
+		// before replies).
+		args.Urgent = ev.Kind == platform.EventSecret
 		params = append(params, river.InsertManyParams{Args: args})
 	}
 	switch {

@@ -39,8 +39,15 @@ const (
 	// events to a chat platform.
 	NotifyTimeout = 2 * time.Minute
 	// NotifyWorkers is how many delivery jobs of one platform run at once.
-	// Each holds a pooled connection while it talks to the chat platform.
-	NotifyWorkers = 3
+	// Each holds a pooled connection while it talks to the chat platform;
+	// one waiting for its rate-limit bucket does so for at most
+	// thread.DefaultMaxWait before it snoozes.
+	NotifyWorkers = 5
+	// NotifyPollInterval is how often a delivery queue looks for jobs
+	// whose snooze is over: a delivery waiting for its bucket comes back
+	// about when its turn comes, not up to River's default second later
+	// (a token of a busy channel left unused is lost).
+	NotifyPollInterval = 100 * time.Millisecond
 	// DefaultFetchCooldown is much shorter than River's 100 ms, which also
 	// throttles insert notifications: a job inserted within that window of
 	// the previous one waits for the next poll (1 s), while a person waits
@@ -166,7 +173,7 @@ func New(cfg Config) (*Runner, error) {
 
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	for name := range cfg.Notifiers {
-		queues[NotifyQueue(name, cfg.Audiences[name])] = river.QueueConfig{MaxWorkers: NotifyWorkers}
+		queues[NotifyQueue(name, cfg.Audiences[name])] = river.QueueConfig{MaxWorkers: NotifyWorkers, FetchPollInterval: NotifyPollInterval}
 	}
 	maps.Copy(queues, cfg.Queues)
 

@@ -292,10 +292,7 @@ func TestEnqueue(t *testing.T) {
 	notify := func(id, ev int64) job {
 		return job{"notify", "notify_console", fmt.Sprintf(`{"event_id": %d, "platform": "console", "resource_id": %d}`, ev, id)}
 	}
-	// A story's first message goes before other stories' replies.
-	first := func(id, ev int64) job {
-		return job{"notify", "notify_console", fmt.Sprintf(`{"urgent": true, "event_id": %d, "platform": "console", "resource_id": %d}`, ev, id)}
-	}
+
 	lastEvent := func(id int64) int64 {
 		evs, err := s.Events(ctx, id)
 		if err != nil {
@@ -309,12 +306,17 @@ func TestEnqueue(t *testing.T) {
 	if err := s.CreateResource(ctx, r, platform.Event{Actor: alice, To: platform.Pending}, nil); err != nil {
 		t.Fatal(err)
 	}
-	expect("new request", []job{{"provision", "default", fmt.Sprintf(`{"resource_id": %d}`, r.ID)}, first(r.ID, lastEvent(r.ID))})
+	expect("new request", []job{{"provision", "default", fmt.Sprintf(`{"resource_id": %d}`, r.ID)}, notify(r.ID, lastEvent(r.ID))})
 
 	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventStep, Message: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	expect("step", []job{notify(r.ID, lastEvent(r.ID))})
+	// Connection details go before the deliveries waiting their turn.
+	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventSecret, Sealed: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	expect("secret", []job{{"notify", "notify_console", fmt.Sprintf(`{"urgent": true, "event_id": %d, "platform": "console", "resource_id": %d}`, lastEvent(r.ID), r.ID)}})
 
 	for _, to := range []platform.State{platform.Provisioning, platform.Ready} {
 		if _, err := s.Transition(ctx, r.ID, to, platform.Event{Actor: platform.System}, nil); err != nil {
@@ -333,7 +335,7 @@ func TestEnqueue(t *testing.T) {
 	if err := s.CreateResource(ctx, a, platform.Event{Actor: alice, To: platform.AwaitingApproval}, nil); err != nil {
 		t.Fatal(err)
 	}
-	expect("awaiting approval", []job{first(a.ID, lastEvent(a.ID))})
+	expect("awaiting approval", []job{notify(a.ID, lastEvent(a.ID))})
 	if _, err := s.Transition(ctx, a.ID, platform.Provisioning, platform.Event{Actor: alice, Message: "approved"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +350,7 @@ func TestEnqueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("slack request", []job{{"provision", "default", fmt.Sprintf(`{"resource_id": %d}`, sl.ID)},
-		{"notify", "notify_slack", fmt.Sprintf(`{"urgent": true, "event_id": %d, "platform": "slack", "resource_id": %d}`, lastEvent(sl.ID), sl.ID)}})
+		{"notify", "notify_slack", fmt.Sprintf(`{"event_id": %d, "platform": "slack", "resource_id": %d}`, lastEvent(sl.ID), sl.ID)}})
 	refused := &platform.Resource{Service: "test-db", Name: "d", Team: "payments", Environment: "staging", State: platform.Pending,
 		Requester: alice, Origin: platform.Origin{Platform: "console"}}
 	errQuota := errors.New("over quota")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -99,8 +100,8 @@ type NotifyArgs struct {
 	// Audience is the person whose deliveries these are, on a platform
 	// delivered per person (the console): only their process works them.
 	Audience string `json:"audience,omitempty"`
-	// Urgent: the event hands connection details over or starts a story;
-	// its job goes before the others waiting in the queue.
+	// Urgent: the event hands connection details over; its job goes
+	// before the others waiting in the queue.
 	Urgent bool `json:"urgent,omitempty"`
 }
 
@@ -144,7 +145,9 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	}
 	var err error
 	if bn, ok := n.(BatchNotifier); ok {
-		err = w.store.DeliverBatch(ctx, a.Platform, a.ResourceID, a.EventID, BatchSize, func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
+		// Every event recorded by now, not only up to this job's: a
+		// story that waited for its turn tells what piled up at once.
+		err = w.store.DeliverBatch(ctx, a.Platform, a.ResourceID, math.MaxInt64, BatchSize, func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
 			w.open(ctx, r, &d)
 			delivered, err := bn.NotifyBatch(ctx, r, d)
 			return delivered, limited(ctx, err)

@@ -249,7 +249,7 @@ func noteText(m thread.Message) string {
 // event's actions as buttons.
 func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Message {
 	text, _ := EventMessage(ev.Resource, ev.Event)
-	if len(ev.Earlier) > 0 {
+	if len(ev.Lines) > 0 {
 		// Several events told in one message: a line each.
 		var lines []string
 		for _, part := range ev.Parts() {

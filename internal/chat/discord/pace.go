@@ -7,9 +7,9 @@ import (
 )
 
 // Discord's documented rate limits, which the Notifier paces its calls by
-// (thread.Limited): messages are created and edited about 5 per 5 s per
-// channel (a thread is a channel of its own), and all calls share a
-// global 50 per second. discordgo's own limiter reads the headers of every
+// (thread.Limited): messages are created and edited, and threads started
+// from a channel's messages, about 5 per 5 s per channel (a thread is a
+// channel of its own), and all calls share a global 50 per second. discordgo's own limiter reads the headers of every
 // answer and holds a call whose bucket is spent; pacing below the same
 // limits leaves it little to hold, and lets the Notifier choose which
 // call goes first (connection details and root messages) instead of
@@ -34,6 +34,8 @@ func (a *Adapter) Limits(op thread.Op, channel, threadRef string) []thread.Limit
 		return []thread.Limit{a.limit("POST /channels/"+channel+"/messages", channelEvery, channelBurst), global}
 	case thread.OpEdit:
 		return []thread.Limit{a.limit("PATCH /channels/"+channel+"/messages", channelEvery, channelBurst), global}
+	case thread.OpThread:
+		return []thread.Limit{a.limit("POST /channels/"+channel+"/threads", channelEvery, channelBurst), global}
 	case thread.OpOpen:
 		return []thread.Limit{global}
 	}

@@ -144,7 +144,7 @@ func noteText(m thread.Message) string {
 // event's actions as buttons under it.
 func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Msg {
 	m, _ := EventMessage(ev.Resource, ev.Event)
-	if len(ev.Earlier) > 0 {
+	if len(ev.Lines) > 0 {
 		// Several events told in one reply: a line each.
 		var lines []string
 		for _, part := range ev.Parts() {

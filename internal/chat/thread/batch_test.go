@@ -97,7 +97,9 @@ func TestBatchHandsSecretsOverBeforeTheThread(t *testing.T) {
 		t.Fatalf("delivered %d events while the channel was busy", got)
 	}
 	paced(t, err)
-	check(t, f.fakeTransport, "dm alice", "post dm-alice secret:7:4ea940c0f3d0")
+	// The details go first, then the root shows the new state (the edits
+	// have turns of their own) while the reply waits.
+	check(t, f.fakeTransport, "dm alice", "post dm-alice secret:7:4ea940c0f3d0", "edit REQ m1")
 	if len(handed) != 1 || handed[0] != 3 {
 		t.Errorf("handed over = %v, want event 3", handed)
 	}
@@ -108,9 +110,7 @@ func TestBatchHandsSecretsOverBeforeTheThread(t *testing.T) {
 	if got != 2 || err != nil {
 		t.Fatalf("delivered %d, %v; want both events", got, err)
 	}
-	// (The direct channel is asked again, to tell whether the story is
-	// told there; the adapters remember it.)
-	check(t, f.fakeTransport, "dm alice", "edit REQ m1", "reply REQ/t-m1 event:3")
+	check(t, f.fakeTransport, "reply REQ/t-m1 event:3")
 	if want := "event:3 tells 2"; f.told[len(f.told)-1] != want {
 		t.Errorf("last reply %q, want %q", f.told[len(f.told)-1], want)
 	}

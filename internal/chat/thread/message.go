@@ -43,18 +43,18 @@ type Message struct {
 	Secrets  map[string]string  // Secret
 	Note     NoteKind           // Note
 	Reply    commands.Reply     // Post
-	// Earlier are the messages an Event message tells before its own
-	// event when the Notifier coalesces several events into one reply
-	// (the platform was busy): each an Event or a Note, in order.
-	Earlier []Message
+	// Lines, when set, are what an Event message tells instead of its
+	// own Event: several events the Notifier coalesced into one reply
+	// (the platform was busy), each an Event or a Note, in order.
+	Lines []Message
 }
 
-// Parts returns the single messages m tells: its Earlier ones, then
-// itself without them.
+// Parts returns the single messages m tells: its Lines, or itself.
 func (m Message) Parts() []Message {
-	self := m
-	self.Earlier = nil
-	return append(slices.Clip(m.Earlier), self)
+	if len(m.Lines) > 0 {
+		return m.Lines
+	}
+	return []Message{m}
 }
 
 // Tone is the colour a platform gives a state where it can (Discord's

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/idpbot/idpbot/internal/commands"
@@ -81,10 +82,12 @@ type Config struct {
 	Log     *slog.Logger
 }
 
-// DefaultMaxWait is Config.MaxWait's default: about a delivery job's
-// pickup delay after a snooze, so that a wait shorter than that is not
-// made longer by snoozing.
-const DefaultMaxWait = time.Second
+// DefaultMaxWait is Config.MaxWait's default: a little more than a
+// delivery job's pickup delay after a snooze (jobs.NotifyPollInterval),
+// so that a wait shorter than that is not made longer by snoozing, and
+// short enough that the jobs waiting their turn leave the workers to
+// connection details and other channels.
+const DefaultMaxWait = 250 * time.Millisecond
 
 // MaxSnooze caps how long a delivery waiting for its turn is put aside
 // before it asks again: River makes a job snoozed for less than its
@@ -107,6 +110,8 @@ type Notifier struct {
 	limited  Limited // nil: the platform is not paced
 	pacer    *Pacer
 	maxWait  time.Duration
+	dms      sync.Map // actor ID → direct message channel
+	shown    sync.Map // resource ID → the state its root was last edited to show
 }
 
 var (
@@ -176,7 +181,9 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 		if !ok {
 			continue
 		}
-		sctx, err := d.Start(ctx, -ev.ID)
+		// The hand-over waits its turns apart from the story's thread: a
+		// caller's turn taken drops its places in every queue.
+		sctx, err := d.Start(withStory(ctx, fmt.Sprintf("secret:%d", ev.ID)), -ev.ID)
 		if err != nil {
 			return 0, err
 		}
@@ -201,7 +208,9 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 			for end < len(d.Events) && d.Events[end].ID <= d.Attempted {
 				end++
 			}
-		case n.pacer != nil && n.pacer.Queued(story(ctx)):
+		case n.busy(ctx, r):
+			// The story waits for its turn: what piled up goes in one
+			// reply.
 			end = min(len(d.Events), done+MaxCoalesced)
 		}
 		unit := d.Events[done:end]
@@ -219,6 +228,23 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 		done = end
 	}
 	return done, nil
+}
+
+// busy reports whether r's story has to wait for its turn to reply: it
+// was queued, or its thread's channel has a queue or no token left.
+func (n *Notifier) busy(ctx context.Context, r *platform.Resource) bool {
+	if n.pacer == nil {
+		return false
+	}
+	who := story(ctx)
+	if n.pacer.Queued(who) {
+		return true
+	}
+	th, found, err := n.threads.Thread(ctx, r.ID, n.Platform())
+	if err != nil || !found || th.ThreadRef == "" {
+		return false // the root goes first, in its own turn
+	}
+	return n.pacer.Peek(n.limits([]call{{OpReply, th.Channel, th.ThreadRef}}), who, Routine) > 0
 }
 
 // parts returns the messages event ev of r adds to a reply: its line, or,
@@ -262,6 +288,24 @@ func (n *Notifier) tell(ctx context.Context, r *platform.Resource, unit []platfo
 	if th.Channel == "" {
 		return nil
 	}
+	if opened {
+		n.shown.Store(r.ID, r.State) // a new root shows the current state
+	}
+	// The root shows the latest state first, in the edits' own turn,
+	// while the reply may still wait for the channel's: a busy thread's
+	// root follows the story. An edit already made is not made again.
+	if shown, ok := n.shown.Load(r.ID); !ok || shown != r.State {
+		if slices.ContainsFunc(unit, func(ev platform.Event) bool { return ev.Kind == platform.EventTransition }) {
+			if err := n.editRoot(ctx, r, th); err != nil {
+				return err
+			}
+			n.shown.Store(r.ID, r.State)
+		}
+	}
+	ctx, err = n.pace(ctx, Routine, call{OpReply, th.Channel, th.ThreadRef})
+	if err != nil {
+		return err
+	}
 	if slices.ContainsFunc(parts, func(m Message) bool { return m.Kind == Note }) && th.Channel == n.dmOf(ctx, r) {
 		// The story is told in the requester's direct messages, where
 		// the connection details are: no note about them.
@@ -270,28 +314,21 @@ func (n *Notifier) tell(ctx context.Context, r *platform.Resource, unit []platfo
 			return nil
 		}
 	}
-	edit := !opened && slices.ContainsFunc(unit, func(ev platform.Event) bool { return ev.Kind == platform.EventTransition })
-	// The edit and the reply take their turns together: an edit made
-	// while the reply waits would be made again.
-	calls := []call{{OpReply, th.Channel, th.ThreadRef}}
-	if edit {
-		calls = append(calls, call{OpEdit, th.Channel, ""})
-	}
-	ctx, err = n.pace(ctx, Routine, calls...)
-	if err != nil {
-		return err
-	}
 	last := unit[len(unit)-1]
 	if ctx, err = start(ctx, last.ID); err != nil {
 		return err
 	}
-	if edit {
-		if err := n.editRoot(ctx, r, th); err != nil {
-			return err
+	m := parts[0]
+	if len(parts) > 1 {
+		// One reply tells them all, with the buttons of the last event
+		// that has any.
+		m = Message{Kind: Event, Resource: r, Lines: parts}
+		for _, p := range parts {
+			if len(p.Actions) > 0 {
+				m.Actions = p.Actions
+			}
 		}
 	}
-	m := parts[len(parts)-1]
-	m.Earlier = parts[:len(parts)-1]
 	key := fmt.Sprintf("event:%d", last.ID)
 	_, err = n.reply(ctx, th, m, key)
 	if errors.Is(err, ErrLost) {
@@ -332,7 +369,7 @@ func (n *Notifier) open(ctx context.Context, r *platform.Resource, th platform.T
 			return platform.Thread{}, err
 		}
 	}
-	th, err := n.t.StartThread(ctx, th, r, false)
+	th, err := n.startThread(ctx, th, r, false)
 	if err != nil {
 		return platform.Thread{}, err
 	}
@@ -356,7 +393,7 @@ func (n *Notifier) rootInDM(ctx context.Context, r *platform.Resource, lost stri
 	if err != nil {
 		return platform.Thread{}, err
 	}
-	th, err := n.t.StartThread(ctx, platform.Thread{Channel: dm, RootRef: ref}, r, true)
+	th, err := n.startThread(ctx, platform.Thread{Channel: dm, RootRef: ref}, r, true)
 	if err != nil {
 		return platform.Thread{}, err
 	}
@@ -501,13 +538,30 @@ func (n *Notifier) edit(ctx context.Context, channel, ref string, m Message) err
 	})
 }
 
-// directChannel returns the channel of direct messages with who.
+// startThread starts the thread of th's root message.
+func (n *Notifier) startThread(ctx context.Context, th platform.Thread, r *platform.Resource, dm bool) (platform.Thread, error) {
+	var out platform.Thread
+	err := n.do(ctx, fmt.Sprintf("thread:%d", r.ID), Urgent, call{OpThread, th.Channel, ""}, func(ctx context.Context) (err error) {
+		out, err = n.t.StartThread(ctx, th, r, dm)
+		return err
+	})
+	return out, err
+}
+
+// directChannel returns the channel of direct messages with who, opened
+// once (a person's direct message channel does not change).
 func (n *Notifier) directChannel(ctx context.Context, who platform.Actor) (string, error) {
+	if dm, ok := n.dms.Load(who.ID); ok {
+		return dm.(string), nil
+	}
 	var dm string
 	err := n.do(ctx, "open:"+who.ID, Urgent, call{OpOpen, "", ""}, func(ctx context.Context) (err error) {
 		dm, err = n.t.DirectChannel(ctx, who)
 		return err
 	})
+	if err == nil && dm != "" {
+		n.dms.Store(who.ID, dm)
+	}
 	return dm, err
 }
 

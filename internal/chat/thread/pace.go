@@ -22,6 +22,8 @@ const (
 	OpOpen
 	// OpFind looks for a message an earlier attempt may have posted.
 	OpFind
+	// OpThread starts a thread from a root message.
+	OpThread
 )
 
 // Limit is one rate-limit bucket a call counts against: Key names it (a
@@ -72,9 +74,11 @@ type Pacer struct {
 }
 
 // staleAfter is how late after its turn a waiting caller may come back
-// and keep its place: a delivery job snoozed until its turn is picked up
-// a poll interval late, or a scheduler interval (5 s) for long snoozes.
-const staleAfter = 10 * time.Second
+// and keep its place. A delivery job comes back a little before its turn
+// (its snooze ends early and queues are polled every 100 ms); one that is
+// later than this (no worker was free, the machine is busy) would leave
+// the bucket idle, so the callers behind it go first, and it queues anew.
+const staleAfter = time.Second
 
 type bucket struct {
 	every   time.Duration
@@ -114,21 +118,47 @@ func (p *Pacer) Take(limits []Limit, who string, prio Priority) time.Duration {
 	now := p.now()
 	var wait time.Duration
 	bs := make([]*bucket, len(limits))
+	waits := make([]time.Duration, len(limits))
 	for i, l := range limits {
 		b := p.bucket(l, now)
-		bs[i] = b
-		wait = max(wait, b.waitFor(who, prio, now))
+		bs[i], waits[i] = b, b.waitFor(who, prio, now)
+		wait = max(wait, waits[i])
 	}
 	if wait > 0 {
+		// A place only where it has to wait: a place kept in a bucket
+		// with room (the global limit, while the channel is busy) would
+		// hold up the callers behind it there for nothing.
 		p.arrived++
+		for i, b := range bs {
+			if waits[i] > 0 {
+				b.queue(who, prio, p.arrived, now.Add(wait))
+			} else {
+				b.leave(who)
+			}
+		}
+		return wait
 	}
 	for _, b := range bs {
-		if wait > 0 {
-			b.queue(who, prio, p.arrived, now.Add(wait))
-			continue
-		}
 		b.tokens--
+	}
+	// A caller makes one call at a time (the Notifier names a story's
+	// thread and its hand-overs apart): the places it kept for others (an
+	// edit it no longer needs) would hold up those behind it.
+	for _, b := range p.buckets {
 		b.leave(who)
+	}
+	return 0
+}
+
+// Peek returns how long who would wait for a call of every bucket in
+// limits, without taking one or queueing.
+func (p *Pacer) Peek(limits []Limit, who string, prio Priority) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	var wait time.Duration
+	for _, l := range limits {
+		wait = max(wait, p.bucket(l, now).waitFor(who, prio, now))
 	}
 	return wait
 }

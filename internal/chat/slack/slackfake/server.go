@@ -89,6 +89,8 @@ type Message struct {
 	Metadata json.RawMessage
 	// Updates counts chat.update calls applied to it.
 	Updates int
+	// At is when it was posted.
+	At time.Time
 }
 
 // View is a modal opened with views.open, as last updated.
@@ -814,7 +816,7 @@ func (s *Server) postMessage(w http.ResponseWriter, call *Call) {
 		s.finish(w, call, reply{"ok": false, "error": "thread_not_found"}, "chat.postMessage: thread_ts %s is not a message in %s", th, p["channel"])
 		return
 	}
-	m := &Message{Channel: p["channel"], TS: s.nextTS(), ThreadTS: p["thread_ts"], Text: p["text"], Blocks: json.RawMessage(p["blocks"]), Metadata: meta}
+	m := &Message{Channel: p["channel"], TS: s.nextTS(), ThreadTS: p["thread_ts"], Text: p["text"], Blocks: json.RawMessage(p["blocks"]), Metadata: meta, At: time.Now()}
 	s.msgs = append(s.msgs, m)
 	s.notePost(m)
 	s.mu.Unlock()
