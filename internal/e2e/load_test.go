@@ -47,7 +47,8 @@ import (
 //   - lost and duplicated thread lines (every event's line must be in its
 //     thread exactly once) and duplicate posts counted by the fake.
 //
-// Run it as README's "Load tests" says (one run per -count).
+// Run it as README's "Load tests" says (one run per -count);
+// IDPBOT_LOAD_LOG names a file for the bot's logs.
 func BenchmarkBurst(b *testing.B) {
 	b.Run("slack", func(b *testing.B) { benchBurst(b, slackLoad{}) })
 	b.Run("discord", func(b *testing.B) { benchBurst(b, discordLoad{}) })
@@ -65,11 +66,11 @@ type loadTarget interface {
 
 // loadObservation is what a fake saw of a burst.
 type loadObservation struct {
-	credentials map[int64]time.Time // resource → when its details arrived
-	thread      map[int64]string    // resource → its thread's text
-	last        time.Time           // the last message posted in the channel or a thread
-	posts       int                 // messages posted in the requests channel and its threads
-	edits       int
+	credentials                map[int64]time.Time // resource → when its details arrived
+	thread                     map[int64]string    // resource → its thread's text
+	last                       time.Time           // the last message posted in the channel or a thread
+	posts                      int                 // messages posted in the requests channel and its threads
+	edits                      int
 	calls, limited, duplicates int
 	// floor is the pacing floor: the least time the platform's limits
 	// allow for those posts and edits.
@@ -122,7 +123,7 @@ func benchBurst(b *testing.B, target loadTarget) {
 		waitDelivered(b, pool, requests, 10*time.Minute)
 		b.StopTimer()
 		stop()
-		if f := os.Getenv("IDPBOT_LOAD_DEBUG"); f != "" {
+		if f := os.Getenv("IDPBOT_LOAD_LOG"); f != "" { // the bot's logs, to see what waited
 			_ = os.WriteFile(f, []byte(nd.logs.String()), 0o644)
 		}
 		report(b, nd, target, rs, start)
@@ -325,15 +326,6 @@ func (slackLoad) observe(nd *node, rs []*platform.Resource) loadObservation {
 	st := fake.Stats()
 	obs := loadObservation{credentials: map[int64]time.Time{}, thread: map[int64]string{}, duplicates: len(st.Duplicates)}
 	roots := map[string][]string{}
-	if os.Getenv("IDPBOT_LOAD_DEBUG") != "" {
-		var prev time.Time
-		for _, m := range fake.Messages(loadChannel) {
-			if !prev.IsZero() && m.At.Sub(prev) > 500*time.Millisecond {
-				fmt.Printf("gap %v before %s (root %v)\n", m.At.Sub(prev), m.At.Format("15:04:05.000"), m.ThreadTS == "")
-			}
-			prev = m.At
-		}
-	}
 	for _, m := range fake.Messages(loadChannel) {
 		obs.posts++
 		obs.last = later(obs.last, m.At)
@@ -415,9 +407,6 @@ func (discordLoad) observe(nd *node, rs []*platform.Resource) loadObservation {
 				}
 			}
 		}
-	}
-	if os.Getenv("IDPBOT_LOAD_DEBUG") != "" {
-		fmt.Printf("routes: %+v\nbuckets: %+v global %d\n", st.Routes, st.Buckets, st.Global)
 	}
 	for route, rs := range st.Routes {
 		obs.calls += rs.Calls
