@@ -193,7 +193,7 @@ func init() {
 			example: "credentials orders-db --rotate",
 			flags:   []flagSpec{{name: "rotate", help: "issue new credentials, sent privately, and revoke the old"}},
 			run:     (*Router).credentials},
-		{name: "audit", usage: "audit <name|#id> [--before N|--after N]", help: "Show a resource's history, the latest events first, a page at a time: who did what and when, policy verdicts and approvals.",
+		{name: "audit", usage: "audit <name|#id> [--before N|--after N]", help: "Show a resource's history a page at a time, from the latest events back: who did what and when, policy verdicts and approvals.",
 			example: "audit orders-db",
 			flags: []flagSpec{
 				{name: "before", value: "N", help: "the events before event N (what Older runs)"},
