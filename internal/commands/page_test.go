@@ -185,3 +185,36 @@ func TestAuditPagesLongHistory(t *testing.T) {
 		t.Errorf("status history:\n%s", st)
 	}
 }
+
+func TestPendingPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var refs []string
+	for i := range 25 {
+		r := &platform.Resource{Service: "postgresql-database", ServiceType: "database", Name: fmt.Sprintf("wait-%02d", i),
+			Team: "payments", Environment: "production", State: platform.AwaitingApproval, Requester: bob, SelfService: true}
+		if err := e.f.Store.CreateResource(context.Background(), r, platform.Event{Kind: platform.EventTransition, To: platform.AwaitingApproval, Actor: bob}, nil); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r.Ref())
+	}
+	first := e.run(approver, "list --pending")
+	if first.Err != nil || !slices.Equal(rowsOf(first), refs[:20]) {
+		t.Fatalf("first page of the queue: %v\n%s", rowsOf(first), first.Text())
+	}
+	next := action(first, "Next")
+	if next != "list --pending --after "+refs[19] || !strings.Contains(strings.ReplaceAll(first.Text(), "\u00a0", " "), "Page 1 · requests 1–20 of 25") {
+		t.Fatalf("Next = %q:\n%s", next, first.Text())
+	}
+	second := e.run(approver, next)
+	if !slices.Equal(rowsOf(second), refs[20:]) || action(second, "Next") != "" || action(second, "Previous") != "list --pending --before "+refs[20] {
+		t.Errorf("second page of the queue: %v, actions %+v", rowsOf(second), second.Actions)
+	}
+	if back := e.run(approver, action(second, "Previous")); !slices.Equal(rowsOf(back), refs[:20]) {
+		t.Errorf("Previous from the second page: %v", rowsOf(back))
+	}
+	// A typed cursor takes the id with or without its #.
+	if typed := e.run(approver, "list --pending --after "+strings.TrimPrefix(refs[19], "#")); !slices.Equal(rowsOf(typed), refs[20:]) {
+		t.Errorf("typed --after %s: %v", strings.TrimPrefix(refs[19], "#"), rowsOf(typed))
+	}
+}
