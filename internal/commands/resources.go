@@ -94,8 +94,17 @@ func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 	if !page.HasNewer() && !page.HasOlder() {
 		return reply
 	}
-	reply.Sections = append(reply.Sections, Section{Text: pageText(page.Offset, len(page.Resources), page.Total, listPage, "rows") +
-		"; newest first. Narrow it with --team, --env, --state or --mine."})
+	where := pageText(page.Offset, len(page.Resources), page.Total, listPage, "rows") + "; newest first."
+	var narrow []string
+	for _, f := range []string{"team", "env", "state", "mine"} {
+		if !a.has(f) {
+			narrow = append(narrow, "--"+f)
+		}
+	}
+	if len(narrow) > 0 {
+		where += " Narrow it with " + strings.Join(narrow, ", ") + "."
+	}
+	reply.Sections = append(reply.Sections, Section{Text: where})
 	reply.Actions = pageActions(listFilters(a), page.HasNewer(), page.HasOlder(), page.Resources)
 	return reply
 }
