@@ -177,6 +177,10 @@ func (r *Router) extend(ctx context.Context, req Request, a args) Reply {
 	}
 }
 
+// maxDecisions is how many approval decisions audit lists; a resource
+// updated often in an environment with approvals has many.
+const maxDecisions = 10
+
 // auditPage is how many events a page of audit shows: at two lines each
 // they stay within one Discord embed and a few Slack sections.
 const auditPage = 20
@@ -220,6 +224,12 @@ func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 		fields = append(fields, KV{Key: "Reason", Value: res.Reason})
 	}
 	var decisions []string
+	if n := len(decided) - maxDecisions; n > 0 {
+		// A field holds so much: the latest decisions, and how many
+		// earlier ones the pages of the history show.
+		decisions = append(decisions, fmt.Sprintf("(%d earlier, in the history)", n))
+		decided = decided[n:]
+	}
 	for _, ev := range decided {
 		// The message names the decider ("rejected by approver: …");
 		// their ID follows it.

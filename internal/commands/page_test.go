@@ -158,6 +158,16 @@ func TestAuditPagesLongHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for i := range 12 {
+		if _, err := e.f.Store.AddEvent(ctx, platform.Event{ResourceID: r.ID, Kind: platform.EventApproval, Actor: approver, Message: fmt.Sprintf("approval %d by approver", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2000 {
+		if _, err := e.f.Store.AddEvent(ctx, platform.Event{ResourceID: r.ID, Kind: platform.EventStep, Actor: platform.Actor{ID: "system:idpbot"}, Message: fmt.Sprintf("later step %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	all, _ := e.f.Store.Events(ctx, r.ID)
 	n := fmt.Sprintf("%d %03d", len(all)/1000, len(all)%1000) // the count as shown: 2 004
 	rep := e.run(bob, "audit orders-db")
@@ -165,23 +175,27 @@ func TestAuditPagesLongHistory(t *testing.T) {
 	if want := "Audit of orders-db #1 (postgresql-database of team payments in development): " + n + " events."; strings.ReplaceAll(rep.Title, "\u00a0", " ") != want {
 		t.Errorf("title = %q, want %q", rep.Title, want)
 	}
-	if !strings.Contains(text, "step 1999") || strings.Contains(text, "step 1979\n") || !strings.Contains(text, "of "+n+", oldest first") {
+	if !strings.Contains(text, "later step 1999") || strings.Contains(text, "later step 1979\n") || !strings.Contains(text, "of "+n+", oldest first") {
 		t.Errorf("audit does not show the latest 20 events:\n%s", text)
+	}
+	// The decisions show whatever the page: the latest ten of twelve.
+	if !strings.Contains(text, "(2 earlier, in the history)") || !strings.Contains(text, "approval 11 by approver") || strings.Contains(text, "approval 1 by approver") {
+		t.Errorf("audit does not show the latest decisions:\n%s", text)
 	}
 	older := action(rep, "Older")
 	if older != fmt.Sprintf("audit #1 --before %d", all[len(all)-20].ID) || action(rep, "Newer") != "" {
 		t.Fatalf("actions of the latest page = %+v", rep.Actions)
 	}
 	prev := e.run(bob, older)
-	if got := prev.Text(); !strings.Contains(got, "step 1979") || strings.Contains(got, "step 1980") || action(prev, "Newer") == "" {
+	if got := prev.Text(); !strings.Contains(got, "later step 1979") || strings.Contains(got, "later step 1980") || action(prev, "Newer") == "" {
 		t.Errorf("older page:\n%s", got)
 	}
-	if back := e.run(bob, action(prev, "Newer")); !strings.Contains(back.Text(), "step 1999") || action(back, "Newer") != "" {
+	if back := e.run(bob, action(prev, "Newer")); !strings.Contains(back.Text(), "later step 1999") || action(back, "Newer") != "" {
 		t.Errorf("newer page from the older one:\n%s", back.Text())
 	}
 	// status shows the last events and counts the rest.
 	earlier := fmt.Sprintf("(%d %03d earlier events not shown; /idp audit #1 shows them)", (len(all)-12)/1000, (len(all)-12)%1000)
-	if st := strings.ReplaceAll(e.run(bob, "status orders-db").Text(), "\u00a0", " "); !strings.Contains(st, "step 1999") || !strings.Contains(st, earlier) {
+	if st := strings.ReplaceAll(e.run(bob, "status orders-db").Text(), "\u00a0", " "); !strings.Contains(st, "later step 1999") || !strings.Contains(st, earlier) {
 		t.Errorf("status history:\n%s", st)
 	}
 }
