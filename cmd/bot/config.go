@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/idpbot/idpbot/internal/commands"
+	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/platform"
 	catalogload "github.com/idpbot/idpbot/internal/platform/catalog"
 	"github.com/idpbot/idpbot/internal/platform/policy"
@@ -77,6 +78,17 @@ type Config struct {
 		// lost with a crashed process and run again (default 3m; at
 		// least 2m).
 		RescueAfter Duration `json:"rescue_after"`
+		// Retention is how long finished jobs are kept before the
+		// leader deletes them.
+		Retention struct {
+			// Completed is how long completed jobs are kept (default 24h).
+			Completed Duration `json:"completed"`
+			// Cancelled is how long cancelled jobs are kept (default 7d).
+			Cancelled Duration `json:"cancelled"`
+			// Discarded is how long jobs that ran out of attempts are kept
+			// (default 30d).
+			Discarded Duration `json:"discarded"`
+		} `json:"retention"`
 	} `json:"jobs"`
 	// Approvals time requests that wait for approval: approvers are
 	// reminded once after remind_after (default 24h), and the request
@@ -325,6 +337,13 @@ func (c *Config) checkGovernance() error {
 		return errors.New("support.categories is empty; leave it out for the defaults")
 	}
 	return nil
+}
+
+// Retention returns how long finished jobs are kept; unset keys are zero,
+// which the jobs package reads as its defaults.
+func (c *Config) Retention() jobs.Retention {
+	r := c.Jobs.Retention
+	return jobs.Retention{Completed: time.Duration(r.Completed), Cancelled: time.Duration(r.Cancelled), Discarded: time.Duration(r.Discarded)}
 }
 
 // Deadlines returns the approval and expiry timings, defaults filled in.

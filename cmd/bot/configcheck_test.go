@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/idpbot/idpbot/internal/jobs"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/idpbot/idpbot/internal/platform/policy"
 )
@@ -144,5 +145,23 @@ func TestPresentSectionsReplaceDefaults(t *testing.T) {
 	}
 	if _, err := loadConfig(writeConfig(t, ""), ""); err != nil {
 		t.Errorf("an empty file: %v, want every default", err)
+	}
+}
+
+// TestJobRetention: jobs.retention's keys reach the job runner's
+// configuration, unset ones as zero (the runner's defaults), and a zero
+// duration is refused with its key path.
+func TestJobRetention(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(writeConfig(t, "teams:\n  web: {members: [slack:U1]}\njobs:\n  retention:\n    completed: 2h\n    discarded: 90d\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Retention(), (jobs.Retention{Completed: 2 * time.Hour, Discarded: 90 * 24 * time.Hour}); got != want {
+		t.Errorf("Retention() = %+v, want %+v", got, want)
+	}
+	_, err = loadConfig(writeConfig(t, "teams:\n  web: {members: [slack:U1]}\njobs:\n  retention:\n    cancelled: 0s\n"), "")
+	if err == nil || !strings.Contains(err.Error(), "jobs.retention.cancelled") || !strings.Contains(err.Error(), "must be more than zero") {
+		t.Errorf("a zero retention = %v, want it refused at jobs.retention.cancelled", err)
 	}
 }

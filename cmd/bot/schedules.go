@@ -86,6 +86,7 @@ func (a *app) services(o options, notifiers []*thread.Notifier) (*services, erro
 		Enqueuer:    a.enqueue,
 		Workers:     cfg.Jobs.Workers,
 		RescueAfter: time.Duration(cfg.Jobs.RescueAfter),
+		Retention:   cfg.Retention(),
 		Metrics:     a.metrics,
 		Register: func(w *river.Workers) {
 			jobs.AddGovernanceWorkers(w, a.engine, a.store, posters, a.log)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -176,9 +177,22 @@ func (r *Router) extend(ctx context.Context, req Request, a args) Reply {
 	}
 }
 
-// audit shows a resource's whole history.
+// maxDecisions is how many approval decisions audit lists; a resource
+// updated often in an environment with approvals has many.
+const maxDecisions = 10
+
+// auditPage is how many events a page of audit shows: at two lines each
+// they stay within one Discord embed and a few Slack sections.
+const auditPage = 20
+
+// audit shows a resource's history, the latest events first, a page at a
+// time, with every approval decision whatever the page.
 func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 	ref, err := oneResource("audit", a)
+	if err != nil {
+		return r.fail(ctx, err)
+	}
+	cursor, err := pageCursor(a)
 	if err != nil {
 		return r.fail(ctx, err)
 	}
@@ -186,11 +200,15 @@ func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 	if err != nil {
 		return r.fail(ctx, err)
 	}
-	evs, err := r.engine.Events(ctx, req.Actor, res)
+	page, err := r.engine.History(ctx, req.Actor, res, cursor, auditPage)
 	if err != nil {
 		return r.fail(ctx, err)
 	}
-	reply := Reply{Title: fmt.Sprintf("Audit of %s %s (%s of team %s in %s): %s.", res.Name, res.Ref(), res.Service, res.Team, res.Environment, plural(len(evs), "event")), Ephemeral: true}
+	decided, err := r.engine.Decisions(ctx, req.Actor, res)
+	if err != nil {
+		return r.fail(ctx, err)
+	}
+	reply := Reply{Title: fmt.Sprintf("Audit of %s %s (%s of team %s in %s): %s.", res.Name, res.Ref(), res.Service, res.Team, res.Environment, pluralCount(page.Total, "event")), Ephemeral: true}
 	requester := fmt.Sprintf("%s (%s)", res.Requester.Display(), res.Requester.ID)
 	if res.SelfService {
 		requester += ", self-service"
@@ -206,12 +224,16 @@ func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 		fields = append(fields, KV{Key: "Reason", Value: res.Reason})
 	}
 	var decisions []string
-	for _, ev := range evs {
-		if ev.Kind == platform.EventApproval || ev.Kind == platform.EventTransition && ev.From == platform.AwaitingApproval {
-			// The message names the decider ("rejected by approver: …");
-			// their ID follows it.
-			decisions = append(decisions, fmt.Sprintf("%s %s (%s)", ev.At.UTC().Format(time.DateTime), ev.Message, ev.Actor.ID))
-		}
+	if n := len(decided) - maxDecisions; n > 0 {
+		// A field holds so much: the latest decisions, and how many
+		// earlier ones the pages of the history show.
+		decisions = append(decisions, fmt.Sprintf("(%d earlier, in the history)", n))
+		decided = decided[n:]
+	}
+	for _, ev := range decided {
+		// The message names the decider ("rejected by approver: …");
+		// their ID follows it.
+		decisions = append(decisions, fmt.Sprintf("%s %s (%s)", ev.At.UTC().Format(time.DateTime), ev.Message, ev.Actor.ID))
 	}
 	if len(decisions) > 0 {
 		fields = append(fields, KV{Key: "Decisions", Value: strings.Join(decisions, "\n")})
@@ -221,11 +243,53 @@ func (r *Router) audit(ctx context.Context, req Request, a args) Reply {
 	}
 	reply.Sections = append(reply.Sections, Section{Fields: fields})
 	var lines []string
-	for _, ev := range evs {
+	for _, ev := range page.Events {
 		lines = append(lines, r.auditLine(res, ev))
 	}
-	reply.Sections = append(reply.Sections, Section{Heading: "History (UTC)", Text: strings.Join(lines, "\n")})
+	for i, text := range chunkLines(lines, maxTableText) {
+		sec := Section{Text: text}
+		if i == 0 {
+			sec.Heading = "History (UTC)"
+		}
+		reply.Sections = append(reply.Sections, sec)
+	}
+	if !page.HasOlder() && !page.HasNewer() {
+		return reply
+	}
+	reply.Sections = append(reply.Sections, Section{Text: pageText(page.Offset, len(page.Events), page.Total, auditPage, "events") + ", oldest first."})
+	cmd := "audit " + res.Ref()
+	if len(page.Events) == 0 {
+		reply.Actions = []Action{{Label: "Latest", Command: cmd}}
+		return reply
+	}
+	if page.HasOlder() {
+		reply.Actions = append(reply.Actions, Action{Label: "Older", Command: fmt.Sprintf("%s --before %d", cmd, page.Events[0].ID)})
+	}
+	if page.HasNewer() {
+		reply.Actions = append(reply.Actions, Action{Label: "Newer", Command: fmt.Sprintf("%s --after %d", cmd, page.Events[len(page.Events)-1].ID)})
+	}
 	return reply
+}
+
+// chunkLines joins lines into texts of at most n characters each (a
+// longer line alone is one text).
+func chunkLines(lines []string, n int) []string {
+	var out []string
+	cur := ""
+	for _, l := range lines {
+		if cur != "" && utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(l) > n {
+			out = append(out, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += "\n"
+		}
+		cur += l
+	}
+	if cur != "" {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // auditLine renders one event for the audit: when, what and who on one

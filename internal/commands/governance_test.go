@@ -68,9 +68,9 @@ func TestHelpShowsOnlyWhatYouMayRun(t *testing.T) {
 			return commands.Reply{Title: "shadowed"}
 		}},
 	}})
-	base := []string{"/idp help [command]", "/idp catalog [type|service]", "/idp create <service> [key=value ...] [--dry-run]", "/idp list [--team T] [--env E] [--state S] [--mine] [--all] [--pending]", "/idp home",
+	base := []string{"/idp help [command]", "/idp catalog [type|service]", "/idp create <service> [key=value ...] [--dry-run]", "/idp list [--team T] [--env E] [--state S] [--mine] [--all] [--pending] [--after #id|--before #id]", "/idp home",
 		"/idp status <name|#id>", "/idp delete <name|#id> [--yes]", "/idp update <name|#id> [key=value ...]", "/idp extend <name|#id> <duration>",
-		"/idp retry <name|#id>", "/idp credentials <name|#id> [--rotate]", "/idp audit <name|#id>", "/idp support <category> <text>"}
+		"/idp retry <name|#id>", "/idp credentials <name|#id> [--rotate]", "/idp audit <name|#id> [--before N|--after N]", "/idp support <category> <text>"}
 	governance := []string{"/idp approve <#id>", "/idp reject <#id> <reason>"}
 	tests := []struct {
 		actor platform.Actor

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ func waitAge(d time.Duration) string {
 
 // pending answers list --pending: the requests waiting for the person's
 // approval, oldest first, with their age and the buttons to decide.
-func (r *Router) pending(ctx context.Context, req Request, a args) Reply {
+func (r *Router) pending(ctx context.Context, req Request, a args, cursor platform.Cursor) Reply {
 	for _, other := range []string{"team", "env", "state", "mine", "all"} {
 		if a.has(other) {
 			return r.fail(ctx, invalidf("--pending shows every request waiting for you; use it without --%s.", other))
@@ -71,10 +72,23 @@ func (r *Router) pending(ctx context.Context, req Request, a args) Reply {
 	if len(queue) == 0 {
 		return Reply{Title: "Nothing waits for your approval.", Ephemeral: true}
 	}
-	more := len(queue) > listLimit
-	if more {
-		queue = queue[:listLimit]
+	total := len(queue)
+	from, to := 0, min(listPage, total)
+	if id := max(cursor.After, cursor.Before); id != 0 {
+		// The queue is read whole (it is short next to the lists); a
+		// page of it is cut around the request it starts after or ends
+		// before, wherever that request is now.
+		at := slices.IndexFunc(queue, func(w platform.Waiting) bool { return w.Resource.ID == id })
+		if at < 0 {
+			return r.fail(ctx, invalidf("Request #%d no longer waits for your approval; run /idp list --pending again.", id))
+		}
+		if cursor.After != 0 {
+			from, to = at+1, min(at+1+listPage, total)
+		} else {
+			from, to = max(at-listPage, 0), at
+		}
 	}
+	queue = queue[from:to]
 	now := r.now()
 	rows := [][]string{{"ID", "NAME", "SERVICE", "TEAM/ENV", "REQUESTER", "APPROVALS", "WAITING"}}
 	var actions []Action
@@ -95,13 +109,18 @@ func (r *Router) pending(ctx context.Context, req Request, a args) Reply {
 			}
 		}
 	}
-	reply := Reply{Title: fmt.Sprintf("%s waiting for your approval, oldest first:", plural(len(queue), "request")), Ephemeral: true, Actions: actions}
+	reply := Reply{Title: fmt.Sprintf("%s waiting for your approval, oldest first:", pluralCount(total, "request")), Ephemeral: true, Actions: actions}
 	reply.Sections = append(reply.Sections, Section{Text: table(rows)})
 	if len(changes) > 0 {
 		reply.Sections = append(reply.Sections, Section{Heading: "Changes", Text: strings.Join(changes, "\n")})
 	}
-	if more {
-		reply.Sections = append(reply.Sections, Section{Text: fmt.Sprintf("Showing the oldest %d.", listLimit)})
+	if from > 0 || to < total {
+		reply.Sections = append(reply.Sections, Section{Text: pageText(from, len(queue), total, listPage, "requests") + "; oldest first."})
+		var page []*platform.Resource
+		for _, w := range queue {
+			page = append(page, w.Resource)
+		}
+		reply.Actions = append(reply.Actions, pageActions(" --pending", from > 0, to < total, page)...)
 	}
 	reply.Sections = append(reply.Sections, Section{Text: "Decide with /idp approve <#id> or /idp reject <#id> <reason>; /idp status <#id> shows a request in full."})
 	return reply

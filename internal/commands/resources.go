@@ -5,31 +5,39 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
-// listLimit caps the rows list shows.
-const listLimit = 50
+// listPage is how many resources a page of list shows. Twenty table rows
+// stay within what every adapter shows of one text: a Discord embed
+// description (4096 characters) with names of typical length, and one or
+// two Slack sections of a 50-block message.
+const listPage = 20
 
 // historyLimit caps the events status shows.
 const historyLimit = 12
 
-// list shows the resources the actor may see.
+// list shows the resources the actor may see, a page at a time.
 func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 	if len(a.pos) > 0 {
-		return r.fail(ctx, invalidf("list takes no arguments, only options: --team T, --env E, --state S, --mine, --all, --pending (got %s).", quoteInput(a.pos[0], 32)))
+		return r.fail(ctx, invalidf("list takes no arguments, only options: --team T, --env E, --state S, --mine, --all, --pending, --after #id, --before #id (got %s).", quoteInput(a.pos[0], 32)))
+	}
+	cursor, err := pageCursor(a)
+	if err != nil {
+		return r.fail(ctx, err)
 	}
 	if a.has("pending") {
-		return r.pending(ctx, req, a)
+		return r.pending(ctx, req, a, cursor)
 	}
 	org := r.engine.Org()
-	opts := platform.ListOptions{Team: a.flags["team"], Environment: a.flags["env"], Mine: a.has("mine"), All: a.has("all"), Limit: listLimit + 1}
+	opts := platform.ListOptions{Team: a.flags["team"], Environment: a.flags["env"], Mine: a.has("mine"), All: a.has("all"), Limit: listPage}
 	var state platform.State
 	if a.has("state") {
-		var err error
 		if state, err = parseState(a.flags["state"]); err != nil {
 			return r.fail(ctx, err)
 		}
@@ -44,13 +52,11 @@ func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 			return r.fail(ctx, notFoundWithHint("environment", e, org.EnvironmentNames()))
 		}
 	}
-	var rs []*platform.Resource
-	var err error
+	var states []platform.State
 	if state != "" {
-		rs, err = r.engine.ListIn(ctx, req.Actor, opts, state)
-	} else {
-		rs, err = r.engine.List(ctx, req.Actor, opts)
+		states = []platform.State{state}
 	}
+	page, err := r.engine.ListPage(ctx, req.Actor, opts, cursor, states...)
 	if err != nil {
 		return r.fail(ctx, err)
 	}
@@ -69,28 +75,156 @@ func (r *Router) list(ctx context.Context, req Request, a args) Reply {
 	if state != "" {
 		scope += ", " + string(state)
 	}
-	if len(rs) == 0 {
+	if page.Total == 0 {
 		hint := " Request one with /idp create <service>."
 		if !opts.All && state == "" {
 			hint = " Add --all to include deleted ones, or request one with /idp create <service>."
 		}
 		return Reply{Title: fmt.Sprintf("No resources of %s.%s", scope, hint), Ephemeral: true}
 	}
-	more := len(rs) > listLimit
-	if more {
-		rs = rs[:listLimit]
-	}
+	reply := Reply{Title: fmt.Sprintf("%s of %s:", pluralCount(page.Total, "resource"), scope), Ephemeral: true}
 	rows := [][]string{{"ID", "NAME", "SERVICE", "TEAM/ENV", "STATE", "AGE"}}
 	now := r.now()
-	for _, res := range rs {
+	for _, res := range page.Resources {
 		rows = append(rows, []string{res.Ref(), res.Name, res.Service, res.Team + "/" + res.Environment, string(res.State), age(now, res.CreatedAt)})
 	}
-	reply := Reply{Title: fmt.Sprintf("%s of %s:", plural(len(rs), "resource"), scope), Ephemeral: true}
-	reply.Sections = append(reply.Sections, Section{Text: table(rows)})
-	if more {
-		reply.Sections = append(reply.Sections, Section{Text: fmt.Sprintf("Showing the newest %d; narrow with --team, --env or --mine.", listLimit)})
+	if len(page.Resources) > 0 {
+		reply.Sections = append(reply.Sections, tableSections(rows)...)
 	}
+	if !page.HasNewer() && !page.HasOlder() {
+		return reply
+	}
+	where := pageText(page.Offset, len(page.Resources), page.Total, listPage, "rows") + "; newest first."
+	var narrow []string
+	for _, f := range []string{"team", "env", "state", "mine"} {
+		if !a.has(f) {
+			narrow = append(narrow, "--"+f)
+		}
+	}
+	if len(narrow) > 0 {
+		where += " Narrow it with " + strings.Join(narrow, ", ") + "."
+	}
+	reply.Sections = append(reply.Sections, Section{Text: where})
+	reply.Actions = pageActions(listFilters(a), page.HasNewer(), page.HasOlder(), page.Resources)
 	return reply
+}
+
+// pageActions are the Previous and Next buttons of a page of rs: list
+// commands with the page's filters and the #id of the resource the next
+// page starts after or the previous one ends before. A page left empty (its
+// resources went away) offers the first page instead.
+func pageActions(filters string, newer, older bool, rs []*platform.Resource) []Action {
+	if len(rs) == 0 {
+		return []Action{{Label: "First page", Command: "list" + filters}}
+	}
+	var out []Action
+	if newer {
+		out = append(out, Action{Label: "Previous", Command: "list" + filters + " --before " + rs[0].Ref()})
+	}
+	if older {
+		out = append(out, Action{Label: "Next", Command: "list" + filters + " --after " + rs[len(rs)-1].Ref()})
+	}
+	return out
+}
+
+// pageCursor reads --after and --before, which take a #id.
+func pageCursor(a args) (platform.Cursor, error) {
+	var c platform.Cursor
+	if a.has("after") && a.has("before") {
+		return c, invalidf("Use --after or --before, not both: a page starts after one resource or ends before one.")
+	}
+	for name, dst := range map[string]*int64{"after": &c.After, "before": &c.Before} {
+		if !a.has(name) {
+			continue
+		}
+		v := a.flags[name]
+		id, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(v), "#"), 10, 64)
+		if err != nil || id <= 0 {
+			return c, invalidf("--%s takes the #id of a resource, like --%s #123 (got %s).", name, name, quoteInput(v, 32))
+		}
+		*dst = id
+	}
+	return c, nil
+}
+
+// listFilters renders the filters of a list command as its options, each
+// preceded by a space, in the order help lists them: what a page button
+// repeats so that the next page shows the same selection.
+func listFilters(a args) string {
+	var b strings.Builder
+	for _, name := range []string{"team", "env", "state"} {
+		if a.has(name) {
+			b.WriteString(" --" + name + " " + word(a.flags[name]))
+		}
+	}
+	for _, name := range []string{"mine", "all", "pending"} {
+		if a.has(name) {
+			b.WriteString(" --" + name)
+		}
+	}
+	return b.String()
+}
+
+// word returns s as one word of a command line: as it is when it needs no
+// quotes, quoted otherwise.
+func word(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(`"'\‘’“”`, r)
+	}) && !strings.HasPrefix(s, "-") {
+		return s
+	}
+	return Quote(s)
+}
+
+// pageText says where a page lies: "Page 2 · rows 21–40 of 10 000".
+func pageText(offset, n, total, size int, noun string) string {
+	if n == 0 {
+		return fmt.Sprintf("No more %s: all %s come before", noun, grouped(total))
+	}
+	return fmt.Sprintf("Page %s · %s %s–%s of %s", grouped(offset/size+1), noun, grouped(offset+1), grouped(offset+n), grouped(total))
+}
+
+// grouped renders n with its digits in groups of three, separated by
+// no-break spaces: 10 000.
+func grouped(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return s
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "\u00a0" + s[i:]
+	}
+	return s
+}
+
+// pluralCount is plural with the count grouped: "10 000 resources".
+func pluralCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return grouped(n) + " " + noun + "s"
+}
+
+// maxTableText is the most characters one section of a table holds, so
+// that it fits a Discord embed description (4096, less its code fence)
+// and at most two Slack sections.
+const maxTableText = 3900
+
+// tableSections renders rows (the first is the header) as aligned text,
+// split into sections of at most maxTableText characters, each beginning
+// with the header.
+func tableSections(rows [][]string) []Section {
+	lines := strings.Split(table(rows), "\n")
+	var out []Section
+	head, cur := lines[0], lines[0]
+	for _, l := range lines[1:] {
+		if utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(l) > maxTableText && cur != head {
+			out = append(out, Section{Text: cur})
+			cur = head
+		}
+		cur += "\n" + l
+	}
+	return append(out, Section{Text: cur})
 }
 
 func notFoundWithHint(what, value string, options []string) error {
@@ -150,7 +284,7 @@ func (r *Router) status(ctx context.Context, req Request, a args) Reply {
 	if err != nil {
 		return r.fail(ctx, err)
 	}
-	evs, err := r.engine.Events(ctx, req.Actor, res)
+	history, err := r.engine.History(ctx, req.Actor, res, platform.Cursor{}, historyLimit)
 	if err != nil {
 		return r.fail(ctx, err)
 	}
@@ -214,11 +348,10 @@ func (r *Router) status(ctx context.Context, req Request, a args) Reply {
 		}
 		reply.Sections = append(reply.Sections, Section{Heading: "Outputs", Fields: outs})
 	}
-	if len(evs) > 0 {
+	if evs := history.Events; len(evs) > 0 {
 		var lines []string
-		if len(evs) > historyLimit {
-			lines = append(lines, fmt.Sprintf("(%d earlier events not shown)", len(evs)-historyLimit))
-			evs = evs[len(evs)-historyLimit:]
+		if history.HasOlder() {
+			lines = append(lines, fmt.Sprintf("(%s earlier events not shown; /idp audit %s shows them)", grouped(history.Offset), res.Ref()))
 		}
 		for _, ev := range evs {
 			lines = append(lines, r.eventLine(res, ev))

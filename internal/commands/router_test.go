@@ -652,7 +652,7 @@ func TestList(t *testing.T) {
 		{bob, "list --team paymnts", `There is no team "paymnts". Did you mean payments?`, nil},
 		{bob, "list --env prod", `There is no environment "prod". Did you mean production?`, nil},
 		{bob, "list --env qa", `There is no environment "qa". Known: development, staging, production.`, nil},
-		{bob, "list payments", `list takes no arguments, only options: --team T, --env E, --state S, --mine, --all, --pending (got "payments").`, nil},
+		{bob, "list payments", `list takes no arguments, only options: --team T, --env E, --state S, --mine, --all, --pending, --after #id, --before #id (got "payments").`, nil},
 		{bob, "list --team", "--team needs a value, like --team T.", nil},
 		{outsider, "list", "No resources of your teams. Add --all to include deleted ones, or request one with /idp create <service>.", nil},
 	}

@@ -111,12 +111,51 @@ type Config struct {
 	FetchPollInterval time.Duration
 	// Metrics, if set, is told about every job run.
 	Metrics JobObserver
+	// Retention is how long finished jobs are kept (zero fields:
+	// DefaultRetention's).
+	Retention Retention
 
 	// Test knobs, set only by this package's tests.
 	testOnly               bool
 	leaderElectionDisabled bool
 	stopTimeout            time.Duration
 	leaseTimings           *leaseTimings
+}
+
+// Retention is how long River keeps finished jobs before the cleaner of
+// the elected leader deletes them. Nothing of idpbot reads finished jobs
+// (requests, events and the digest's and surveys' own tables are the
+// record), while the reconcile, sweep and approval-card checks scan
+// river_job by the jobs' arguments: the fewer rows kept, the cheaper they
+// are.
+type Retention struct {
+	// Completed jobs (every notification, provisioning and periodic job)
+	// are most of the table.
+	Completed time.Duration
+	// Cancelled jobs were stopped on purpose.
+	Cancelled time.Duration
+	// Discarded jobs ran out of attempts: failures to look into.
+	Discarded time.Duration
+}
+
+// DefaultRetention keeps completed jobs a day (what ran yesterday, to
+// debug today, without letting a busy bot's notifications pile up),
+// cancelled ones a week and discarded ones, the failures someone should
+// look into, 30 days, beyond a week of on-call and a holiday.
+var DefaultRetention = Retention{Completed: 24 * time.Hour, Cancelled: 7 * 24 * time.Hour, Discarded: 30 * 24 * time.Hour}
+
+// withDefaults fills in the zero fields of r from DefaultRetention, or says
+// which is negative.
+func (r Retention) withDefaults() (Retention, error) {
+	for name, d := range map[string]time.Duration{"Completed": r.Completed, "Cancelled": r.Cancelled, "Discarded": r.Discarded} {
+		if d < 0 {
+			return r, fmt.Errorf("jobs: Retention.%s (%s) must not be negative", name, d)
+		}
+	}
+	r.Completed = cmp.Or(r.Completed, DefaultRetention.Completed)
+	r.Cancelled = cmp.Or(r.Cancelled, DefaultRetention.Cancelled)
+	r.Discarded = cmp.Or(r.Discarded, DefaultRetention.Discarded)
+	return r, nil
 }
 
 // Runner owns the River client that works idpbot's jobs.
@@ -150,6 +189,10 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.RescueAfter < cfg.DefaultTimeout {
 		return nil, fmt.Errorf("jobs: RescueAfter (%s) must be at least DefaultTimeout (%s)", cfg.RescueAfter, cfg.DefaultTimeout)
+	}
+	retention, err := cfg.Retention.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	log := cfg.Logger.With("component", "jobs")
 
@@ -196,20 +239,23 @@ func New(cfg Config) (*Runner, error) {
 		cfg.FetchCooldown = min(cfg.FetchCooldown, cfg.FetchPollInterval)
 	}
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
-		FetchCooldown:          cfg.FetchCooldown,
-		FetchPollInterval:      cfg.FetchPollInterval,
-		ID:                     id,
-		JobTimeout:             cfg.DefaultTimeout,
-		LeaderElectionDisabled: cfg.leaderElectionDisabled,
-		Logger:                 slog.New(newQuiet(log.Handler(), RepeatWindow, time.Now)),
-		Middleware:             middleware,
-		PeriodicJobs:           periodic,
-		Queues:                 queues,
-		RescueStuckJobsAfter:   cfg.RescueAfter,
-		RetryPolicy:            cfg.RetryPolicy,
-		Schema:                 cfg.Schema,
-		TestOnly:               cfg.testOnly,
-		Workers:                workers,
+		CancelledJobRetentionPeriod: retention.Cancelled,
+		CompletedJobRetentionPeriod: retention.Completed,
+		DiscardedJobRetentionPeriod: retention.Discarded,
+		FetchCooldown:               cfg.FetchCooldown,
+		FetchPollInterval:           cfg.FetchPollInterval,
+		ID:                          id,
+		JobTimeout:                  cfg.DefaultTimeout,
+		LeaderElectionDisabled:      cfg.leaderElectionDisabled,
+		Logger:                      slog.New(newQuiet(log.Handler(), RepeatWindow, time.Now)),
+		Middleware:                  middleware,
+		PeriodicJobs:                periodic,
+		Queues:                      queues,
+		RescueStuckJobsAfter:        cfg.RescueAfter,
+		RetryPolicy:                 cfg.RetryPolicy,
+		Schema:                      cfg.Schema,
+		TestOnly:                    cfg.testOnly,
+		Workers:                     workers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)

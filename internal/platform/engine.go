@@ -426,21 +426,9 @@ func (e *Engine) visibleTeams(actor Actor) []string {
 
 // List returns the resources actor may see that match opts, newest first.
 func (e *Engine) List(ctx context.Context, actor Actor, opts ListOptions) ([]*Resource, error) {
-	f := ResourceFilter{Environment: opts.Environment, Service: opts.Service, Teams: e.visibleTeams(actor), Limit: opts.Limit}
-	if opts.Team != "" {
-		if f.Teams != nil && !slices.Contains(f.Teams, opts.Team) {
-			return nil, Errorf(Forbidden, "You are not in team %s.", truncate(opts.Team, 64))
-		}
-		f.Teams = []string{opts.Team}
-	}
-	if opts.Mine {
-		f.Requester = actor.ID
-	}
-	if !opts.All {
-		f.States = ActiveStates()
-	}
-	if f.Teams != nil && len(f.Teams) == 0 {
-		return nil, nil
+	f, err := e.listFilter(actor, opts)
+	if err != nil || f.Teams != nil && len(f.Teams) == 0 {
+		return nil, err
 	}
 	return e.store.Resources(ctx, f)
 }

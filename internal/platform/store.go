@@ -56,6 +56,18 @@ type Store interface {
 	AddEvent(ctx context.Context, ev Event) (Event, error)
 	// Events returns a resource's history, oldest first.
 	Events(ctx context.Context, resourceID int64) ([]Event, error)
+	// ResourcePage returns up to f.Limit resources matching f, newest
+	// first, from cursor on (f's cursor ids need not match f), with the
+	// number of all that match f and of those before the page. A cursor
+	// naming no resource is an Invalid error.
+	ResourcePage(ctx context.Context, f ResourceFilter, cursor Cursor) (ResourcePage, error)
+	// EventPage returns up to limit events of a resource from cursor on
+	// (the latest ones for the zero Cursor), oldest first, with the number
+	// of all its events and of those before the window.
+	EventPage(ctx context.Context, resourceID int64, cursor Cursor, limit int) (EventPage, error)
+	// Decisions returns the events of a resource for which IsDecision
+	// holds, oldest first.
+	Decisions(ctx context.Context, resourceID int64) ([]Event, error)
 	// Update changes resource id without a state change (a new expiry),
 	// under the same row lock as Transition: it applies mutate to the
 	// locked row (an error from mutate aborts and is returned as is),

@@ -153,7 +153,7 @@ func actionModal(label, command string) *discordgo.InteractionResponse {
 }
 
 // knownVerbs bounds the verb label of commands run by buttons.
-var knownVerbs = []string{"help", "catalog", "create", "list", "status", "delete", "update", "retry", "credentials", "forget", "home", "approve", "reject", "extend", "nps", "survey", "support", "ticket"}
+var knownVerbs = []string{"help", "catalog", "create", "list", "status", "audit", "delete", "update", "retry", "credentials", "forget", "home", "approve", "reject", "extend", "nps", "survey", "support", "ticket"}
 
 // actionVerb is the metrics label of a command run by a button: its verb
 // when it is a known one, "action" otherwise.

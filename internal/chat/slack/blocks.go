@@ -529,7 +529,12 @@ func replyBlocks(rep commands.Reply, limit int, withActions bool) ([]slackapi.Bl
 		if sec.Heading != "" {
 			text = "*" + escape(sec.Heading) + "*"
 		}
-		if sec.Text != "" {
+		if tabular(sec.Text) {
+			// Columns line up only in monospace: the table goes in code
+			// blocks, split between rows.
+			blocks = append(blocks, codeSections(text, escape(sec.Text))...)
+			text = ""
+		} else if sec.Text != "" {
 			if text != "" {
 				text += "\n"
 			}
@@ -566,6 +571,53 @@ func replyBlocks(rep commands.Reply, limit int, withActions bool) ([]slackapi.Bl
 			mrkdwn(fmt.Sprintf("…and %d more blocks not shown. Narrow it down, for example with /idp list --team or /idp catalog <type>.", more), maxSectionText)))
 	}
 	return append(blocks, tail...), problems
+}
+
+// tabular reports whether text is aligned in columns: two spaces between
+// them on most of several lines.
+func tabular(text string) bool {
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 {
+		return false
+	}
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(strings.TrimSpace(l), "  ") {
+			n++
+		}
+	}
+	return n*2 >= len(lines)
+}
+
+// codeSections renders mrkdwn text as code blocks in sections of at most
+// 3000 characters, split between lines (a longer line is cut); head, when
+// set, is a line above the first block.
+func codeSections(head, text string) []slackapi.Block {
+	const fence = "```"
+	if head != "" {
+		head = clip(head, maxSectionText/2) + "\n"
+	}
+	room := maxSectionText - 2*len(fence) - 2 - utf8.RuneCountInString(head)
+	var out []slackapi.Block
+	var cur []string
+	size := 0
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, slackapi.NewSectionBlock(mrkdwn(head+fence+"\n"+strings.Join(cur, "\n")+"\n"+fence, maxSectionText), nil, nil))
+			cur, size, head = nil, 0, ""
+		}
+	}
+	for _, l := range strings.Split(strings.ReplaceAll(text, fence, "`\u200b``"), "\n") {
+		l = clip(l, room)
+		n := utf8.RuneCountInString(l) + 1
+		if size+n > room {
+			flush()
+		}
+		cur = append(cur, l)
+		size += n
+	}
+	flush()
+	return out
 }
 
 // textSections renders mrkdwn text as sections of at most 3000 characters,

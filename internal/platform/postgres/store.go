@@ -236,6 +236,17 @@ func notFound(id int64) error {
 
 // Resources implements platform.Store.
 func (s *Store) Resources(ctx context.Context, f platform.ResourceFilter) ([]*platform.Resource, error) {
+	where, args := resourceWhere(f)
+	q := `SELECT ` + resourceColumns + ` FROM resources` + where + ` ORDER BY created_at DESC, id DESC`
+	if f.Limit > 0 {
+		q += " LIMIT " + strconv.Itoa(f.Limit)
+	}
+	return collectResources(s.pool.Query(ctx, q, args...))
+}
+
+// resourceWhere returns the WHERE clause of f ("" for none) and its
+// arguments, $1 on.
+func resourceWhere(f platform.ResourceFilter) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -256,7 +267,12 @@ func (s *Store) Resources(ctx context.Context, f platform.ResourceFilter) ([]*pl
 	if f.Environment != "" {
 		add("environment = ?", f.Environment)
 	}
-	if f.Teams != nil {
+	switch {
+	case len(f.Teams) == 1:
+		// Equality, not ANY: the planner then walks the team's index in
+		// the order a page wants (generic plans included).
+		add("team = ?", f.Teams[0])
+	case f.Teams != nil:
 		add("team = ANY(?)", f.Teams)
 	}
 	if f.Requester != "" {
@@ -275,28 +291,19 @@ func (s *Store) Resources(ctx context.Context, f platform.ResourceFilter) ([]*pl
 	if !f.ExpiresBefore.IsZero() {
 		add("expires_at < ?", f.ExpiresBefore)
 	}
-	q := `SELECT ` + resourceColumns + ` FROM resources`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	q += " ORDER BY created_at DESC, id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT " + strconv.Itoa(f.Limit)
-	}
-	rows, err := s.pool.Query(ctx, q, args...)
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// collectResources scans the rows of a query of resourceColumns.
+func collectResources(rows pgx.Rows, err error) ([]*platform.Resource, error) {
 	if err != nil {
 		return nil, wrap("list resources", err)
 	}
-	defer rows.Close()
-	var out []*platform.Resource
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, wrap("list resources", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*platform.Resource, error) { return scanResource(row) })
+	if err != nil {
 		return nil, wrap("list resources", err)
 	}
 	return out, nil
