@@ -50,7 +50,8 @@ type Config struct {
 	AppToken      string
 	// APIURL overrides the Web API base URL (tests point it at a fake).
 	APIURL string
-	// HTTPClient calls the Web API; default one with DefaultTimeout.
+	// HTTPClient calls the Web API; default one with DefaultTimeout that
+	// keeps up to MaxIdleConns connections to Slack open.
 	HTTPClient *http.Client
 	Engine     *platform.Engine
 	Logger     *slog.Logger
@@ -161,7 +162,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	base := cfg.HTTPClient
 	if base == nil {
-		base = &http.Client{Timeout: DefaultTimeout}
+		base = defaultHTTPClient()
 	}
 	a.http = chat.CountCalls(base, Platform, webAPIMethod, a.metrics)
 	opts := []slackapi.Option{slackapi.OptionHTTPClient(a.http)}
@@ -186,6 +187,21 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.who = newIdentity(a.api, org, ttl, a.now, a.log)
 	return a, nil
+}
+
+// MaxIdleConns is how many idle connections to the Web API the default
+// HTTP client keeps. Go's default of 2 per host makes every call beyond
+// two in flight dial (and, to slack.com, handshake TLS) anew, and close
+// its connection after: a burst of commands opening modals then costs
+// the acks of the commands behind them a connection setup each.
+const MaxIdleConns = 64
+
+// defaultHTTPClient returns the Web API client used when Config has none.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = MaxIdleConns
+	t.MaxIdleConnsPerHost = MaxIdleConns
+	return &http.Client{Timeout: DefaultTimeout, Transport: t}
 }
 
 // Ready returns nil when the adapter can take requests: in HTTP mode
