@@ -38,6 +38,10 @@ type Reply struct {
 	// Actions are buttons under the reply (Approve / Reject, NPS scores,
 	// Extend): each runs a command as the person who clicks it.
 	Actions []Action
+	// Same, when set, says that every reply with this value is this
+	// reply (help, for one set of roles): an adapter may keep what it
+	// renders from it and reuse it. The reply is shared: never change it.
+	Same string
 }
 
 // Action is a button: clicking it runs Command (the text after "/idp") as

@@ -91,6 +91,9 @@ type Adapter struct {
 	metrics   chat.Metrics
 	ackBudget time.Duration
 	who       *identity
+	// acks are the encoded acknowledgements of replies that are always
+	// the same (commands.Reply.Same → *sameReply).
+	acks sync.Map
 
 	bg sync.WaitGroup
 
