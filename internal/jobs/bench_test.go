@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 	"github.com/idpbot/idpbot/internal/platform/postgres/postgrestest"
 )
 
@@ -68,7 +71,7 @@ func benchmarkSustainedSubmits(b *testing.B, workers bool) {
 			}
 		}
 	}}
-	h := newHarnessOn(b, postgrestest.Pool(b), d, func(c *Config) {
+	h := newHarnessOn(b, productionPool(b), d, func(c *Config) {
 		c.Notifiers = map[string]Notifier{"console": discardNotifier{}}
 		c.RetryPolicy = nil
 		c.FetchPollInterval = 0
@@ -187,4 +190,24 @@ func benchmarkSubmitToPickup(b *testing.B, serial bool) {
 	b.ReportMetric(float64(b.N)/submitting.Seconds(), "submits/s")
 	b.ReportMetric(pct(0.50), "p50-pickup-ms")
 	b.ReportMetric(pct(0.99), "p99-pickup-ms")
+}
+
+// productionPool is postgrestest.Pool with the bot's pool size
+// (postgres.DefaultMaxConns) instead of the smaller one of tests, which
+// would bound concurrent submissions and workers by itself.
+func productionPool(b *testing.B) *pgxpool.Pool {
+	b.Helper()
+	cfg := postgrestest.Config(b)
+	cfg.MaxConns = postgres.DefaultMaxConns
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		b.Fatal(err)
+	}
+	return pool
 }
