@@ -139,7 +139,7 @@ func (a *Adapter) command(ctx context.Context, cmd slackapi.SlashCommand) (*Msg,
 	}
 	opener := func(view slackapi.ModalViewRequest) func(context.Context) *Msg {
 		return func(ctx context.Context) *Msg {
-			if _, err := a.api.OpenViewContext(ctx, cmd.TriggerID, view); err != nil {
+			if err := a.openView(ctx, cmd.TriggerID, view); err != nil {
 				a.metrics.Command(Platform, verb, "error", time.Since(start))
 				return a.viewFailed(ctx, err)
 			}
