@@ -80,6 +80,10 @@ type Config struct {
 type Adapter struct {
 	api  *slackapi.Client
 	http *http.Client
+	// apiURL (with its trailing slash) and token are what api calls the
+	// Web API with, for the calls made without it (openView).
+	apiURL string
+	token  string
 	// router answers commands: given by the entry point that serves
 	// them (Handler, and Socket Mode or the gateway).
 	router    atomic.Pointer[commands.Router]
@@ -169,12 +173,14 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.http = chat.CountCalls(base, Platform, webAPIMethod, a.metrics)
 	opts := []slackapi.Option{slackapi.OptionHTTPClient(a.http)}
+	a.apiURL, a.token = slackapi.APIURL, cfg.BotToken
 	if cfg.APIURL != "" {
 		u := cfg.APIURL
 		if !strings.HasSuffix(u, "/") {
 			u += "/"
 		}
 		opts = append(opts, slackapi.OptionAPIURL(u))
+		a.apiURL = u
 	}
 	if cfg.AppToken != "" {
 		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
@@ -194,10 +200,11 @@ func New(cfg Config) (*Adapter, error) {
 
 // MaxIdleConns is how many idle connections to the Web API the default
 // HTTP client keeps. Go's default of 2 per host makes every call beyond
-// two in flight dial (and, to slack.com, handshake TLS) anew, and close
-// its connection after: a burst of commands opening modals then costs
-// the acks of the commands behind them a connection setup each.
-const MaxIdleConns = 64
+// two in flight dial (and, to slack.com, handshake TLS) anew and close its
+// connection after: a burst of commands opening modals then costs the acks
+// of the commands behind them a connection setup each. Connections are not
+// capped: a call waiting for one could outlive its trigger_id (3 s).
+const MaxIdleConns = 256
 
 // defaultHTTPClient returns the Web API client used when Config has none.
 func defaultHTTPClient() *http.Client {
