@@ -79,6 +79,7 @@ type target struct {
 	name   string
 	url    string
 	client *http.Client
+	pid    int // its process
 }
 
 func load(ctx context.Context, o options, out io.Writer) (err error) {
@@ -148,8 +149,8 @@ func load(ctx context.Context, o options, out io.Writer) (err error) {
 		}}
 	}
 	targets := []target{
-		{name: "bare", url: "http://" + bareURL + "/slack/commands", client: newClient()},
-		{name: "bot", url: botURL + "/slack/commands", client: newClient()},
+		{name: "bare", url: "http://" + bareURL + "/slack/commands", client: newClient(), pid: bare.cmd.Process.Pid},
+		{name: "bot", url: botURL + "/slack/commands", client: newClient(), pid: bot.cmd.Process.Pid},
 	}
 	f := firer{fake: fake, secret: secret, concurrent: o.concurrent}
 
@@ -173,7 +174,9 @@ func load(ctx context.Context, o options, out io.Writer) (err error) {
 				order = []target{targets[1], targets[0]}
 			}
 			res := map[string]summary{}
+			cpu := map[string][2]time.Duration{} // target → its CPU, idpload's (client and fake Slack)
 			for _, t := range order {
+				server, self := cpuTime(t.pid), cpuTime(os.Getpid())
 				lat, err := f.fire(ctx, t, w, o.requests)
 				if err != nil {
 					return fmt.Errorf("run %d, %s on %s: %w", r+1, w.name, t.name, err)
@@ -182,6 +185,7 @@ func load(ctx context.Context, o options, out io.Writer) (err error) {
 					return err
 				}
 				res[t.name] = summarize(lat)
+				cpu[t.name] = [2]time.Duration{cpuTime(t.pid) - server, cpuTime(os.Getpid()) - self}
 			}
 			b, s := res["bot"], res["bare"]
 			if ratios[w.name] == nil {
@@ -194,6 +198,8 @@ func load(ctx context.Context, o options, out io.Writer) (err error) {
 			fmt.Fprintf(out, "run %d %-6s  bare p50/p90/p99 %6.1f %6.1f %6.1f ms   bot %6.1f %6.1f %6.1f ms   ratio %.2f %.2f %.2f\n",
 				r+1, w.name, ms(s.p50), ms(s.p90), ms(s.p99), ms(b.p50), ms(b.p90), ms(b.p99),
 				rr["p50"][r], rr["p90"][r], rr["p99"][r])
+			fmt.Fprintf(out, "      %-6s  CPU: bare %4.0f ms (idpload %4.0f ms)   bot %4.0f ms (idpload %4.0f ms, with the fake Slack)\n",
+				"", ms(cpu["bare"][0]), ms(cpu["bare"][1]), ms(cpu["bot"][0]), ms(cpu["bot"][1]))
 		}
 	}
 	for _, w := range workloads {
