@@ -41,7 +41,9 @@ type Reply struct {
 	// Same, when set, says that every reply with this value is this
 	// reply (help, for one set of roles): an adapter may keep what it
 	// renders from it and reuse it. The reply is shared: never change it.
-	Same string
+	// It is not part of the reply's JSON, whose hash keys posts
+	// (thread.contentKey) and must not change across versions.
+	Same string `json:"-"`
 }
 
 // Action is a button: clicking it runs Command (the text after "/idp") as
