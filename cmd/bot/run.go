@@ -222,6 +222,9 @@ func runServe(ctx context.Context, o options, g env, stderr io.Writer) error {
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return ops.run(gctx, g.or("IDPBOT_HTTP_ADDR", ":8080"), 10*time.Second) })
 	grp.Go(func() error { return svc.runner.Run(gctx) })
+	if addr := g("IDPBOT_PPROF_ADDR"); addr != "" {
+		grp.Go(func() error { return servePprof(gctx, addr) })
+	}
 	for _, run := range set.runs {
 		grp.Go(func() error { return run(gctx, svc.router) })
 	}

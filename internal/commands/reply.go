@@ -38,6 +38,12 @@ type Reply struct {
 	// Actions are buttons under the reply (Approve / Reject, NPS scores,
 	// Extend): each runs a command as the person who clicks it.
 	Actions []Action
+	// Same, when set, says that every reply with this value is this
+	// reply (help, for one set of roles): an adapter may keep what it
+	// renders from it and reuse it. The reply is shared: never change it.
+	// It is not part of the reply's JSON, whose hash keys posts
+	// (thread.contentKey) and must not change across versions.
+	Same string `json:"-"`
 }
 
 // Action is a button: clicking it runs Command (the text after "/idp") as

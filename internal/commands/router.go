@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/idpbot/idpbot/internal/platform"
@@ -104,6 +105,7 @@ type Router struct {
 	categories []string
 	extra      []Verb
 	survey     HomeSurvey
+	helps      sync.Map // Reply.Same → help Reply
 }
 
 // NewRouter returns a Router. It does no I/O.
@@ -402,6 +404,27 @@ func (r *Router) help(ctx context.Context, req Request, a args) Reply {
 	if len(a.pos) > 1 {
 		return r.fail(ctx, invalidf("help takes at most one command, like /idp help create."))
 	}
+	// The help depends only on the topic and on which roles the actor
+	// has: it is built once for each and shared.
+	topic := ""
+	if len(a.pos) == 1 {
+		topic = strings.ToLower(a.pos[0])
+	}
+	same := fmt.Sprintf("help/%t/%t/%s", r.may(req.Actor, Approvers), r.may(req.Actor, Admins), topic)
+	if rep, ok := r.helps.Load(same); ok {
+		return rep.(Reply)
+	}
+	rep := r.buildHelp(ctx, req, a)
+	if rep.Err != nil {
+		return rep
+	}
+	rep.Same = same
+	rep.Sections = slices.Clip(rep.Sections) // an append to a copy must not write into the shared array
+	r.helps.Store(same, rep)
+	return rep
+}
+
+func (r *Router) buildHelp(ctx context.Context, req Request, a args) Reply {
 	var list []verb
 	for _, v := range r.all() {
 		if r.may(req.Actor, v.role) {

@@ -802,3 +802,35 @@ func newEnvF(f *testing.F) *env {
 	fx := platformtest.Engine(f)
 	return &env{f: fx, router: commands.NewRouter(fx.Engine, commands.Options{Now: fx.Clock.Peek})}
 }
+
+// The help is built once per topic and set of roles, and shared: asking
+// again gives the same reply, marked Same, and someone with other roles
+// gets their own.
+func TestHelpSharedPerRoles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	first, again := e.run(alice, "help"), e.run(alice, "help")
+	if first.Same == "" {
+		t.Fatalf("help reply has no Same key: %+v", first)
+	}
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("second help differs (-first +again):\n%s", diff)
+	}
+	adm := e.run(admin, "help")
+	if adm.Same == first.Same || adm.Text() == first.Text() {
+		t.Errorf("admin's help shares %q with alice's: %s", first.Same, adm.Text())
+	}
+	if one := e.run(alice, "help DELETE"); one.Same == first.Same || one.Same != e.run(alice, "help delete").Same {
+		t.Errorf("help DELETE is %q, help delete %q, help %q", one.Same, e.run(alice, "help delete").Same, first.Same)
+	}
+	if bad := e.run(alice, "help crate"); bad.Same != "" {
+		t.Errorf("an error reply is marked Same %q", bad.Same)
+	}
+	// Appending to a copy's sections, then changing them, never reaches the
+	// shared reply.
+	first.Sections = append(first.Sections, commands.Section{Heading: "mine"})
+	first.Sections[0].Heading = "changed"
+	if got := e.run(alice, "help"); cmp.Diff(again, got) != "" {
+		t.Errorf("the shared help changed: %s", got.Text())
+	}
+}

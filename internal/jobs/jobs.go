@@ -53,6 +53,10 @@ const (
 	// the previous one waits for the next poll (1 s), while a person waits
 	// for its first message.
 	DefaultFetchCooldown = 2 * time.Millisecond
+	// InsertNotifyCooldown is the shortest time between two NOTIFYs the
+	// Enqueuer sends for one queue (River's minimum): a job inserted
+	// sooner after the previous one relies on the fetch that one caused.
+	InsertNotifyCooldown = river.FetchCooldownMin
 	// StopTimeout is how long Run lets running jobs finish once its context
 	// ends, before it cancels them.
 	StopTimeout = 10 * time.Second

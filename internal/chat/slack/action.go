@@ -236,7 +236,7 @@ func (a *Adapter) askAction(ctx context.Context, cb slackapi.InteractionCallback
 		a.tell(ctx, o, cb.User.ID, a.internal(ctx, "render action modal", err))
 		return
 	}
-	if _, err := a.api.OpenViewContext(ctx, cb.TriggerID, view); err != nil {
+	if err := a.openView(ctx, cb.TriggerID, view); err != nil {
 		if m := a.viewFailed(ctx, err); m != nil {
 			a.tell(ctx, o, cb.User.ID, *m)
 		}

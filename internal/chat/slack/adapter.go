@@ -51,7 +51,8 @@ type Config struct {
 	AppToken      string
 	// APIURL overrides the Web API base URL (tests point it at a fake).
 	APIURL string
-	// HTTPClient calls the Web API; default one with DefaultTimeout.
+	// HTTPClient calls the Web API; default one with DefaultTimeout that
+	// keeps up to MaxIdleConns connections to Slack open.
 	HTTPClient *http.Client
 	Engine     *platform.Engine
 	Logger     *slog.Logger
@@ -84,6 +85,10 @@ type Config struct {
 type Adapter struct {
 	api  *slackapi.Client
 	http *http.Client
+	// apiURL (with its trailing slash) and token are what api calls the
+	// Web API with, for the calls made without it (openView).
+	apiURL string
+	token  string
 	// router answers commands: given by the entry point that serves
 	// them (Handler, and Socket Mode or the gateway).
 	router    atomic.Pointer[commands.Router]
@@ -95,6 +100,9 @@ type Adapter struct {
 	metrics   chat.Metrics
 	ackBudget time.Duration
 	who       *identity
+	// acks are the encoded acknowledgements of replies that are always
+	// the same (commands.Reply.Same → *sameReply).
+	acks sync.Map
 
 	bg sync.WaitGroup
 
@@ -170,16 +178,18 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	base := cfg.HTTPClient
 	if base == nil {
-		base = &http.Client{Timeout: DefaultTimeout}
+		base = defaultHTTPClient()
 	}
 	a.http = chat.CountCalls(base, Platform, webAPIMethod, a.metrics)
 	opts := []slackapi.Option{slackapi.OptionHTTPClient(a.http)}
+	a.apiURL, a.token = slackapi.APIURL, cfg.BotToken
 	if cfg.APIURL != "" {
 		u := cfg.APIURL
 		if !strings.HasSuffix(u, "/") {
 			u += "/"
 		}
 		opts = append(opts, slackapi.OptionAPIURL(u))
+		a.apiURL = u
 	}
 	if cfg.AppToken != "" {
 		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
@@ -195,6 +205,22 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.who = newIdentity(a.api, org, ttl, a.now, a.log)
 	return a, nil
+}
+
+// MaxIdleConns is how many idle connections to the Web API the default
+// HTTP client keeps. Go's default of 2 per host makes every call beyond
+// two in flight dial (and, to slack.com, handshake TLS) anew and close its
+// connection after: a burst of commands opening modals then costs the acks
+// of the commands behind them a connection setup each. Connections are not
+// capped: a call waiting for one could outlive its trigger_id (3 s).
+const MaxIdleConns = 256
+
+// defaultHTTPClient returns the Web API client used when Config has none.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = MaxIdleConns
+	t.MaxIdleConnsPerHost = MaxIdleConns
+	return &http.Client{Timeout: DefaultTimeout, Transport: t}
 }
 
 // Ready returns nil when the adapter can take requests: in HTTP mode

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -40,8 +41,7 @@ func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 	ctx, span := tracing.Start(ctx, "slack.ack command")
 	defer span.End()
 	res, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) slashResult {
-		msg, open := a.runCommand(ctx, cmd)
-		return slashResult{msg: msg, open: open}
+		return a.runCommand(ctx, cmd)
 	})
 	if !inTime {
 		a.bg.Go(func() { a.followUp(ctx, cmd, later(), true) })
@@ -50,6 +50,9 @@ func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 	if res.open != nil {
 		a.bg.Go(func() { a.followUp(ctx, cmd, res, false) })
 	}
+	if res.ack != nil {
+		return res.ack
+	}
 	if res.msg == nil {
 		return nil
 	}
@@ -57,10 +60,37 @@ func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 }
 
 // slashResult is what runCommand returns: the reply to show, or the
-// function that opens the modal answering the command.
+// function that opens the modal answering the command; ack, when set, is
+// msg encoded as the acknowledgement already.
 type slashResult struct {
 	msg  *Msg
 	open func(context.Context) *Msg
+	ack  json.RawMessage
+}
+
+// sameReply is a reply that is always the same, rendered and encoded as
+// an acknowledgement.
+type sameReply struct {
+	msg Msg
+	ack json.RawMessage
+}
+
+// same returns rep, a reply that is the same every time
+// (commands.Reply.Same), rendered and encoded: the first time, and kept.
+// It returns nil if the reply cannot be encoded.
+func (a *Adapter) same(ctx context.Context, rep commands.Reply) *sameReply {
+	if s, ok := a.acks.Load(rep.Same); ok {
+		return s.(*sameReply)
+	}
+	m := a.replyMessage(ctx, rep)
+	ack, err := json.Marshal(ephemeralOf(m))
+	if err != nil {
+		a.log.ErrorContext(ctx, "encode slack acknowledgement", "err", err)
+		return nil
+	}
+	s := &sameReply{msg: m, ack: ack}
+	a.acks.Store(rep.Same, s)
+	return s
 }
 
 // followUp completes a slash command after its acknowledgement: it opens
@@ -87,7 +117,15 @@ func (a *Adapter) followUp(ctx context.Context, cmd slackapi.SlashCommand, res s
 // runCommand runs one slash command. It returns the reply to show, or a
 // function that opens the modal answering the command and returns what to
 // show if it cannot.
-func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*Msg, func(context.Context) *Msg) {
+func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) slashResult {
+	msg, open, same := a.command(ctx, cmd)
+	if same != nil {
+		return slashResult{msg: &same.msg, ack: same.ack}
+	}
+	return slashResult{msg: msg, open: open}
+}
+
+func (a *Adapter) command(ctx context.Context, cmd slackapi.SlashCommand) (*Msg, func(context.Context) *Msg, *sameReply) {
 	start := time.Now()
 	actor := a.who.actor(ctx, cmd.UserID, cmd.UserName)
 	text := strings.TrimSpace(cmd.Text)
@@ -101,7 +139,7 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 	}
 	opener := func(view slackapi.ModalViewRequest) func(context.Context) *Msg {
 		return func(ctx context.Context) *Msg {
-			if _, err := a.api.OpenViewContext(ctx, cmd.TriggerID, view); err != nil {
+			if err := a.openView(ctx, cmd.TriggerID, view); err != nil {
 				a.metrics.Command(Platform, verb, "error", time.Since(start))
 				return a.viewFailed(ctx, err)
 			}
@@ -115,18 +153,18 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 		a.metrics.Error(Platform, platform.ErrorCode(err))
 		a.metrics.Command(Platform, verb, string(platform.ErrorCode(err)), time.Since(start))
 		m := a.replyMessage(ctx, commands.ErrorReply(ctx, a.log, err))
-		return &m, nil
+		return &m, nil, nil
 	}
 	if len(words) == 1 && verb == "create" {
-		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID}))
+		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID})), nil
 	}
 	if len(words) == 2 && verb == "update" {
 		view, refused := a.updateView(ctx, actor, words[1], cmd.ChannelID)
 		if refused != nil {
 			a.metrics.Command(Platform, verb, "refused", time.Since(start))
-			return refused, nil
+			return refused, nil, nil
 		}
-		return nil, opener(view)
+		return nil, opener(view), nil
 	}
 	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
 		Interactive: true, IdempotencyKey: key})
@@ -135,9 +173,9 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 		if err != nil {
 			a.metrics.Command(Platform, verb, string(platform.Internal), time.Since(start))
 			m := a.internal(ctx, "render create form", err)
-			return &m, nil
+			return &m, nil, nil
 		}
-		return nil, opener(view)
+		return nil, opener(view), nil
 	}
 	outcome := "ok"
 	if rep.Err != nil {
@@ -146,8 +184,13 @@ func (a *Adapter) runCommand(ctx context.Context, cmd slackapi.SlashCommand) (*M
 		a.log.InfoContext(ctx, "command refused", "verb", verb, "user", actor.ID, "code", outcome, "ref", rep.ErrRef)
 	}
 	a.metrics.Command(Platform, verb, outcome, time.Since(start))
+	if rep.Same != "" && rep.Err == nil {
+		if same := a.same(ctx, rep); same != nil {
+			return nil, nil, same
+		}
+	}
 	m := a.replyMessage(ctx, rep)
-	return &m, nil
+	return &m, nil, nil
 }
 
 // viewFailed tells the user a modal could not be opened.

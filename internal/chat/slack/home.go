@@ -265,7 +265,7 @@ func (a *Adapter) homeAction(ctx context.Context, cb slackapi.InteractionCallbac
 	switch {
 	case act.ActionID == ActionHomeCreate:
 		v := a.serviceView(ctx, cb.User, act.Value, "")
-		if _, err := a.api.OpenViewContext(ctx, cb.TriggerID, v); err != nil {
+		if err := a.openView(ctx, cb.TriggerID, v); err != nil {
 			if m := a.viewFailed(ctx, err); m != nil {
 				a.tell(ctx, originOf(cb), cb.User.ID, *m)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -105,18 +106,27 @@ func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request, body 
 	a.metrics.Ack(Platform, "interaction", time.Since(start))
 }
 
-// writeAck answers 200 with the acknowledgement's payload, or an empty body.
+var contentJSON = []string{"application/json"}
+
+// writeAck answers 200 with the acknowledgement's payload (encoded
+// already when a json.RawMessage), or an empty body.
 func (a *Adapter) writeAck(w http.ResponseWriter, ack any) {
 	if ack == nil {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	body, err := json.Marshal(ack)
-	if err != nil {
-		a.log.Error("encode slack acknowledgement", "err", err)
-		w.WriteHeader(http.StatusOK)
-		return
+	body, encoded := ack.(json.RawMessage)
+	if !encoded {
+		var err error
+		if body, err = json.Marshal(ack); err != nil {
+			a.log.Error("encode slack acknowledgement", "err", err)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h["Content-Type"] = contentJSON
+	// With its length known, the answer leaves in one write, not chunked.
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	_, _ = w.Write(body)
 }

@@ -34,7 +34,7 @@ type identity struct {
 	groups []string
 
 	flight  singleflight.Group
-	mu      sync.Mutex
+	mu      sync.RWMutex // every command reads the caches; a lookup writes them
 	users   map[string]cached[string]
 	members map[string]cached[map[string]bool]
 }
@@ -96,8 +96,8 @@ func (id *identity) actor(ctx context.Context, userID, name string) platform.Act
 // cachedActor completes a from the cache alone, when every lookup it needs
 // is cached and fresh.
 func (id *identity) cachedActor(a platform.Actor, userID string) (platform.Actor, bool) {
-	id.mu.Lock()
-	defer id.mu.Unlock()
+	id.mu.RLock()
+	defer id.mu.RUnlock()
 	if id.emails {
 		c, ok := id.users[userID]
 		if !ok || !id.fresh(c.at, c.ok) {
@@ -128,9 +128,9 @@ func (id *identity) fresh(at time.Time, ok bool) bool {
 }
 
 func (id *identity) email(ctx context.Context, userID string) string {
-	id.mu.Lock()
+	id.mu.RLock()
 	c, hit := id.users[userID]
-	id.mu.Unlock()
+	id.mu.RUnlock()
 	if hit && id.fresh(c.at, c.ok) {
 		return c.val
 	}
@@ -149,9 +149,9 @@ func (id *identity) email(ctx context.Context, userID string) string {
 }
 
 func (id *identity) member(ctx context.Context, group string) map[string]bool {
-	id.mu.Lock()
+	id.mu.RLock()
 	c, hit := id.members[group]
-	id.mu.Unlock()
+	id.mu.RUnlock()
 	if hit && id.fresh(c.at, c.ok) {
 		return c.val
 	}

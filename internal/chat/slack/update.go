@@ -151,7 +151,7 @@ func (a *Adapter) openUpdate(ctx context.Context, cb slackapi.InteractionCallbac
 	actor := a.who.actor(ctx, cb.User.ID, userName(cb.User))
 	view, m := a.updateView(ctx, actor, ref, cb.Channel.ID)
 	if m == nil {
-		_, err := a.api.OpenViewContext(ctx, cb.TriggerID, view)
+		err := a.openView(ctx, cb.TriggerID, view)
 		if err == nil {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/idpbot/idpbot/internal/platform"
@@ -42,18 +43,25 @@ type Config struct {
 // It holds no connection: each call connects and disconnects.
 type Driver struct {
 	cfg Config
+	// check is Check's answer: the config does not change, and every
+	// create form asks (pgx.ParseConfig is costly).
+	check func() error
 }
 
 var _ platform.Driver = (*Driver)(nil)
 
 // New returns a driver for cfg. It does no I/O.
 func New(cfg Config) *Driver {
-	return &Driver{cfg: cfg}
+	d := &Driver{cfg: cfg}
+	d.check = sync.OnceValue(d.checkConfig)
+	return d
 }
 
 // Check returns an Unavailable error when no target is configured or its
 // admin URL cannot be parsed, nil otherwise. It does not connect.
-func (d *Driver) Check() error {
+func (d *Driver) Check() error { return d.check() }
+
+func (d *Driver) checkConfig() error {
 	if d.cfg.AdminURL == "" {
 		return platform.Errorf(platform.Unavailable, "no postgres target configured")
 	}

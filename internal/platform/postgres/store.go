@@ -94,12 +94,30 @@ func (s *Store) CreateResource(ctx context.Context, r *platform.Resource, ev pla
 	rec.CreatedAt, rec.UpdatedAt = now, now
 	var checkErr error
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Serialize creations of one service by one team, so that the usage
-		// counted here cannot change before this transaction commits.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(concat_ws('/', 'idpbot-usage', current_schema(), $1::text, $2::text), 0))`, r.Team, r.Service); err != nil {
-			return err
+		// One round trip: the lock that serializes creations of one service
+		// by one team, so that the usage counted here cannot change before
+		// this transaction commits, then (run after the lock is held, so
+		// reading what committed before) that usage, and whether the
+		// idempotency key or the name is taken.
+		batch := &pgx.Batch{}
+		batch.Queue(`SELECT pg_advisory_xact_lock(hashtextextended(concat_ws('/', 'idpbot-usage', current_schema(), $1::text, $2::text), 0))`, r.Team, r.Service)
+		batch.Queue(`SELECT (SELECT count(*) FROM resources WHERE team = $1 AND service = $2 AND state = ANY($3)),
+				coalesce((SELECT id FROM resources WHERE idempotency_key = nullif($4, '')), 0),
+				coalesce((SELECT id FROM resources
+					WHERE $5 AND service = $2 AND team = $1 AND environment = $6 AND name = $7 AND state = ANY($8) LIMIT 1), 0)`,
+			r.Team, r.Service, countedStates, rec.IdempotencyKey, rec.State.Active(), r.Environment, r.Name, activeStates)
+		var (
+			n           int
+			dup, holder int64
+		)
+		br := tx.SendBatch(ctx, batch)
+		_, err := br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(&n, &dup, &holder)
 		}
-		n, err := usage(ctx, tx, r.Team, r.Service)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
@@ -108,51 +126,44 @@ func (s *Store) CreateResource(ctx context.Context, r *platform.Resource, ev pla
 				return checkErr
 			}
 		}
-		if rec.IdempotencyKey != "" {
-			var id int64
-			err := tx.QueryRow(ctx, `SELECT id FROM resources WHERE idempotency_key = $1`, rec.IdempotencyKey).Scan(&id)
-			if err == nil {
-				return alreadySubmitted(id, nil)
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
+		if dup != 0 {
+			return alreadySubmitted(dup, nil)
 		}
-		if rec.State.Active() {
-			var id int64
-			err := tx.QueryRow(ctx, `SELECT id FROM resources
-				WHERE service = $1 AND team = $2 AND environment = $3 AND name = $4 AND state = ANY($5) LIMIT 1`,
-				r.Service, r.Team, r.Environment, r.Name, activeStates).Scan(&id)
-			if err == nil {
-				return nameConflict(&rec, id)
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
+		if holder != 0 {
+			return nameConflict(&rec, holder)
 		}
 		params, outputs, err := encodeJSON(rec.Parameters, rec.Outputs)
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO resources (service, service_type, name, team, environment, parameters, state, reason,
-				requester_id, requester_name, requester_email, self_service, origin_platform, origin_channel,
-				idempotency_key, outputs, created_at, updated_at, ready_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $17, $18, $19)
-			RETURNING id`,
-			rec.Service, rec.ServiceType, rec.Name, rec.Team, rec.Environment, params, string(rec.State), rec.Reason,
-			rec.Requester.ID, rec.Requester.Name, rec.Requester.Email, rec.SelfService, rec.Origin.Platform, rec.Origin.Channel,
-			rec.IdempotencyKey, outputs, now, nullTime(rec.ReadyAt), nullTime(rec.ExpiresAt)).Scan(&rec.ID)
-		if err != nil {
-			return err
-		}
-		ev.ResourceID = rec.ID
 		if ev.Kind == "" {
 			ev.Kind = platform.EventTransition
 		}
 		if ev.Kind == platform.EventTransition {
 			ev.From, ev.To = "", rec.State
 		}
-		return s.recordEvent(ctx, tx, &rec, &ev, now)
+		if ev.At.IsZero() {
+			ev.At = now
+		}
+		// The request and its first event in one statement (one round trip).
+		err = tx.QueryRow(ctx, `WITH r AS (
+				INSERT INTO resources (service, service_type, name, team, environment, parameters, state, reason,
+					requester_id, requester_name, requester_email, self_service, origin_platform, origin_channel,
+					idempotency_key, outputs, created_at, updated_at, ready_at, expires_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $17, $18, $19)
+				RETURNING id)
+			INSERT INTO events (resource_id, at, actor_id, actor_name, kind, from_state, to_state, message, sealed)
+			SELECT id, $20, $21, $22, $23, $24, $25, $26, $27 FROM r
+			RETURNING resource_id, id`,
+			rec.Service, rec.ServiceType, rec.Name, rec.Team, rec.Environment, params, string(rec.State), rec.Reason,
+			rec.Requester.ID, rec.Requester.Name, rec.Requester.Email, rec.SelfService, rec.Origin.Platform, rec.Origin.Channel,
+			rec.IdempotencyKey, outputs, now, nullTime(rec.ReadyAt), nullTime(rec.ExpiresAt),
+			ev.At, ev.Actor.ID, ev.Actor.Name, string(ev.Kind), string(ev.From), string(ev.To), ev.Message, ev.Sealed).Scan(&rec.ID, &ev.ID)
+		if err != nil {
+			return err
+		}
+		ev.ResourceID = rec.ID
+		return s.recorded(ctx, tx, &rec, ev)
 	})
 	if checkErr != nil {
 		return checkErr
@@ -436,8 +447,13 @@ func (s *Store) recordEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource
 	if err != nil {
 		return fmt.Errorf("record event: %w", err)
 	}
+	return s.recorded(ctx, tx, r, *ev)
+}
+
+// recorded calls OnEvent for ev, just recorded in tx.
+func (s *Store) recorded(ctx context.Context, tx pgx.Tx, r *platform.Resource, ev platform.Event) error {
 	if s.onEvent != nil {
-		if err := s.onEvent(ctx, tx, r, *ev); err != nil {
+		if err := s.onEvent(ctx, tx, r, ev); err != nil {
 			return fmt.Errorf("on event %d: %w", ev.ID, err)
 		}
 	}
