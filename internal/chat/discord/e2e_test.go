@@ -289,19 +289,22 @@ func TestRateLimitsAndLostResponsesDelayButLoseNothing(t *testing.T) {
 	if diff := cmp.Diff(h.expectedThread(id), contents(thread)); diff != "" {
 		t.Errorf("thread mismatch (-want +got), want every event once, in order:\n%s", diff)
 	}
+	// A 429 delays the calls of its bucket (the thread's channel), and only
+	// those: the direct message and the root's channel go on.
 	var limited, lost int
-	var limitedAt time.Time
+	limitedAt := map[string]time.Time{}
 	for _, c := range h.fake.Calls() {
-		if !limitedAt.IsZero() && c.Route == "POST /channels/{channel_id}/messages" {
-			if gap := c.At.Sub(limitedAt); gap < 50*time.Millisecond {
+		ch := c.Params["channel_id"]
+		if at, ok := limitedAt[ch]; ok && c.Route == "POST /channels/{channel_id}/messages" {
+			if gap := c.At.Sub(at); gap < 50*time.Millisecond {
 				t.Errorf("a thread message was retried %v after a 429 asking to wait 50ms", gap)
 			}
-			limitedAt = time.Time{}
+			delete(limitedAt, ch)
 		}
 		switch c.Status {
 		case http.StatusTooManyRequests:
 			limited++
-			limitedAt = c.At
+			limitedAt[ch] = c.At
 		case http.StatusInternalServerError:
 			lost++
 		}

@@ -203,6 +203,7 @@ func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 	h.clock.Skip(1500 * time.Millisecond)
 	// So is one on the root's edit, and on opening the direct message.
 	h.fake.RateLimit("PATCH /channels/{channel_id}/messages/{message_id}", 1, time.Second)
+	r.State = platform.Provisioning
 	err = h.notifier.Notify(context.Background(), r, platform.Event{ID: 3, Kind: platform.EventTransition, From: platform.Pending, To: platform.Provisioning})
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("Notify with the root's edit rate limited = %v, want a RetryAfter of 1s", err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
@@ -190,7 +189,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Slack answers the first post with a 429: delivery waits, then
-	// continues in order with nothing lost or repeated.
+	// continues in order with nothing lost or repeated (what piled up
+	// while the story waited may share a reply).
 	s.fake.Fail("chat.postMessage", 1, http.StatusTooManyRequests, time.Second)
 	answers := map[string]string{"name": "orders-db", "team": "payments", "size": "medium"}
 	if ack := s.submit(form, alice, answers); ack["response_action"] != "clear" {
@@ -203,8 +203,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("%d resources after a submission and its retry, want 1", n)
 	}
 
-	slackfake.Eventually(t, 20*time.Second, "the connection details by direct message", func() bool {
-		return len(s.fake.Messages("DU0ALICE")) == 1 && len(s.fake.Messages(testChannel)) == 7
+	slackfake.Eventually(t, 20*time.Second, "the connection details by direct message, and the thread's last line", func() bool {
+		msgs := s.fake.Messages(testChannel)
+		return len(s.fake.Messages("DU0ALICE")) == 1 && len(msgs) > 1 && strings.Contains(msgs[len(msgs)-1].Text, "Connection details were sent")
 	})
 	r := s.resource("orders-db")
 	if r.State != platform.Ready || r.Origin != (platform.Origin{Platform: Platform, Channel: testChannel}) {
@@ -224,10 +225,10 @@ func TestEndToEnd(t *testing.T) {
 		":white_check_mark: *Ready*",
 		":lock: Connection details were sent to <@U0ALICE> by direct message.",
 	}
-	if diff := cmp.Diff(want, firstLines(texts(s.fake.Replies(testChannel, root.TS)))); diff != "" {
-		t.Errorf("thread mismatch (-want +got):\n%s", diff)
+	if got := strings.Join(texts(s.fake.Replies(testChannel, root.TS)), "\n"); !linesInOrder(got, want) {
+		t.Errorf("thread:\n%s\nwant every line once, in order:\n%s", got, strings.Join(want, "\n"))
 	}
-	if !strings.Contains(string(root.Blocks), ":white_check_mark: Ready") || root.Updates < 2 {
+	if !strings.Contains(string(root.Blocks), ":white_check_mark: Ready") {
 		t.Errorf("root after %d updates: %s", root.Updates, root.Blocks)
 	}
 	limited := 0
@@ -281,7 +282,7 @@ func TestEndToEnd(t *testing.T) {
 	s.interact(s.fake.ButtonClick(alice, testChannel, "confirm", ActionConfirm, yes))
 	slackfake.Eventually(t, 20*time.Second, "the deletion in the thread", func() bool {
 		replies := s.fake.Replies(testChannel, root.TS)
-		return strings.HasPrefix(replies[len(replies)-1].Text, ":white_circle: *Deleted*")
+		return strings.Contains(replies[len(replies)-1].Text, ":white_circle: *Deleted*")
 	})
 	want = []string{
 		":wastebasket: *Deleting* — deletion requested by alice",
@@ -289,8 +290,9 @@ func TestEndToEnd(t *testing.T) {
 		":small_blue_diamond: dropping role payments_development_orders_db",
 		":white_circle: *Deleted*",
 	}
-	if diff := cmp.Diff(want, firstLines(texts(s.fake.Replies(testChannel, root.TS)))[6:]); diff != "" {
-		t.Errorf("thread of the deletion mismatch (-want +got):\n%s", diff)
+	all := strings.Join(texts(s.fake.Replies(testChannel, root.TS)), "\n")
+	if _, deletion, _ := strings.Cut(all, "by direct message."); !linesInOrder(deletion, want) {
+		t.Errorf("thread of the deletion:\n%s\nwant every line once, in order:\n%s", deletion, strings.Join(want, "\n"))
 	}
 	if resp := s.fake.Responses(); len(resp) != 1 || !resp[0].ReplaceOriginal {
 		t.Errorf("responses %+v, want the question replaced by the result", resp)
@@ -361,4 +363,18 @@ func TestApprovalButtonsEndToEnd(t *testing.T) {
 		t.Errorf("state %s approved by %q, want ready, approved by the admin who clicked", r.State, approver)
 	}
 	checkScopes(t, s.fake)
+}
+
+// linesInOrder reports whether text holds each of want once, in order
+// (a thread whose replies may each tell several events).
+func linesInOrder(text string, want []string) bool {
+	at := 0
+	for _, w := range want {
+		i := strings.Index(text[at:], w)
+		if i < 0 || strings.Count(text, w) != 1 {
+			return false
+		}
+		at += i + len(w)
+	}
+	return true
 }
