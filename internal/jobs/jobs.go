@@ -39,10 +39,12 @@ const (
 	// events to a chat platform.
 	NotifyTimeout = 2 * time.Minute
 	// NotifyWorkers is how many delivery jobs of one platform run at once.
-	// Each holds a pooled connection while it talks to the chat platform;
-	// one waiting for its rate-limit bucket does so for at most
+	// Each holds a pooled connection while it talks to the chat platform,
+	// and takes a second one for moments (its attempt's record, the
+	// thread's): more workers than that would need could exhaust a small
+	// pool. One waiting for its rate-limit bucket does so for at most
 	// thread.DefaultMaxWait before it snoozes.
-	NotifyWorkers = 5
+	NotifyWorkers = 3
 	// NotifyPollInterval is how often a delivery queue looks for jobs
 	// whose snooze is over: a delivery waiting for its bucket comes back
 	// about when its turn comes, not up to River's default second later

@@ -91,6 +91,10 @@ type BatchNotifier interface {
 // BatchSize caps the events one delivery run hands a BatchNotifier.
 const BatchSize = 50
 
+// busyWait is how long a delivery job waits when another job of the
+// same resource is delivering.
+const busyWait = 200 * time.Millisecond
+
 // NotifyArgs asks for a resource's events up to EventID to be delivered to
 // a platform's thread.
 type NotifyArgs struct {
@@ -167,6 +171,11 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	}
 	if platform.ErrorCode(err) == platform.NotFound {
 		return river.JobCancel(err)
+	}
+	if errors.Is(err, platform.ErrDeliveryBusy) {
+		// Another job of the resource delivers; this one delivers what
+		// that one had not seen, in a moment, without holding a worker.
+		return river.JobSnooze(busyWait)
 	}
 	if snooze := deferral(err); snooze != nil {
 		return snooze

@@ -1,6 +1,9 @@
 package platform
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Delivery is a run of a resource's undelivered events handed to a chat
 // platform's notifier at once, in order, so that it can hand connection
@@ -29,3 +32,8 @@ type Delivery struct {
 	// handed over, so that a later attempt does not send them again.
 	Handed func(ctx context.Context, id int64) error
 }
+
+// ErrDeliveryBusy is what a delivery that does not wait returns when
+// another delivery of the same resource's events is under way: try again
+// in a moment (that one may not have seen the newest events).
+var ErrDeliveryBusy = errors.New("another delivery of this resource's events is under way")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -61,6 +62,9 @@ func (a *Adapter) send(ctx context.Context, channel string, m Message, nonce, re
 		body.Reference = &discordgo.MessageReference{MessageID: reply, ChannelID: channel, FailIfNotExists: &no}
 	}
 	endpoint := discordgo.EndpointChannelMessages(channel)
+	if wait := a.spent(endpoint); wait > 0 {
+		return nil, &thread.RateLimitError{Bucket: "discord " + endpoint, After: wait, Paced: true}
+	}
 	out, err := a.s.RequestWithBucketID(http.MethodPost, endpoint, body, endpoint, discordgo.WithContext(ctx))
 	if err != nil {
 		return nil, err
@@ -70,6 +74,18 @@ func (a *Adapter) send(ctx context.Context, channel string, m Message, nonce, re
 		return nil, fmt.Errorf("decode the message discord created: %w", err)
 	}
 	return &msg, nil
+}
+
+// spent returns how long discordgo's limiter would hold a call of bucket,
+// whose allowance Discord's headers said is spent. The limiter would
+// sleep that long holding the delivery job's worker; the wait goes back
+// to the Notifier instead (nothing sent), which paces the channel by it
+// and lets the job snooze.
+func (a *Adapter) spent(bucket string) time.Duration {
+	b := a.s.Ratelimiter.GetBucket(bucket)
+	b.Lock()
+	defer b.Unlock()
+	return a.s.Ratelimiter.GetWaitTime(b, 1)
 }
 
 // Platform implements thread.Transport.

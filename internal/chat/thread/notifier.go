@@ -231,7 +231,8 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 }
 
 // busy reports whether r's story has to wait for its turn to reply: it
-// was queued, or its thread's channel has a queue or no token left.
+// was queued, or its thread's channel has a backlog (a wait longer than
+// MaxWait, which a delivery snoozes through).
 func (n *Notifier) busy(ctx context.Context, r *platform.Resource) bool {
 	if n.pacer == nil {
 		return false
@@ -244,7 +245,7 @@ func (n *Notifier) busy(ctx context.Context, r *platform.Resource) bool {
 	if err != nil || !found || th.ThreadRef == "" {
 		return false // the root goes first, in its own turn
 	}
-	return n.pacer.Peek(n.limits([]call{{OpReply, th.Channel, th.ThreadRef}}), who, Routine) > 0
+	return n.pacer.Peek(n.limits([]call{{OpReply, th.Channel, th.ThreadRef}}), who, Routine) > n.maxWait
 }
 
 // parts returns the messages event ev of r adds to a reply: its line, or,
@@ -617,8 +618,10 @@ func (n *Notifier) do(ctx context.Context, who string, prio Priority, c call, fn
 		}
 	}
 	err := fn(unpaced(ctx))
+	// A 429, or the platform's own client holding the call back (its
+	// bucket spent): the bucket waits that long.
 	var limited *RateLimitError
-	if errors.As(err, &limited) && !limited.Paced {
+	if errors.As(err, &limited) {
 		if limits := n.limits([]call{c}); len(limits) > 0 {
 			l := limits[0]
 			if limited.Global {

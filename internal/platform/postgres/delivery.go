@@ -46,7 +46,10 @@ func (s *Store) Deliver(ctx context.Context, platformName string, resourceID, up
 }
 
 // DeliverBatch is Deliver for a notifier that takes a run of events at
-// once (platform.Delivery): fn gets up to limit of the resource's
+// once (platform.Delivery), which does not wait for another delivery of
+// the resource: it returns a platform.Busy error instead, so that the
+// caller tries again soon rather than hold a worker while the other runs
+// (platform.ErrDeliveryBusy): fn gets up to limit of the resource's
 // undelivered events up to upTo, in ID order, and returns how many of
 // them, from the first, it delivered. The cursor advances past those even
 // when fn also returns an error, and DeliverBatch goes on with the next
@@ -62,7 +65,7 @@ func (s *Store) Deliver(ctx context.Context, platformName string, resourceID, up
 func (s *Store) DeliverBatch(ctx context.Context, platformName string, resourceID, upTo int64, limit int,
 	fn func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)) error {
 	for {
-		done, err := s.deliverRun(ctx, platformName, resourceID, upTo, max(limit, 1), fn)
+		done, err := s.deliverRun(ctx, platformName, resourceID, upTo, max(limit, 1), true, fn)
 		if err != nil || done {
 			return err
 		}
@@ -73,7 +76,7 @@ func (s *Store) DeliverBatch(ctx context.Context, platformName string, resourceI
 // there was none up to upTo.
 func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID, upTo int64,
 	fn func(ctx context.Context, r *platform.Resource, ev platform.Event) error) (done bool, err error) {
-	return s.deliverRun(ctx, platformName, resourceID, upTo, 1, func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
+	return s.deliverRun(ctx, platformName, resourceID, upTo, 1, false, func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error) {
 		ctx, err := d.Start(ctx, d.Events[0].ID)
 		if err != nil {
 			return 0, err
@@ -86,8 +89,9 @@ func (s *Store) deliverNext(ctx context.Context, platformName string, resourceID
 }
 
 // deliverRun delivers the next run of up to limit undelivered events,
-// reporting done when there was none up to upTo.
-func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID, upTo int64, limit int,
+// reporting done when there was none up to upTo. With nowait, a cursor
+// held by another delivery is a platform.Busy error at once.
+func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID, upTo int64, limit int, nowait bool,
 	fn func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)) (done bool, err error) {
 	var (
 		fnErr   error
@@ -98,9 +102,13 @@ func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID,
 		// events after it (read after the lock, so after the previous
 		// holder's advance), the resource, and the attempts cut off.
 		const after = `(SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2)`
+		lock := `FOR UPDATE`
+		if nowait {
+			lock = `FOR UPDATE NOWAIT`
+		}
 		reads := &pgx.Batch{}
 		reads.Queue(`INSERT INTO deliveries (resource_id, platform) VALUES ($1, $2) ON CONFLICT DO NOTHING`, resourceID, platformName)
-		reads.Queue(`SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2 FOR UPDATE`, resourceID, platformName)
+		reads.Queue(`SELECT last_event_id FROM deliveries WHERE resource_id = $1 AND platform = $2 `+lock, resourceID, platformName)
 		reads.Queue(`SELECT `+eventColumns+` FROM events WHERE resource_id = $1 AND id <= $3 AND id > `+after+`
 			ORDER BY id LIMIT $4`, resourceID, platformName, upTo, limit)
 		reads.Queue(`SELECT `+resourceColumns+` FROM resources WHERE id = $1`, resourceID)
@@ -114,6 +122,10 @@ func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID,
 		}
 		if err == nil {
 			_, err = br.Exec() // the lock
+			if sqlState(err) == codeLockNotAvailable {
+				br.Close()
+				return fmt.Errorf("%w: %w", platform.ErrDeliveryBusy, err)
+			}
 		}
 		var (
 			evs       []platform.Event

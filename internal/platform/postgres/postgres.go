@@ -39,6 +39,7 @@ const (
 	codeDuplicateDatabase  = "42P04"
 	codeUniqueViolation    = "23505"
 	codeForeignKey         = "23503"
+	codeLockNotAvailable   = "55P03"
 )
 
 // Connect opens a pool to the database at url. When that database does not
