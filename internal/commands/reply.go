@@ -239,3 +239,20 @@ func wrapLine(b *strings.Builder, line, first, rest string, width int) {
 		prefix = rest
 	}
 }
+
+// Tabular reports whether text is aligned in columns (two spaces between
+// them on most of several lines), so that it reads well only in
+// monospace: the adapters show such a section as code.
+func Tabular(text string) bool {
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 {
+		return false
+	}
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(strings.TrimSpace(l), "  ") {
+			n++
+		}
+	}
+	return n*2 >= len(lines)
+}

@@ -95,20 +95,27 @@ func newNode(t testing.TB, pool *pgxpool.Pool, drv *platformtest.Driver) *node {
 		log: slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 }
 
-// run starts a jobs runner delivering platformName's threads through n;
-// stop (also called at cleanup) stops it and waits for it.
+// run starts a jobs runner delivering platformName's threads through n,
+// with settings that keep tests fast; stop (also called at cleanup) stops
+// it and waits for it.
 func (nd *node) run(t testing.TB, platformName string, n *thread.Notifier) (r *jobs.Runner, stop func()) {
 	t.Helper()
-	r, err := jobs.New(jobs.Config{
-		Pool: nd.pool, Engine: nd.engine, Store: nd.store, Enqueuer: nd.enq,
+	return nd.start(t, jobs.Config{
 		Notifiers:         map[string]jobs.Notifier{platformName: n},
-		Logger:            nd.log,
-		Schema:            postgrestest.Schema(nd.pool),
 		DefaultTimeout:    10 * time.Second,
 		RescueAfter:       20 * time.Second,
 		RetryPolicy:       fixedRetry(20 * time.Millisecond),
 		FetchPollInterval: 50 * time.Millisecond,
 	})
+}
+
+// start starts a jobs runner of nd with cfg (its pool, engine, store,
+// enqueuer, logger and schema filled in).
+func (nd *node) start(t testing.TB, cfg jobs.Config) (r *jobs.Runner, stop func()) {
+	t.Helper()
+	cfg.Pool, cfg.Engine, cfg.Store, cfg.Enqueuer, cfg.Logger = nd.pool, nd.engine, nd.store, nd.enq, nd.log
+	cfg.Schema = postgrestest.Schema(nd.pool)
+	r, err := jobs.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

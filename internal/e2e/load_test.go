@@ -167,30 +167,7 @@ func loadUser(platformName string, i int) string {
 
 // runProduction starts a jobs runner with the bot's production settings.
 func (nd *node) runProduction(b *testing.B, platformName string, n *thread.Notifier) (*jobs.Runner, func()) {
-	r, err := jobs.New(jobs.Config{
-		Pool: nd.pool, Engine: nd.engine, Store: nd.store, Enqueuer: nd.enq,
-		Notifiers: map[string]jobs.Notifier{platformName: n},
-		Logger:    nd.log,
-		Schema:    postgrestest.Schema(nd.pool),
-		Workers:   10,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				b.Errorf("jobs Run = %v", err)
-			}
-		})
-	}
-	b.Cleanup(stop)
-	return r, stop
+	return nd.start(b, jobs.Config{Notifiers: map[string]jobs.Notifier{platformName: n}, Workers: 10})
 }
 
 // waitDelivered waits until requests resources are ready and every event

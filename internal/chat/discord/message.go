@@ -93,26 +93,10 @@ func codeBlock(s string) string {
 	return "```\n" + strings.ReplaceAll(s, "```", "`\u200b``") + "\n```"
 }
 
-// tabular reports whether text is aligned in columns (two spaces between
-// them on several lines), so that it reads well only in monospace.
-func tabular(text string) bool {
-	lines := strings.Split(text, "\n")
-	if len(lines) < 2 {
-		return false
-	}
-	n := 0
-	for _, l := range lines {
-		if strings.Contains(strings.TrimSpace(l), "  ") {
-			n++
-		}
-	}
-	return n*2 >= len(lines)
-}
-
 // richText renders a reply's free text: monospace for tables, literal
 // otherwise, within n runes.
 func richText(text string, n int) string {
-	if tabular(text) {
+	if commands.Tabular(text) {
 		return codeBlock(clip(text, n-len("```\n\n```")))
 	}
 	return clipEscaped(text, n)

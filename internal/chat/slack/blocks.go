@@ -529,7 +529,7 @@ func replyBlocks(rep commands.Reply, limit int, withActions bool) ([]slackapi.Bl
 		if sec.Heading != "" {
 			text = "*" + escape(sec.Heading) + "*"
 		}
-		if tabular(sec.Text) {
+		if commands.Tabular(sec.Text) {
 			// Columns line up only in monospace: the table goes in code
 			// blocks, split between rows.
 			blocks = append(blocks, codeSections(text, escape(sec.Text))...)
@@ -571,22 +571,6 @@ func replyBlocks(rep commands.Reply, limit int, withActions bool) ([]slackapi.Bl
 			mrkdwn(fmt.Sprintf("…and %d more blocks not shown. Narrow it down, for example with /idp list --team or /idp catalog <type>.", more), maxSectionText)))
 	}
 	return append(blocks, tail...), problems
-}
-
-// tabular reports whether text is aligned in columns: two spaces between
-// them on most of several lines.
-func tabular(text string) bool {
-	lines := strings.Split(text, "\n")
-	if len(lines) < 2 {
-		return false
-	}
-	n := 0
-	for _, l := range lines {
-		if strings.Contains(strings.TrimSpace(l), "  ") {
-			n++
-		}
-	}
-	return n*2 >= len(lines)
 }
 
 // codeSections renders mrkdwn text as code blocks in sections of at most
