@@ -71,7 +71,13 @@ type Pacer struct {
 	now     func() time.Time
 	buckets map[string]*bucket
 	arrived uint64 // callers queued so far, for their order
+	takes   uint64 // calls of Take, for pruning idle buckets
 }
+
+// idleAfter is how long a bucket nobody waits for, full and open, is kept:
+// a Discord thread or a person's direct messages each have one, and
+// those of finished stories would otherwise pile up in memory.
+const idleAfter = 10 * time.Minute
 
 // staleAfter is how late after its turn a waiting caller may come back
 // and keep its place. A delivery job comes back a little before its turn
@@ -116,6 +122,9 @@ func (p *Pacer) Take(limits []Limit, who string, prio Priority) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	if p.takes++; p.takes%1024 == 0 {
+		p.prune(now)
+	}
 	var wait time.Duration
 	bs := make([]*bucket, len(limits))
 	waits := make([]time.Duration, len(limits))
@@ -163,6 +172,13 @@ func (p *Pacer) Peek(limits []Limit, who string, prio Priority) time.Duration {
 	return wait
 }
 
+// Buckets returns how many buckets the Pacer keeps.
+func (p *Pacer) Buckets() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.buckets)
+}
+
 // Queued reports whether who waits in a queue: it was told to wait for
 // its turn and has not taken it yet.
 func (p *Pacer) Queued(who string) bool {
@@ -196,6 +212,16 @@ func (p *Pacer) Close(l Limit, after time.Duration) {
 	b.tokens = 0
 	if until := now.Add(after); until.After(b.closed) {
 		b.closed = until
+	}
+}
+
+// prune drops the buckets idle for idleAfter: nobody waits, and they
+// would have refilled.
+func (p *Pacer) prune(now time.Time) {
+	for key, b := range p.buckets {
+		if len(b.waiting) == 0 && now.Sub(b.at) > idleAfter && now.After(b.closed) {
+			delete(p.buckets, key)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package thread_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -120,5 +121,24 @@ func TestPacerTakesEveryBucketOfACall(t *testing.T) {
 	}
 	if w := take(p, "2", thread.Routine, b); w != time.Second {
 		t.Errorf("a call to another channel waits %v, want the global bucket's 1s", w)
+	}
+}
+
+func TestPacerForgetsIdleBuckets(t *testing.T) {
+	c := newClock()
+	p := thread.NewPacer(c.now)
+	for i := range 2000 {
+		take(p, "x", thread.Routine, channel(fmt.Sprint("thread-", i)))
+	}
+	c.advance(time.Hour)
+	// A bucket spent an hour ago would have refilled: forgetting it
+	// changes nothing for its next caller.
+	for range 1024 {
+		if w := take(p, "y", thread.Routine, channel("thread-0")); w != 0 {
+			c.advance(w)
+		}
+	}
+	if n := p.Buckets(); n > 2 {
+		t.Errorf("%d buckets kept after an hour idle, want the one in use", n)
 	}
 }
