@@ -112,37 +112,19 @@ func (p *poster) snapshot() ([]string, []commands.Reply) {
 	return append([]string(nil), p.posts...), append([]commands.Reply(nil), p.replies...)
 }
 
-// clock is a settable clock shared by the engine and the store.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // govHarness is a real store, engine and runner with the governance
 // workers, posting to a recording poster on platform "console".
 type govHarness struct {
 	*harness
 	tickets *Tickets
 	poster  *poster
-	clock   *clock
+	clock   *platformtest.WallClock
 }
 
 func newGovHarness(t *testing.T) *govHarness {
 	t.Helper()
 	pool := postgrestest.Pool(t)
-	g := &govHarness{harness: &harness{pool: pool, driver: &testDriver{timeout: 5 * time.Second}, notifier: &recorder{}}, poster: &poster{}, clock: &clock{}}
+	g := &govHarness{harness: &harness{pool: pool, driver: &testDriver{timeout: 5 * time.Second}, notifier: &recorder{}}, poster: &poster{}, clock: &platformtest.WallClock{}}
 	cat, err := platform.NewCatalog(&platform.ServiceDefinition{Name: "test-db", Title: "Test database", Type: "database",
 		Fields: []platform.Field{{Name: "size", Kind: platform.KindEnum, Options: []string{"small", "large"}, Default: "small"}}, Provisioners: []platform.Binding{{Driver: "test"}}})
 	if err != nil {
@@ -158,10 +140,10 @@ func newGovHarness(t *testing.T) *govHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.now, RiverSchema: postgrestest.Schema(pool), OnEvent: enq.OnEvent})
+	g.store = postgres.NewStore(pool, postgres.StoreOptions{Now: g.clock.Now, RiverSchema: postgrestest.Schema(pool), OnEvent: enq.OnEvent})
 	sealer := platformtest.Sealer(t)
 	g.engine = platform.NewEngine(platform.EngineConfig{
-		Store: g.store, Catalog: cat, Drivers: map[string]platform.Driver{"test": g.driver}, Sealer: sealer, Now: g.clock.now,
+		Store: g.store, Catalog: cat, Drivers: map[string]platform.Driver{"test": g.driver}, Sealer: sealer, Now: g.clock.Now,
 		Org: org,
 	})
 	g.tickets, err = NewTickets(g.store, enq, map[string]string{"console": "support"})
@@ -411,7 +393,7 @@ func TestSweepJobRemindsAndPostsReminder(t *testing.T) {
 	g := newGovHarness(t)
 	r := g.production(t)
 	g.waitPosts(t, 1)
-	g.clock.advance(platform.DefaultRemindAfter + time.Minute)
+	g.clock.Advance(platform.DefaultRemindAfter + time.Minute)
 	if _, err := g.runner.Client().Insert(ctx, SweepArgs{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +404,7 @@ func TestSweepJobRemindsAndPostsReminder(t *testing.T) {
 	if len(replies[1].Actions) != 2 {
 		t.Errorf("reminder card actions = %+v", replies[1].Actions)
 	}
-	g.clock.advance(platform.DefaultExpireAfter)
+	g.clock.Advance(platform.DefaultExpireAfter)
 	if sw, err := g.engine.Sweep(ctx); err != nil || len(sw.Expired) != 1 {
 		t.Fatalf("Sweep = %+v, %v", sw, err)
 	}

@@ -105,8 +105,8 @@ type harness struct {
 	adapter *Adapter
 	// notifier tells stories and posts through adapter, as the bot does.
 	notifier *thread.Notifier
-	// clock is the notifier's pacer's: Skip moves past a 429's wait.
-	clock  *threadtest.Clock
+	// clock is the notifier's pacer's: Advance moves past a 429's wait.
+	clock  *platformtest.WallClock
 	srv    *httptest.Server
 	engine *platform.Engine
 	logs   *lockedBuffer
@@ -181,7 +181,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	}
 	router := commands.NewRouter(hc.engine, commands.Options{Logger: log, Now: hc.now})
 	srv := newServer(t, a, router)
-	clock := &threadtest.Clock{}
+	clock := &platformtest.WallClock{}
 	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log,
 		Pacer: thread.NewPacer(clock.Now)})
 	return &harness{t: t, fake: fake, key: key, adapter: a, notifier: n, clock: clock, srv: srv, engine: hc.engine, logs: logs}

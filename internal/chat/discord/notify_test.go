@@ -200,7 +200,7 @@ func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 		t.Errorf("Notify rate limited = %v, want a RetryAfter of 1.5s", err)
 	}
 	// The thread's bucket waits that long; the test does not.
-	h.clock.Skip(1500 * time.Millisecond)
+	h.clock.Advance(1500 * time.Millisecond)
 	// So is one on the root's edit, and on opening the direct message.
 	h.fake.RateLimit("PATCH /channels/{channel_id}/messages/{message_id}", 1, time.Second)
 	r.State = platform.Provisioning
@@ -208,13 +208,13 @@ func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("Notify with the root's edit rate limited = %v, want a RetryAfter of 1s", err)
 	}
-	h.clock.Skip(time.Second)
+	h.clock.Advance(time.Second)
 	h.fake.RateLimit("POST /users/@me/channels", 1, 2*time.Second)
 	err = h.notifier.Private(context.Background(), r, map[string]string{"password": "x"})
 	if !errors.As(err, &rl) || rl.RetryAfter() != 2*time.Second {
 		t.Errorf("Private rate limited = %v, want a RetryAfter of 2s", err)
 	}
-	h.clock.Skip(2 * time.Second)
+	h.clock.Advance(2 * time.Second)
 	if dm, ok := h.fake.DM(alice.ID); ok && len(h.fake.Messages(dm)) != 0 {
 		t.Errorf("a rate-limited Private sent %d messages", len(h.fake.Messages(dm)))
 	}

@@ -179,7 +179,7 @@ func TestPostErrors(t *testing.T) {
 	if _, err := h.notifier.Post(ctx, testChannel, card); !errors.As(err, &rl) || !platform.NotSent(err) {
 		t.Errorf("Post during the wait = %v, want it held back", err)
 	}
-	h.clock.Skip(2500 * time.Millisecond)
+	h.clock.Advance(2500 * time.Millisecond)
 	ref, err := h.notifier.Post(ctx, testChannel, card)
 	if err != nil {
 		t.Fatalf("Post after the rate limit = %v", err)
@@ -189,7 +189,7 @@ func TestPostErrors(t *testing.T) {
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("PostInThread rate limited = %v, want a RetryAfter of 1s", err)
 	}
-	h.clock.Skip(time.Second)
+	h.clock.Advance(time.Second)
 
 	h.fake.Inject(discordtest.Fault{Route: routeMessages, Times: 1, Status: http.StatusServiceUnavailable})
 	_, err = h.notifier.Post(ctx, testChannel, card)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,35 +64,13 @@ func governanceOrg() *platform.Org {
 	}
 }
 
-// offsetClock is the platform's clock in these tests: the wall clock moved
-// forward by Advance. The store and the engine share it, so a sweep sees
-// hours pass at once while River and Slack keep real time.
-type offsetClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-// Now returns the wall clock's time plus the offset.
-func (c *offsetClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-// Advance moves the clock forward by d.
-func (c *offsetClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // govStack is the bot as deployed with governance: stack plus the
 // governance posts, the sweep and a movable clock.
 type govStack struct {
 	*stack
 	engine *platform.Engine
 	runner *jobs.Runner
-	clock  *offsetClock
+	clock  *platformtest.WallClock
 }
 
 // newGovStack starts a govStack whose jobs runner stops when the test
@@ -101,7 +78,7 @@ type govStack struct {
 func newGovStack(t *testing.T) *govStack {
 	t.Helper()
 	pool := postgrestest.Pool(t)
-	clock := &offsetClock{}
+	clock := &platformtest.WallClock{}
 	// As cmd/bot's setup: the jobs and posts an event calls for.
 	cat := realCatalog(t)
 	enq := jobstest.Enqueuer(t, pool, jobs.EnqueuerConfig{Org: governanceOrg(), Catalog: cat, ApprovalChannels: map[string]string{Platform: approvalsChannel}})

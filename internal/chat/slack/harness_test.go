@@ -97,8 +97,8 @@ type harness struct {
 	adapter *Adapter
 	// notifier tells stories and posts through adapter, as the bot does.
 	notifier *thread.Notifier
-	// clock is the notifier's pacer's: Skip moves past a 429's wait.
-	clock *threadtest.Clock
+	// clock is the notifier's pacer's: Advance moves past a 429's wait.
+	clock *platformtest.WallClock
 	// router answers the commands the adapter serves.
 	router *commands.Router
 	srv    *httptest.Server
@@ -177,7 +177,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		srv.Close()
 		a.Wait()
 	})
-	clock := &threadtest.Clock{}
+	clock := &platformtest.WallClock{}
 	n := thread.New(thread.Config{Transport: a, Threads: hc.threads, RequestsChannel: hc.requests, EventActions: hc.actions, Log: log,
 		Pacer: thread.NewPacer(clock.Now)})
 	return &harness{t: t, fake: fake, adapter: a, notifier: n, clock: clock, router: router, srv: srv, engine: hc.engine, logs: logs}

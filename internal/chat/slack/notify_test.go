@@ -134,7 +134,7 @@ func TestNotifyRateLimitAndOutage(t *testing.T) {
 	if !errors.As(err, &snooze) || snooze.RetryAfter() != 3*time.Second {
 		t.Fatalf("Notify during a 429: %v, want an error with RetryAfter 3s", err)
 	}
-	h.clock.Skip(3 * time.Second) // the channel's bucket waits; the test does not
+	h.clock.Advance(3 * time.Second) // the channel's bucket waits; the test does not
 	// The root was posted; the reply hit a 429 after it.
 	h.fake.Fail("chat.postMessage", 1, http.StatusInternalServerError, 0)
 	if err := h.notifier.Notify(ctx, r, ev); err == nil || errors.As(err, &snooze) {
@@ -153,7 +153,7 @@ func TestNotifyRateLimitAndOutage(t *testing.T) {
 	if err := h.notifier.Notify(ctx, r, ev2); !errors.As(err, &snooze) {
 		t.Fatalf("chat.update 429: %v", err)
 	}
-	h.clock.Skip(time.Second)
+	h.clock.Advance(time.Second)
 	if err := h.notifier.Notify(ctx, r, ev2); err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestPostErrors(t *testing.T) {
 	if _, err := h.notifier.Post(ctx, testChannel, card); !errors.As(err, &rl) || !platform.NotSent(err) {
 		t.Errorf("Post during the wait = %v, want it held back", err)
 	}
-	h.clock.Skip(2 * time.Second)
+	h.clock.Advance(2 * time.Second)
 	ref, err := h.notifier.Post(ctx, testChannel, card)
 	if err != nil {
 		t.Fatalf("Post after the rate limit = %v", err)
@@ -109,7 +109,7 @@ func TestPostErrors(t *testing.T) {
 	if !errors.As(err, &rl) || rl.RetryAfter() != time.Second {
 		t.Errorf("PostInThread rate limited = %v, want a RetryAfter of 1s", err)
 	}
-	h.clock.Skip(time.Second)
+	h.clock.Advance(time.Second)
 	h.fake.Fail("chat.postMessage", 1, http.StatusServiceUnavailable, 0)
 	_, err = h.notifier.Post(ctx, testChannel, card)
 	if err == nil || errors.As(err, &rl) || platform.ErrorCode(err) != platform.Internal {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"testing"
 	"time"
 
@@ -40,12 +41,12 @@ func (f *limitedFake) Reply(ctx context.Context, th platform.Thread, m thread.Me
 // batchSetup returns a Notifier on a limitedFake whose pacer runs on a
 // clock the test moves, and which never waits in the process: a wait is
 // a *RateLimitError, as for a delivery job that snoozes.
-func batchSetup(t *testing.T) (*thread.Notifier, *limitedFake, *manualClock) {
+func batchSetup(t *testing.T) (*thread.Notifier, *limitedFake, *platformtest.Clock) {
 	t.Helper()
 	f := &limitedFake{fakeTransport: newFake()}
 	c := newClock()
 	n := thread.New(thread.Config{Transport: f, Threads: &threadtest.Threads{}, RequestsChannel: "REQ",
-		Pacer: thread.NewPacer(c.now), MaxWait: time.Nanosecond})
+		Pacer: thread.NewPacer(c.Now), MaxWait: time.Nanosecond})
 	return n, f, c
 }
 
@@ -82,7 +83,7 @@ func TestBatchHandsSecretsOverBeforeTheThread(t *testing.T) {
 	if got, err := n.NotifyBatch(ctx, r, delivery([]platform.Event{transition(1, platform.Pending)}, nil, &handed)); got != 0 {
 		t.Fatalf("delivered %d (%v) with the reply's turn a second away", got, err)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if got, err := n.NotifyBatch(ctx, r, delivery([]platform.Event{transition(1, platform.Pending)}, nil, &handed)); got != 1 || err != nil {
 		t.Fatalf("delivered %d, %v; want the first event", got, err)
 	}
@@ -105,7 +106,7 @@ func TestBatchHandsSecretsOverBeforeTheThread(t *testing.T) {
 	}
 	// In its turn the thread catches up in one reply: the state and the
 	// note that the details were sent; they are not sent again.
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	got, err = n.NotifyBatch(ctx, r, delivery(evs, map[int64]map[string]string{}, &handed))
 	if got != 2 || err != nil {
 		t.Fatalf("delivered %d, %v; want both events", got, err)
@@ -124,7 +125,7 @@ func TestBatchCoalescesWhatWaited(t *testing.T) {
 	var handed []int64
 	// Another story took the channel's turns: this one queues.
 	for i := range 3 {
-		c.advance(time.Second)
+		c.Advance(time.Second)
 		other := resource()
 		other.ID = int64(100 + i)
 		if got, err := n.NotifyBatch(ctx, other, delivery([]platform.Event{transition(int64(200+i), platform.Pending)}, nil, &handed)); got != 0 && err != nil {
@@ -143,7 +144,7 @@ func TestBatchCoalescesWhatWaited(t *testing.T) {
 	}
 	delivered := 0
 	for range 20 {
-		c.advance(time.Second)
+		c.Advance(time.Second)
 		got, err := n.NotifyBatch(ctx, r, delivery(evs[delivered:], nil, &handed))
 		delivered += got
 		if err == nil && delivered == len(evs) {
@@ -176,7 +177,7 @@ func TestBatchRedeliveryKeepsTheAttemptedMessage(t *testing.T) {
 	if got, _ := n.NotifyBatch(ctx, r, delivery([]platform.Event{transition(1, platform.Pending)}, nil, &handed)); got != 0 {
 		t.Fatal("want a wait for the reply's turn")
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if got, err := n.NotifyBatch(ctx, r, delivery([]platform.Event{transition(1, platform.Pending)}, nil, &handed)); got != 1 {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestBatchRedeliveryKeepsTheAttemptedMessage(t *testing.T) {
 	}
 	delivered := 0
 	for range 5 {
-		c.advance(time.Second)
+		c.Advance(time.Second)
 		d.Events = evs[delivered:]
 		got, _ := n.NotifyBatch(ctx, r, d)
 		delivered += got

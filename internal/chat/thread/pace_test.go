@@ -2,18 +2,18 @@ package thread_test
 
 import (
 	"fmt"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"testing"
 	"time"
 
 	"github.com/idpbot/idpbot/internal/chat/thread"
 )
 
-// manualClock is a clock a test moves by hand.
-type manualClock struct{ t time.Time }
+// newClock is a clock a test moves by hand.
+func newClock() *platformtest.Clock {
+	return platformtest.NewClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), 0)
+}
 
-func (c *manualClock) now() time.Time          { return c.t }
-func (c *manualClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-func newClock() *manualClock                   { return &manualClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)} }
 func channel(name string) []thread.Limit {
 	return []thread.Limit{{Key: "post " + name, Every: time.Second, Burst: 2}}
 }
@@ -23,7 +23,7 @@ func take(p *thread.Pacer, who string, prio thread.Priority, l []thread.Limit) t
 
 func TestPacerBurstThenRate(t *testing.T) {
 	c := newClock()
-	p := thread.NewPacer(c.now)
+	p := thread.NewPacer(c.Now)
 	for i, who := range []string{"a", "b"} {
 		if w := take(p, who, thread.Routine, channel("C")); w != 0 {
 			t.Fatalf("call %d of the burst waits %v", i+1, w)
@@ -36,7 +36,7 @@ func TestPacerBurstThenRate(t *testing.T) {
 	if w := take(p, "d", thread.Routine, channel("D")); w != 0 {
 		t.Errorf("a call to another channel waits %v", w)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if w := take(p, "c", thread.Routine, channel("C")); w != 0 {
 		t.Errorf("the third call, back in its turn, waits %v", w)
 	}
@@ -44,7 +44,7 @@ func TestPacerBurstThenRate(t *testing.T) {
 
 func TestPacerQueuesByPriorityThenArrival(t *testing.T) {
 	c := newClock()
-	p := thread.NewPacer(c.now)
+	p := thread.NewPacer(c.Now)
 	l := []thread.Limit{{Key: "post C", Every: time.Second, Burst: 1}}
 	take(p, "first", thread.Routine, l) // spends the burst
 	// Two replies queue, then a root arrives: it goes before them.
@@ -60,7 +60,7 @@ func TestPacerQueuesByPriorityThenArrival(t *testing.T) {
 	if !p.Queued("reply1") || p.Queued("first") {
 		t.Errorf("Queued: reply1 %v (want true), first %v (want false)", p.Queued("reply1"), p.Queued("first"))
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	// reply1 comes back in what it thought was its turn: the root's now.
 	if w := take(p, "reply1", thread.Routine, l); w != time.Second {
 		t.Errorf("reply1 after the root arrived waits %v, want 1s more", w)
@@ -68,7 +68,7 @@ func TestPacerQueuesByPriorityThenArrival(t *testing.T) {
 	if w := take(p, "root", thread.Urgent, l); w != 0 {
 		t.Errorf("the root in its turn waits %v", w)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if w := take(p, "reply2", thread.Routine, l); w != time.Second {
 		t.Errorf("reply2 waits %v, want 1s: reply1 arrived first", w)
 	}
@@ -79,7 +79,7 @@ func TestPacerQueuesByPriorityThenArrival(t *testing.T) {
 
 func TestPacerCloseAndStale(t *testing.T) {
 	c := newClock()
-	p := thread.NewPacer(c.now)
+	p := thread.NewPacer(c.Now)
 	l := channel("C")
 	p.Close(l[0], 3*time.Second)
 	// Closed for 3 s, and its tokens spent: a token a second after that.
@@ -89,12 +89,12 @@ func TestPacerCloseAndStale(t *testing.T) {
 	if w := take(p, "b", thread.Urgent, channel("D")); w != 0 {
 		t.Errorf("another channel waits %v after a 429 in C", w)
 	}
-	c.advance(4 * time.Second)
+	c.Advance(4 * time.Second)
 	// a was told to come back now and does not: b waits behind it.
 	if w := take(p, "b", thread.Routine, l); w == 0 {
 		t.Error("b went before a, which was queued first")
 	}
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	// a never came back: it lost its place.
 	if w := take(p, "b", thread.Routine, l); w != 0 {
 		t.Errorf("b behind a caller who never came back waits %v", w)
@@ -112,7 +112,7 @@ func TestPacerCloseAndStale(t *testing.T) {
 
 func TestPacerTakesEveryBucketOfACall(t *testing.T) {
 	c := newClock()
-	p := thread.NewPacer(c.now)
+	p := thread.NewPacer(c.Now)
 	global := thread.Limit{Key: "global", Every: time.Second, Burst: 1}
 	a := []thread.Limit{{Key: "post A", Every: time.Millisecond, Burst: 5}, global}
 	b := []thread.Limit{{Key: "post B", Every: time.Millisecond, Burst: 5}, global}
@@ -126,16 +126,16 @@ func TestPacerTakesEveryBucketOfACall(t *testing.T) {
 
 func TestPacerForgetsIdleBuckets(t *testing.T) {
 	c := newClock()
-	p := thread.NewPacer(c.now)
+	p := thread.NewPacer(c.Now)
 	for i := range 2000 {
 		take(p, "x", thread.Routine, channel(fmt.Sprint("thread-", i)))
 	}
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	// A bucket spent an hour ago would have refilled: forgetting it
 	// changes nothing for its next caller.
 	for range 1024 {
 		if w := take(p, "y", thread.Routine, channel("thread-0")); w != 0 {
-			c.advance(w)
+			c.Advance(w)
 		}
 	}
 	if n := p.Buckets(); n > 2 {

@@ -51,3 +51,25 @@ func (c *Clock) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.now = t
 }
+
+// WallClock is the wall clock moved forward by Advance: code that takes
+// its time from it sees hours pass at once (a sweep, a 429's wait) while
+// everything else keeps real time.
+type WallClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+// Now returns the wall clock's time plus the offset.
+func (c *WallClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+// Advance moves the clock forward by d.
+func (c *WallClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,24 +16,10 @@ import (
 	"github.com/bwmarrin/discordgo"
 )
 
-// clock is a hand-moved clock for the limits.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a hand-moved clock for the limits (it moves only on
+// Advance).
+func newClock() *platformtest.Clock {
+	return platformtest.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), 0)
 }
 
 // answer is a response of the fake.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/idpbot/idpbot/internal/platform/platformtest"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +15,15 @@ import (
 	"github.com/idpbot/idpbot/internal/chat/slack/slackfake"
 )
 
-// clock is a hand-moved clock for the limits.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a hand-moved clock for the limits (it moves only on
+// Advance).
+func newClock() *platformtest.Clock {
+	return platformtest.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), 0)
 }
 
 // limited returns a fake enforcing Slack's documented limits on a hand-moved
 // clock.
-func limited(t *testing.T) (*slackfake.Server, *clock) {
+func limited(t *testing.T) (*slackfake.Server, *platformtest.Clock) {
 	s := slackfake.New(t)
 	c := newClock()
 	l := slackfake.DocumentedLimits()

@@ -4,7 +4,6 @@ package threadtest
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -34,26 +33,4 @@ func (t *Threads) SaveThread(_ context.Context, id int64, _ string, th platform.
 	}
 	t.m[id] = th
 	return nil
-}
-
-// Clock is the wall clock moved on by Skip: a Pacer on it waits in real
-// time, and a test that met a 429 skips the wait it asked for instead of
-// sleeping through it.
-type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-// Now implements the Pacer's clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// Skip moves the clock d ahead.
-func (c *Clock) Skip(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
 }
