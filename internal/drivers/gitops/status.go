@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/idpbot/idpbot/internal/drivers/kubernetes"
+	"github.com/idpbot/idpbot/internal/drivers/livestatus"
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
@@ -93,19 +94,11 @@ func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveSta
 		}
 	}
 
-	st := platform.LiveStatus{Checks: checks}
-	switch {
-	case len(missing) > 0:
-		st.Health, st.Summary = platform.Missing, sentence(missing)
-	case len(degraded) > 0:
-		st.Health, st.Summary = platform.Degraded, sentence(degraded)
-	case len(changed) > 0:
-		st.Health, st.Summary = platform.Changed, sentence(changed)
-	case app != "":
-		st.Health, st.Summary = platform.Healthy, fmt.Sprintf("The manifests are on branch %s, and Argo CD application %s is synced and healthy.", branch, app)
-	default:
-		st.Health, st.Summary = platform.Healthy, fmt.Sprintf("The manifests are on branch %s as recorded.", branch)
+	healthy := fmt.Sprintf("The manifests are on branch %s as recorded.", branch)
+	if app != "" {
+		healthy = fmt.Sprintf("The manifests are on branch %s, and Argo CD application %s is synced and healthy.", branch, app)
 	}
+	st := livestatus.Verdict(checks, missing, degraded, changed, healthy)
 	return st, nil
 }
 
@@ -195,10 +188,4 @@ func (d *Driver) argoStatus(ctx context.Context, app string) (platform.LiveCheck
 		bad += ": " + strings.TrimSuffix(msg, ".")
 	}
 	return c, bad, nil
-}
-
-// sentence joins findings into one sentence.
-func sentence(parts []string) string {
-	s := strings.Join(parts, "; ")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/idpbot/idpbot/internal/drivers/livestatus"
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
@@ -153,26 +153,10 @@ func (f *findings) deployment(u *unstructured.Unstructured, dep *appsv1.Deployme
 // status is the LiveStatus of the findings: the worst decides (missing,
 // then degraded, then changed).
 func (f *findings) status(objects int) platform.LiveStatus {
-	st := platform.LiveStatus{Checks: f.checks}
-	switch {
-	case len(f.missing) > 0:
-		st.Health, st.Summary = platform.Missing, sentence(f.missing)
-	case len(f.degraded) > 0:
-		st.Health, st.Summary = platform.Degraded, sentence(f.degraded)
-	case len(f.changed) > 0:
-		st.Health, st.Summary = platform.Changed, sentence(f.changed)
-	default:
-		st.Health = platform.Healthy
-		st.Summary = fmt.Sprintf("All %d objects exist as recorded.", objects)
-		if objects == 1 {
-			st.Summary = "The object exists as recorded."
-		}
+	healthy := fmt.Sprintf("All %d objects exist as recorded.", objects)
+	if objects == 1 {
+		healthy = "The object exists as recorded."
 	}
+	st := livestatus.Verdict(f.checks, f.missing, f.degraded, f.changed, healthy)
 	return st
-}
-
-// sentence joins findings into one sentence.
-func sentence(parts []string) string {
-	s := strings.Join(parts, "; ")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/idpbot/idpbot/internal/platform"
 )
@@ -79,4 +80,30 @@ func Decode(data []byte) (platform.LiveStatus, error) {
 		})
 	}
 	return st, nil
+}
+
+// Verdict is the LiveStatus a driver's own read found: the worst kind of
+// finding decides the health (missing, then degraded, then changed) and
+// its findings make the summary, one sentence; with none the resource is
+// healthy and healthy is the summary.
+func Verdict(checks []platform.LiveCheck, missing, degraded, changed []string, healthy string) platform.LiveStatus {
+	st := platform.LiveStatus{Checks: checks}
+	switch {
+	case len(missing) > 0:
+		st.Health, st.Summary = platform.Missing, Sentence(missing)
+	case len(degraded) > 0:
+		st.Health, st.Summary = platform.Degraded, Sentence(degraded)
+	case len(changed) > 0:
+		st.Health, st.Summary = platform.Changed, Sentence(changed)
+	default:
+		st.Health, st.Summary = platform.Healthy, healthy
+	}
+	return st
+}
+
+// Sentence joins findings into one sentence, capitalized and ending with
+// one period.
+func Sentence(parts []string) string {
+	s := strings.TrimSuffix(strings.Join(parts, "; "), ".")
+	return strings.ToUpper(s[:1]) + s[1:] + "."
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/jsonpath"
 
+	"github.com/idpbot/idpbot/internal/drivers/livestatus"
 	"github.com/idpbot/idpbot/internal/platform"
 )
 
@@ -46,7 +47,7 @@ func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveSta
 		msg := platform.ErrorMessage(err)
 		return platform.LiveStatus{
 			Health:  platform.Missing,
-			Summary: sentence([]string{msg}),
+			Summary: livestatus.Sentence([]string{msg}),
 			Checks:  []platform.LiveCheck{{Name: "kind", Recorded: "served", Live: "not served"}},
 		}, nil
 	}
@@ -98,17 +99,11 @@ func (d *Driver) Status(ctx context.Context, job platform.Job) (platform.LiveSta
 			checks = append(checks, platform.LiveCheck{Name: key, Recorded: "ready", Live: "ready", OK: true})
 		}
 	}
-	ls := platform.LiveStatus{Checks: checks}
-	switch {
-	case len(missing) > 0:
-		ls.Health, ls.Summary = platform.Missing, sentence(missing)
-	case len(degraded) > 0:
-		ls.Health, ls.Summary = platform.Degraded, sentence(degraded)
-	case len(objs) == 1:
-		ls.Health, ls.Summary = platform.Healthy, objectKey(objs[0].u)+" exists and is ready."
-	default:
-		ls.Health, ls.Summary = platform.Healthy, fmt.Sprintf("All %d objects exist and are ready.", len(objs))
+	healthy := fmt.Sprintf("All %d objects exist and are ready.", len(objs))
+	if len(objs) == 1 {
+		healthy = objectKey(objs[0].u) + " exists and is ready."
 	}
+	ls := livestatus.Verdict(checks, missing, degraded, nil, healthy)
 	return ls, nil
 }
 
@@ -126,12 +121,6 @@ func colon(msg string) string {
 		return ""
 	}
 	return ": " + strings.TrimSuffix(msg, ".")
-}
-
-// sentence joins findings into one sentence.
-func sentence(parts []string) string {
-	s := strings.TrimSuffix(strings.Join(parts, "; "), ".")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
 }
 
 // evaluate reads u's state by m's checks.

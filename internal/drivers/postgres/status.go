@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/idpbot/idpbot/internal/drivers/livestatus"
 	"github.com/idpbot/idpbot/internal/platform"
 	"github.com/jackc/pgx/v5"
 )
@@ -167,18 +168,8 @@ func compare(res *platform.Resource, name string, s settings, r *role, db *liveD
 		}
 	}
 
-	st := platform.LiveStatus{Checks: checks}
-	switch {
-	case len(missing) > 0:
-		st.Health, st.Summary = platform.Missing, sentence(missing)
-	case len(degraded) > 0:
-		st.Health, st.Summary = platform.Degraded, sentence(degraded)
-	case len(changed) > 0:
-		st.Health, st.Summary = platform.Changed, sentence(changed)
-	default:
-		st.Health = platform.Healthy
-		st.Summary = fmt.Sprintf("The database and its role exist; connection limit %d as recorded.", s.connectionLimit)
-	}
+	st := livestatus.Verdict(checks, missing, degraded, changed,
+		fmt.Sprintf("The database and its role exist; connection limit %d as recorded.", s.connectionLimit))
 	return st
 }
 
@@ -188,10 +179,4 @@ func limitText(n int) string {
 		return "unlimited"
 	}
 	return strconv.Itoa(n)
-}
-
-// sentence joins findings into one sentence.
-func sentence(parts []string) string {
-	s := strings.Join(parts, "; ")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
 }
