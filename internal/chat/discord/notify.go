@@ -267,14 +267,7 @@ func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Message {
 	text, _ := EventMessage(ev.Resource, ev.Event)
 	if len(ev.Lines) > 0 {
 		// Several events told in one message: a line each.
-		var lines []string
-		for _, part := range ev.Parts() {
-			if part.Kind == thread.Note {
-				lines = append(lines, noteText(part))
-			} else if line, ok := EventMessage(part.Resource, part.Event); ok {
-				lines = append(lines, line)
-			}
-		}
+		lines := thread.PartLines(ev, EventMessage, noteText)
 		text = clip(strings.Join(lines, "\n"), maxContent)
 	}
 	m := Message{Content: text}

@@ -146,14 +146,10 @@ func (a *Adapter) eventMessage(ctx context.Context, ev thread.Message) Msg {
 	m, _ := EventMessage(ev.Resource, ev.Event)
 	if len(ev.Lines) > 0 {
 		// Several events told in one reply: a line each.
-		var lines []string
-		for _, part := range ev.Parts() {
-			if part.Kind == thread.Note {
-				lines = append(lines, noteText(part))
-			} else if pm, ok := EventMessage(part.Resource, part.Event); ok {
-				lines = append(lines, pm.Text)
-			}
-		}
+		lines := thread.PartLines(ev, func(r *platform.Resource, e platform.Event) (string, bool) {
+			m, ok := EventMessage(r, e)
+			return m.Text, ok
+		}, noteText)
 		m = Msg{Text: clip(strings.Join(lines, "\n"), maxSectionText)}
 	}
 	if len(ev.Actions) == 0 {

@@ -49,6 +49,21 @@ type Message struct {
 	Lines []Message
 }
 
+// PartLines renders each part of m (Parts) as one line, an event's with
+// event and a note's with note, skipping an event that shows no line:
+// the text of a reply that tells several events.
+func PartLines(m Message, event func(*platform.Resource, platform.Event) (string, bool), note func(Message) string) []string {
+	var lines []string
+	for _, part := range m.Parts() {
+		if part.Kind == Note {
+			lines = append(lines, note(part))
+		} else if line, ok := event(part.Resource, part.Event); ok {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
 // Parts returns the single messages m tells: its Lines, or itself.
 func (m Message) Parts() []Message {
 	if len(m.Lines) > 0 {

@@ -200,6 +200,10 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 	}
 	done := 0
 	for done < len(d.Events) {
+		th, found, err := n.threads.Thread(ctx, r.ID, n.Platform())
+		if err != nil {
+			return done, fmt.Errorf("notify %s: %w", r.Ref(), err)
+		}
 		end := done + 1
 		switch {
 		case d.Attempted >= d.Events[done].ID:
@@ -208,7 +212,7 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 			for end < len(d.Events) && d.Events[end].ID <= d.Attempted {
 				end++
 			}
-		case n.busy(ctx, r):
+		case n.busy(ctx, th, found):
 			// The story waits for its turn: what piled up goes in one
 			// reply.
 			end = min(len(d.Events), done+MaxCoalesced)
@@ -222,7 +226,7 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 			done = end
 			continue
 		}
-		if err := n.tell(ctx, r, unit, parts, d.Start); err != nil {
+		if err := n.tell(ctx, r, th, found, unit, parts, d.Start); err != nil {
 			return done, err
 		}
 		done = end
@@ -230,10 +234,11 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 	return done, nil
 }
 
-// busy reports whether r's story has to wait for its turn to reply: it
-// was queued, or its thread's channel has a backlog (a wait longer than
+// busy reports whether the story of thread th (found: saved) has to wait
+// for its turn to reply: it was queued, or its thread's channel has a
+// backlog (a wait longer than
 // MaxWait, which a delivery snoozes through).
-func (n *Notifier) busy(ctx context.Context, r *platform.Resource) bool {
+func (n *Notifier) busy(ctx context.Context, th platform.Thread, found bool) bool {
 	if n.pacer == nil {
 		return false
 	}
@@ -241,8 +246,7 @@ func (n *Notifier) busy(ctx context.Context, r *platform.Resource) bool {
 	if n.pacer.Queued(who) {
 		return true
 	}
-	th, found, err := n.threads.Thread(ctx, r.ID, n.Platform())
-	if err != nil || !found || th.ThreadRef == "" {
+	if !found || th.ThreadRef == "" {
 		return false // the root goes first, in its own turn
 	}
 	return n.pacer.Peek(n.limits([]call{{OpReply, th.Channel, th.ThreadRef}}), who, Routine) > n.maxWait
@@ -273,13 +277,10 @@ func (n *Notifier) parts(r *platform.Resource, ev platform.Event, secrets bool, 
 }
 
 // tell posts parts, the messages of the events unit, as one reply in r's
-// thread, opening the thread first when it has none and editing the root
-// when the unit changed r's state.
-func (n *Notifier) tell(ctx context.Context, r *platform.Resource, unit []platform.Event, parts []Message, start func(context.Context, int64) (context.Context, error)) error {
-	th, found, err := n.threads.Thread(ctx, r.ID, n.Platform())
-	if err != nil {
-		return fmt.Errorf("notify %s: %w", r.Ref(), err)
-	}
+// thread th (found: saved), opening the thread first when it has none
+// and editing the root when the unit changed r's state.
+func (n *Notifier) tell(ctx context.Context, r *platform.Resource, th platform.Thread, found bool, unit []platform.Event, parts []Message, start func(context.Context, int64) (context.Context, error)) error {
+	var err error
 	opened := !found || th.ThreadRef == ""
 	if opened {
 		if th, err = n.open(ctx, r, th, found); err != nil || th.Channel == "" {
