@@ -92,18 +92,7 @@ func actionBlocks(actions []commands.Action, blocks int) (out []slackapi.Block, 
 			continue
 		}
 		seen[key] = true
-		label := strings.TrimSpace(act.Label)
-		if label == "" {
-			label = strings.TrimSpace(act.Command)
-		}
-		b := slackapi.NewButtonBlockElement(kind+strconv.Itoa(len(buttons)), value, plain(label, maxButtonText))
-		switch act.Style {
-		case "primary":
-			b = b.WithStyle(slackapi.StylePrimary)
-		case "danger":
-			b = b.WithStyle(slackapi.StyleDanger)
-		}
-		buttons = append(buttons, b)
+		buttons = append(buttons, actionButton(kind, len(buttons), value, act))
 	}
 	for i := 0; len(buttons) > 0; i++ {
 		n := min(len(buttons), maxActionsElements)
@@ -400,4 +389,21 @@ func (a *Adapter) tell(ctx context.Context, o clickOrigin, user string, m Msg) {
 		a.log.WarnContext(ctx, "cannot post the action's result ephemerally; answering through response_url", "channel", o.channel, "err", err)
 	}
 	a.respond(ctx, o.responseURL, m, false, false)
+}
+
+// actionButton renders act as the n-th button of its kind, carrying value: its
+// label (or, without one, its command) and its style.
+func actionButton(kind string, n int, value string, act commands.Action) *slackapi.ButtonBlockElement {
+	label := strings.TrimSpace(act.Label)
+	if label == "" {
+		label = strings.TrimSpace(act.Command)
+	}
+	b := slackapi.NewButtonBlockElement(kind+strconv.Itoa(n), value, plain(label, maxButtonText))
+	switch act.Style {
+	case "primary":
+		b = b.WithStyle(slackapi.StylePrimary)
+	case "danger":
+		b = b.WithStyle(slackapi.StyleDanger)
+	}
+	return b
 }

@@ -212,14 +212,7 @@ func homeItemBlocks(id string, it commands.HomeItem) []slackapi.Block {
 		if err != nil || len(buttons) == maxActionsElements {
 			continue
 		}
-		b := slackapi.NewButtonBlockElement(kind+strconv.Itoa(len(buttons)), value, plain(act.Label, maxButtonText))
-		switch act.Style {
-		case "primary":
-			b = b.WithStyle(slackapi.StylePrimary)
-		case "danger":
-			b = b.WithStyle(slackapi.StyleDanger)
-		}
-		buttons = append(buttons, b)
+		buttons = append(buttons, actionButton(kind, len(buttons), value, act))
 	}
 	if it.Create != "" && len(buttons) < maxActionsElements {
 		buttons = append(buttons, slackapi.NewButtonBlockElement(ActionHomeCreate, it.Create, plain("Create", maxButtonText)).WithStyle(slackapi.StylePrimary))
