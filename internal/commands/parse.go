@@ -18,6 +18,10 @@ const MaxCommandLength = 64 << 10
 // allow \" and \\; outside quotes a backslash escapes the next character.
 // Typographic quotes (“…”, ‘…’), which chat clients substitute, count as
 // quotes. Every problem is an Invalid error saying what is wrong.
+// quotesAndEscapes are the characters that make split more than a split at
+// spaces.
+const quotesAndEscapes = `'"\‘’“”`
+
 func split(s string) ([]string, error) {
 	if len(s) > MaxCommandLength {
 		return nil, platform.Errorf(platform.Invalid, "The command is too long (%d bytes; the limit is %d).", len(s), MaxCommandLength)
@@ -30,6 +34,18 @@ func split(s string) ([]string, error) {
 			return nil, platform.Errorf(platform.Invalid, "The command contains a control character (%U); remove it and try again.", r)
 		}
 	}
+	if !strings.ContainsAny(s, quotesAndEscapes) {
+		// nothing quoted or escaped: the words between spaces
+		if words := strings.Fields(s); len(words) > 0 {
+			return words, nil
+		}
+		return nil, nil
+	}
+	return splitQuoted(s)
+}
+
+// splitQuoted is split of a command with quotes or escapes in it.
+func splitQuoted(s string) ([]string, error) {
 	var (
 		words   []string
 		cur     strings.Builder

@@ -128,3 +128,26 @@ func TestReplyTextFitsWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitWithoutQuotesIsSplitQuoted checks split's shortcut for a command
+// with no quote or escape: the same words as the full tokenizer, whatever
+// the spaces between them.
+func TestSplitWithoutQuotesIsSplitQuoted(t *testing.T) {
+	for _, s := range []string{
+		"help", " help ", "create postgresql-database name=orders-db size=small",
+		"list\t--team\npayments", "status\u00a0orders-db", "audit\u2003#12\u3000x", "créer ünïcode 🚀 db",
+		"a\r\nb", "", " ", "\u2028", "x=1 y=2,3", "--dry-run -h ?",
+	} {
+		got, err := split(s)
+		if err != nil {
+			t.Fatalf("split(%q): %v", s, err)
+		}
+		want, err := splitQuoted(s)
+		if err != nil {
+			t.Fatalf("splitQuoted(%q): %v", s, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("split(%q) differs from splitQuoted (-want +got):\n%s", s, diff)
+		}
+	}
+}

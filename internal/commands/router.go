@@ -219,9 +219,14 @@ func init() {
 func (r *Router) all() []verb {
 	out := slices.Clone(verbs)
 	for _, v := range r.extra {
-		out = append(out, verb{name: v.Name, usage: v.Usage, help: v.Help, example: v.Example, role: v.Role, extra: v.Run})
+		out = append(out, extraVerb(v))
 	}
 	return out
+}
+
+// extraVerb is a verb registered with the router, as a verb.
+func extraVerb(v Verb) verb {
+	return verb{name: v.Name, usage: v.Usage, help: v.Help, example: v.Example, role: v.Role, extra: v.Run}
 }
 
 func (r *Router) verbNames() []string {
@@ -233,9 +238,9 @@ func (r *Router) verbNames() []string {
 }
 
 func lookupVerb(name string) (verb, bool) {
-	for _, v := range verbs {
-		if v.name == name {
-			return v, true
+	for i := range verbs {
+		if verbs[i].name == name {
+			return verbs[i], true
 		}
 	}
 	return verb{}, false
@@ -243,9 +248,12 @@ func lookupVerb(name string) (verb, bool) {
 
 // lookup returns the verb called name, built-in or added.
 func (r *Router) lookup(name string) (verb, bool) {
-	for _, v := range r.all() {
-		if v.name == name {
-			return v, true
+	if v, ok := lookupVerb(name); ok {
+		return v, true
+	}
+	for _, v := range r.extra {
+		if v.Name == name {
+			return extraVerb(v), true
 		}
 	}
 	return verb{}, false
@@ -399,6 +407,46 @@ func optionsText(actor platform.Actor, flags []flagSpec, may func(platform.Actor
 	return " Options: " + strings.Join(parts, "; ") + "."
 }
 
+// helpKey is what a help depends on: the topic and which roles the actor
+// has.
+func (r *Router) helpKey(actor platform.Actor, topic string) string {
+	return fmt.Sprintf("help/%t/%t/%s", r.may(actor, Approvers), r.may(actor, Admins), topic)
+}
+
+// Kept returns the reply to req when the router keeps it already (a help
+// shown before to someone with the same roles), without running anything:
+// an adapter can acknowledge it at once. It returns false for any other
+// command; Handle answers those.
+func (r *Router) Kept(req Request) (Reply, bool) {
+	words, err := split(req.Text)
+	if err != nil {
+		return Reply{}, false
+	}
+	if len(words) > 0 && strings.EqualFold(words[0], "/idp") {
+		words = words[1:]
+	}
+	if len(words) == 0 || len(words) > 2 {
+		return Reply{}, false
+	}
+	switch strings.ToLower(words[0]) {
+	case "help", "-h", "--help", "?":
+	default:
+		return Reply{}, false
+	}
+	topic := ""
+	if len(words) == 2 {
+		if strings.HasPrefix(words[1], "-") {
+			return Reply{}, false // an option: Handle tells what it means
+		}
+		topic = strings.ToLower(words[1])
+	}
+	rep, ok := r.helps.Load(r.helpKey(req.Actor, topic))
+	if !ok {
+		return Reply{}, false
+	}
+	return rep.(Reply), true
+}
+
 // help lists the commands the person may run, or explains one.
 func (r *Router) help(ctx context.Context, req Request, a args) Reply {
 	if len(a.pos) > 1 {
@@ -410,7 +458,7 @@ func (r *Router) help(ctx context.Context, req Request, a args) Reply {
 	if len(a.pos) == 1 {
 		topic = strings.ToLower(a.pos[0])
 	}
-	same := fmt.Sprintf("help/%t/%t/%s", r.may(req.Actor, Approvers), r.may(req.Actor, Admins), topic)
+	same := r.helpKey(req.Actor, topic)
 	if rep, ok := r.helps.Load(same); ok {
 		return rep.(Reply)
 	}
@@ -454,15 +502,15 @@ func (r *Router) buildHelp(ctx context.Context, req Request, a args) Reply {
 		if len(list) == 1 && !r.may(req.Actor, v.role) {
 			text += " (Not for you: " + map[Role]string{Approvers: "approvers", Admins: "platform admins"}[v.role] + " only.)"
 		}
-		heading := "/idp " + v.usage
-		if len(a.pos) == 1 {
-			heading = "" // the title is the usage already
+		if len(list) == 1 {
+			// the title is the usage already
+			reply.Sections = append(reply.Sections, Section{Text: text, Fields: []KV{{Key: "Example", Value: "/idp " + v.example}}})
+			continue
 		}
-		reply.Sections = append(reply.Sections, Section{
-			Heading: heading,
-			Text:    text,
-			Fields:  []KV{{Key: "Example", Value: "/idp " + v.example}},
-		})
+		// One section per command, its example a line of it: the list
+		// stays within a Slack message's 50 blocks with room for the
+		// commands a platform team adds, and is a smaller acknowledgement.
+		reply.Sections = append(reply.Sections, Section{Heading: "/idp " + v.usage, Text: text + "\nExample: /idp " + v.example})
 	}
 	if len(list) > 1 {
 		reply.Sections = append(reply.Sections, Section{Heading: "Tips", Text: "Start with /idp catalog to see what you can request. Quote values that contain spaces, like key=\"two words\"."})

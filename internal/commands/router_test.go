@@ -96,6 +96,41 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
+// Kept gives a help once it was built for the same roles and topic,
+// exactly as Handle gives it, and nothing for anything else.
+func TestKeptHelp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	kept := func(actor platform.Actor, text string) (commands.Reply, bool) {
+		return e.router.Kept(commands.Request{Actor: actor, Platform: "console", Channel: "tty", Text: text})
+	}
+	if _, ok := kept(alice, "help"); ok {
+		t.Fatal("Kept before any help was built, want nothing")
+	}
+	want := e.run(alice, "help")
+	for _, text := range []string{"help", "/idp help", "HELP", "--help", "?", "-h"} {
+		got, ok := kept(alice, text)
+		if !ok || got.Text() != want.Text() || got.Same != want.Same {
+			t.Errorf("Kept(%q) = %v, %q; want Handle's help", text, ok, got.Text())
+		}
+	}
+	if _, ok := kept(admin, "help"); ok {
+		t.Error("Kept gave an admin the help built for alice's roles")
+	}
+	if got, ok := kept(alice, "help create"); ok {
+		t.Errorf("Kept(help create) = %q before it was built, want nothing", got.Text())
+	}
+	create := e.run(alice, "help create")
+	if got, ok := kept(alice, "help Create"); !ok || got.Text() != create.Text() {
+		t.Errorf("Kept(help Create) = %v, want Handle's", ok)
+	}
+	for _, text := range []string{"", "list", "catalog", "help create extra", "help --x", "help \"unterminated", "status orders-db"} {
+		if got, ok := kept(alice, text); ok {
+			t.Errorf("Kept(%q) = %q, want nothing: Handle answers it", text, got.Text())
+		}
+	}
+}
+
 func TestHelpGolden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
