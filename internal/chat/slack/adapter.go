@@ -105,6 +105,14 @@ type Adapter struct {
 	acks sync.Map
 
 	bg sync.WaitGroup
+	// opening holds a token per modal being opened after its command's
+	// acknowledgement (openTurn).
+	opening chan struct{}
+	// openWait is how long a form waits for a turn (maxOpenWait).
+	openWait time.Duration
+	forms    formViews
+	// formsBehind counts the forms acknowledged and not opened yet.
+	formsBehind atomic.Int64
 
 	mu        sync.Mutex
 	socket    bool // Socket Mode is running
@@ -153,6 +161,8 @@ func New(cfg Config) (*Adapter, error) {
 		ackBudget: cfg.AckBudget,
 
 		openers:     cfg.HomeOpeners,
+		opening:     make(chan struct{}, maxOpening),
+		openWait:    maxOpenWait,
 		homeRefresh: cfg.HomeRefresh,
 		homeAfter:   time.After,
 		homePending: map[string]bool{},

@@ -40,15 +40,29 @@ var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list
 func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 	ctx, span := tracing.Start(ctx, "slack.ack command")
 	defer span.End()
+	if ack, ok := a.keptAck(cmd); ok {
+		return ack
+	}
 	res, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) slashResult {
 		return a.runCommand(ctx, cmd)
 	})
 	if !inTime {
-		a.bg.Go(func() { a.followUp(ctx, cmd, later(), true) })
+		a.bg.Go(func() { a.followUp(ctx, cmd, later(), true, true) })
 		return ephemeralOf(Msg{Text: ":hourglass_flowing_sand: Working on it…"})
 	}
 	if res.open != nil {
-		a.bg.Go(func() { a.followUp(ctx, cmd, res, false) })
+		if a.formsBehind.Add(1) > maxFormsBehind {
+			// More forms wait than the bot opens within their triggers'
+			// 3 s: this acknowledgement opens its own form first, which
+			// slows the commands that follow as much as the forms need.
+			a.followUp(ctx, cmd, res, false, false)
+			a.formsBehind.Add(-1)
+		} else {
+			a.bg.Go(func() {
+				defer a.formsBehind.Add(-1)
+				a.followUp(ctx, cmd, res, false, true)
+			})
+		}
 	}
 	if res.ack != nil {
 		return res.ack
@@ -57,6 +71,31 @@ func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 		return nil
 	}
 	return ephemeralOf(*res.msg)
+}
+
+// keptAck returns the acknowledgement of a command whose reply is kept
+// already (a help: commands.Router.Kept), for a person known from the
+// cache: it needs no I/O, so it is answered at once, without the goroutine
+// and timer that bound a command's work (chat.Within).
+func (a *Adapter) keptAck(cmd slackapi.SlashCommand) (json.RawMessage, bool) {
+	start := time.Now()
+	if cmd.TriggerID == "" {
+		return nil, false // refused by command, as any command without one
+	}
+	actor, ok := a.who.known(cmd.UserID, cmd.UserName)
+	if !ok {
+		return nil, false
+	}
+	rep, ok := a.router.Load().Kept(commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: strings.TrimSpace(cmd.Text)})
+	if !ok {
+		return nil, false
+	}
+	s, ok := a.acks.Load(rep.Same)
+	if !ok {
+		return nil, false
+	}
+	a.metrics.Command(Platform, "help", "ok", time.Since(start))
+	return s.(*sameReply).ack, true
 }
 
 // slashResult is what runCommand returns: the reply to show, or the
@@ -94,15 +133,24 @@ func (a *Adapter) same(ctx context.Context, rep commands.Reply) *sameReply {
 }
 
 // followUp completes a slash command after its acknowledgement: it opens
-// the modal that answers it, and answers through response_url when the
-// modal did not open, and, when the acknowledgement said "working on it"
-// (late), with the reply or by removing that message.
-func (a *Adapter) followUp(ctx context.Context, cmd slackapi.SlashCommand, res slashResult, late bool) {
+// the modal that answers it (after waiting for a turn, when wait), and
+// answers through response_url when the modal did not open, and, when the
+// acknowledgement said "working on it" (late), with the reply or by
+// removing that message.
+func (a *Adapter) followUp(ctx context.Context, cmd slackapi.SlashCommand, res slashResult, late, wait bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slowWork)
 	defer cancel()
 	msg := res.msg
 	if res.open != nil {
+		done := func() {}
+		if wait {
+			var ok bool
+			if done, ok = a.openTurn(ctx); !ok {
+				return // shutting down
+			}
+		}
 		msg = res.open(ctx)
+		done()
 	}
 	switch {
 	case !late && msg != nil && res.open != nil:
@@ -137,9 +185,18 @@ func (a *Adapter) command(ctx context.Context, cmd slackapi.SlashCommand) (*Msg,
 	if !verbs[verb] {
 		verb = "other"
 	}
-	opener := func(view slackapi.ModalViewRequest) func(context.Context) *Msg {
+	// opener returns the function that renders the modal answering the
+	// command and opens it, after the acknowledgement: rendering and
+	// encoding a form costs more than the rest of the command.
+	opener := func(render func() (json.RawMessage, error)) func(context.Context) *Msg {
 		return func(ctx context.Context) *Msg {
-			if err := a.openView(ctx, cmd.TriggerID, view); err != nil {
+			view, err := render()
+			if err != nil {
+				a.metrics.Command(Platform, verb, string(platform.Internal), time.Since(start))
+				m := a.internal(ctx, "render the form of /idp "+verb, err)
+				return &m
+			}
+			if err := a.openEncoded(ctx, cmd.TriggerID, view); err != nil {
 				a.metrics.Command(Platform, verb, "error", time.Since(start))
 				return a.viewFailed(ctx, err)
 			}
@@ -156,7 +213,9 @@ func (a *Adapter) command(ctx context.Context, cmd slackapi.SlashCommand) (*Msg,
 		return &m, nil, nil
 	}
 	if len(words) == 1 && verb == "create" {
-		return nil, opener(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID})), nil
+		return nil, opener(func() (json.RawMessage, error) {
+			return encodeView(pickerModal(a.engine.Catalog().Services(), a.engine.Availability, Metadata{Channel: cmd.ChannelID}))
+		}), nil
 	}
 	if len(words) == 2 && verb == "update" {
 		view, refused := a.updateView(ctx, actor, words[1], cmd.ChannelID)
@@ -164,18 +223,12 @@ func (a *Adapter) command(ctx context.Context, cmd slackapi.SlashCommand) (*Msg,
 			a.metrics.Command(Platform, verb, "refused", time.Since(start))
 			return refused, nil, nil
 		}
-		return nil, opener(view), nil
+		return nil, opener(func() (json.RawMessage, error) { return encodeView(view) }), nil
 	}
 	rep := a.router.Load().Handle(ctx, commands.Request{Actor: actor, Platform: Platform, Channel: cmd.ChannelID, Text: text,
 		Interactive: true, IdempotencyKey: key})
 	if rep.Form != nil && rep.Form.Service != nil {
-		view, err := FormModal(rep.Form, Metadata{Channel: cmd.ChannelID})
-		if err != nil {
-			a.metrics.Command(Platform, verb, string(platform.Internal), time.Since(start))
-			m := a.internal(ctx, "render create form", err)
-			return &m, nil, nil
-		}
-		return nil, opener(view), nil
+		return nil, opener(func() (json.RawMessage, error) { return a.formView(rep.Form, cmd.ChannelID) }), nil
 	}
 	outcome := "ok"
 	if rep.Err != nil {

@@ -69,11 +69,8 @@ func newIdentity(api *slackapi.Client, org *platform.Org, ttl time.Duration, now
 
 // actor returns the actor for a Slack user.
 func (id *identity) actor(ctx context.Context, userID, name string) platform.Actor {
-	a := platform.Actor{ID: "slack:" + userID, Name: name}
-	if userID == "" {
-		return a
-	}
-	if a, ok := id.cachedActor(a, userID); ok {
+	a, ok := id.known(userID, name)
+	if ok || userID == "" {
 		return a
 	}
 	var wg sync.WaitGroup
@@ -91,6 +88,16 @@ func (id *identity) actor(ctx context.Context, userID, name string) platform.Act
 		}
 	}
 	return a
+}
+
+// known returns the actor of a Slack user from the cache alone, and
+// whether it is complete (false: actor looks up what it lacks).
+func (id *identity) known(userID, name string) (platform.Actor, bool) {
+	a := platform.Actor{ID: "slack:" + userID, Name: name}
+	if userID == "" {
+		return a, false
+	}
+	return id.cachedActor(a, userID)
 }
 
 // cachedActor completes a from the cache alone, when every lookup it needs
