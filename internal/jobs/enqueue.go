@@ -98,10 +98,11 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{ResourceID: r.ID}})
 	}
 	if args, ok := e.notify(r, ev.ID); ok {
-		// Connection details go before the deliveries that wait for
-		// their turn in a busy channel (which the notifier orders: roots
-		// before replies).
-		args.Urgent = ev.Kind == platform.EventSecret
+		if ev.Kind == platform.EventSecret {
+			// Connection details go apart from the thread, before the
+			// deliveries that wait for their turn in a busy channel.
+			params = append(params, river.InsertManyParams{Args: HandOverArgs(args)})
+		}
 		params = append(params, river.InsertManyParams{Args: args})
 	}
 	switch {

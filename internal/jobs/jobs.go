@@ -209,6 +209,7 @@ func New(cfg Config) (*Runner, error) {
 	river.AddWorker(workers, newResourceWorker[UpdateArgs](cfg, log, "updating", cfg.Engine.ApplyUpdate))
 	limits, _ := cfg.Metrics.(RateLimitObserver)
 	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
+	river.AddWorker(workers, &handOverWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
 	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, enqueuer: cfg.Enqueuer, stale: cfg.RescueAfter + time.Minute, log: log})
 	if cfg.Register != nil {
 		cfg.Register(workers)

@@ -312,11 +312,14 @@ func TestEnqueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("step", []job{notify(r.ID, lastEvent(r.ID))})
-	// Connection details go before the deliveries waiting their turn.
+	// Connection details are handed over by a job of their own, which
+	// goes before the deliveries waiting their turn; the thread's
+	// delivery tells them.
 	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventSecret, Sealed: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	expect("secret", []job{{"notify", "notify_console", fmt.Sprintf(`{"urgent": true, "event_id": %d, "platform": "console", "resource_id": %d}`, lastEvent(r.ID), r.ID)}})
+	expect("secret", []job{{"handover", "notify_console", fmt.Sprintf(`{"event_id": %d, "platform": "console", "resource_id": %d}`, lastEvent(r.ID), r.ID)},
+		notify(r.ID, lastEvent(r.ID))})
 
 	for _, to := range []platform.State{platform.Provisioning, platform.Ready} {
 		if _, err := s.Transition(ctx, r.ID, to, platform.Event{Actor: platform.System}, nil); err != nil {

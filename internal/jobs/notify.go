@@ -104,9 +104,6 @@ type NotifyArgs struct {
 	// Audience is the person whose deliveries these are, on a platform
 	// delivered per person (the console): only their process works them.
 	Audience string `json:"audience,omitempty"`
-	// Urgent: the event hands connection details over; its job goes
-	// before the others waiting in the queue.
-	Urgent bool `json:"urgent,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -114,11 +111,73 @@ func (NotifyArgs) Kind() string { return "notify" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (a NotifyArgs) InsertOpts() river.InsertOpts {
-	prio := 2
-	if a.Urgent {
-		prio = 1
+	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts, Priority: 2}
+}
+
+// HandOverArgs asks for the connection details of secret event EventID of
+// a resource to be handed over to its requester, apart from the delivery
+// of the resource's thread: the requester waits for them, not for a busy
+// channel's turns. The job goes before the deliveries waiting in the
+// queue, and ends with the hand-over; the thread's delivery (a NotifyArgs
+// job inserted with it) tells it, and hands the details over itself if it
+// gets there first.
+type HandOverArgs NotifyArgs
+
+// Kind implements river.JobArgs.
+func (HandOverArgs) Kind() string { return "handover" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (a HandOverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts, Priority: 1}
+}
+
+// HandingOver is a Notifier that hands connection details over apart from
+// the thread (thread.Notifier).
+type HandingOver interface {
+	// HandOver sends secrets, the connection details of secret event evID
+	// of r, to r's requester privately, and reports whether they were
+	// handed over (false: the requester does not accept direct messages).
+	HandOver(ctx context.Context, r *platform.Resource, evID int64, secrets map[string]string) (bool, error)
+}
+
+// handOverWorker hands connection details over (HandOverArgs).
+type handOverWorker struct {
+	river.WorkerDefaults[HandOverArgs]
+	engine    *platform.Engine
+	store     Store
+	notifiers map[string]Notifier
+	limits    RateLimitObserver
+	log       *slog.Logger
+}
+
+// Timeout bounds one hand-over.
+func (w *handOverWorker) Timeout(*river.Job[HandOverArgs]) time.Duration { return NotifyTimeout }
+
+// Work hands the event's connection details over, unless that was done or
+// the thread's delivery told them already (postgres.Store.HandOver). On a
+// platform that hands them over only with the thread (the console), the
+// thread's delivery does it all.
+func (w *handOverWorker) Work(ctx context.Context, job *river.Job[HandOverArgs]) error {
+	a := job.Args
+	n, ok := w.notifiers[a.Platform]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("no notifier for platform %q", a.Platform))
 	}
-	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts, Priority: prio}
+	ho, ok := n.(HandingOver)
+	if !ok {
+		return nil
+	}
+	_, err := w.store.HandOver(ctx, a.Platform, a.ResourceID, a.EventID, func(ctx context.Context, r *platform.Resource, ev platform.Event) (bool, error) {
+		secrets, err := w.engine.Secrets(ev)
+		if err != nil {
+			// The thread's delivery tells that they cannot be delivered.
+			w.log.ErrorContext(ctx, "open connection details", "request_id", r.ID, "event_id", ev.ID, "err", err)
+			return false, nil
+		}
+		handed, err := ho.HandOver(ctx, r, ev.ID, secrets)
+		return handed, limited(ctx, err)
+	})
+	return settleDelivery(ctx, w.log, w.limits, a.Platform, a.ResourceID, a.EventID, job.Attempt, err)
 }
 
 // undeliverableSecret replaces connection details that cannot be opened
@@ -169,6 +228,15 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 			return limited(ctx, n.Private(ctx, r, secrets))
 		})
 	}
+	return settleDelivery(ctx, w.log, w.limits, a.Platform, a.ResourceID, a.EventID, job.Attempt, err)
+}
+
+// settleDelivery is what a delivery job (notify or hand-over) returns to River
+// for err, the outcome of its delivery: cancelled when the resource is
+// gone, snoozed when another job of the resource delivers, when the
+// platform or the pacer asks to wait or when the delivery is another
+// process's, retried on any other error.
+func settleDelivery(ctx context.Context, log *slog.Logger, limits RateLimitObserver, platformName string, resourceID, eventID int64, attempt int, err error) error {
 	if platform.ErrorCode(err) == platform.NotFound {
 		return river.JobCancel(err)
 	}
@@ -180,15 +248,15 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if snooze := deferral(err); snooze != nil {
 		return snooze
 	}
-	if snooze := snoozeLimited(err, a.Platform, w.limits); snooze != nil {
+	if snooze := snoozeLimited(err, platformName, limits); snooze != nil {
 		if !paced(err) {
-			w.log.InfoContext(ctx, "rate limited; delivery delayed", "platform", a.Platform, "request_id", a.ResourceID, "err", err)
+			log.InfoContext(ctx, "rate limited; delivery delayed", "platform", platformName, "request_id", resourceID, "err", err)
 		}
 		return snooze
 	}
 	if err != nil {
-		w.log.WarnContext(ctx, "deliver events; will retry", "platform", a.Platform, "request_id", a.ResourceID,
-			"event_id", a.EventID, "attempt", job.Attempt, "err", err)
+		log.WarnContext(ctx, "deliver events; will retry", "platform", platformName, "request_id", resourceID,
+			"event_id", eventID, "attempt", attempt, "err", err)
 		return err
 	}
 	return nil

@@ -22,6 +22,11 @@ type Store interface {
 	// (see postgres.Store.DeliverBatch).
 	DeliverBatch(ctx context.Context, platformName string, resourceID, upTo int64, limit int,
 		fn func(ctx context.Context, r *platform.Resource, d platform.Delivery) (int, error)) error
+	// HandOver hands over the connection details of a secret event with
+	// send, unless that was done, under a lock on the event (see
+	// postgres.Store.HandOver).
+	HandOver(ctx context.Context, platformName string, resourceID, eventID int64,
+		send func(ctx context.Context, r *platform.Resource, ev platform.Event) (bool, error)) (bool, error)
 	// Orphans returns up to limit requests, oldest first, in pending,
 	// provisioning, updating or deleting, unchanged for longer than stale and with
 	// no live job of one of kinds.

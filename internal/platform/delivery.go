@@ -13,7 +13,7 @@ type Delivery struct {
 	Events []Event
 	// Secrets holds, by event ID, the opened connection details of the
 	// EventSecret events still to hand over. A secret event not in it was
-	// handed over by an earlier attempt (Handed). Nil: the caller hands
+	// handed over by an earlier attempt (HandOver). Nil: the caller hands
 	// connection details over itself, and the notifier tells no secret
 	// event.
 	Secrets map[int64]map[string]string
@@ -25,12 +25,15 @@ type Delivery struct {
 	// Start records, before a message telling the events up to through is
 	// sent, that its delivery began, and returns ctx marked with
 	// WithRedelivery when an earlier attempt had begun the same. Before
-	// the connection details of secret event id are handed over it is
-	// called with -id: that hand-over is an attempt of its own.
 	Start func(ctx context.Context, through int64) (context.Context, error)
-	// Handed records that the connection details of secret event id were
-	// handed over, so that a later attempt does not send them again.
-	Handed func(ctx context.Context, id int64) error
+	// HandOver hands the connection details of secret event id over with
+	// send unless they were already, under a lock on the event, so that two
+	// deliveries (a hand-over job and the thread's) never both send them.
+	// send reports whether they were handed over (false: they could not
+	// be, and the thread tells why); its ctx is marked WithRedelivery when
+	// an earlier attempt may have sent them. HandOver reports whether send
+	// ran. A hand-over is an attempt of its own, apart from Start's.
+	HandOver func(ctx context.Context, id int64, send func(ctx context.Context) (bool, error)) (bool, error)
 }
 
 // ErrDeliveryBusy is what a delivery that does not wait returns when

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/idpbot/idpbot/internal/platform/platformtest"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,15 +52,21 @@ func batchSetup(t *testing.T) (*thread.Notifier, *limitedFake, *platformtest.Clo
 }
 
 // delivery is a platform.Delivery of evs whose Start records nothing and
-// whose Handed records the secrets handed over.
+// whose HandOver records the secrets handed over, and sends none twice.
 func delivery(evs []platform.Event, secrets map[int64]map[string]string, handed *[]int64) platform.Delivery {
 	return platform.Delivery{
 		Events:  evs,
 		Secrets: secrets,
 		Start:   func(ctx context.Context, _ int64) (context.Context, error) { return ctx, nil },
-		Handed: func(_ context.Context, id int64) error {
-			*handed = append(*handed, id)
-			return nil
+		HandOver: func(ctx context.Context, id int64, send func(context.Context) (bool, error)) (bool, error) {
+			if slices.Contains(*handed, id) {
+				return false, nil
+			}
+			ok, err := send(ctx)
+			if ok && err == nil {
+				*handed = append(*handed, id)
+			}
+			return true, err
 		},
 	}
 }

@@ -181,22 +181,24 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 		if !ok {
 			continue
 		}
-		// The hand-over waits its turns apart from the story's thread: a
-		// caller's turn taken drops its places in every queue.
-		sctx, err := d.Start(withStory(ctx, fmt.Sprintf("secret:%d", ev.ID)), -ev.ID)
+		var note NoteKind
+		send := func(ctx context.Context) (bool, error) {
+			var err error
+			note, err = n.handOverStory(ctx, r, ev.ID, secrets)
+			return note != CannotDM, err
+		}
+		ran, err := true, error(nil)
+		if d.HandOver != nil {
+			ran, err = d.HandOver(ctx, ev.ID, send)
+		} else {
+			_, err = send(ctx)
+		}
 		if err != nil {
 			return 0, err
 		}
-		_, note, err := n.handOver(sctx, r, secrets)
-		if err != nil {
-			return 0, err
-		}
-		handed[ev.ID] = note
-		if note != CannotDM && d.Handed != nil {
-			if err := d.Handed(ctx, ev.ID); err != nil {
-				return 0, err
-			}
-		}
+		if ran {
+			handed[ev.ID] = note
+		} // else handed over by the hand-over job or an earlier delivery
 	}
 	done := 0
 	for done < len(d.Events) {
@@ -461,6 +463,24 @@ func (n *Notifier) handOver(ctx context.Context, r *platform.Resource, secrets m
 		return "", 0, err
 	}
 	return dm, SecretSent, nil
+}
+
+// HandOver sends the connection details of secret event evID of r to
+// its requester privately (the hand-over job's way: platform.Delivery's
+// HandOver is the thread's), and reports whether they were handed over:
+// false when the requester does not accept direct messages, which the
+// thread then tells.
+func (n *Notifier) HandOver(ctx context.Context, r *platform.Resource, evID int64, secrets map[string]string) (bool, error) {
+	note, err := n.handOverStory(ctx, r, evID, secrets)
+	return err == nil && note != CannotDM, err
+}
+
+// handOverStory is handOver as a story of its own in the pacer's queues:
+// a caller's turn taken drops its places in every queue, and the
+// hand-over waits apart from its resource's thread.
+func (n *Notifier) handOverStory(ctx context.Context, r *platform.Resource, evID int64, secrets map[string]string) (NoteKind, error) {
+	_, note, err := n.handOver(withStory(ctx, fmt.Sprintf("secret:%d", evID)), r, secrets)
+	return note, err
 }
 
 // dmOf returns the channel of r's requester's direct messages, or ""

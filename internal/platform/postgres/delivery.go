@@ -182,9 +182,10 @@ func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID,
 			}
 			return ctx, nil
 		}
-		d.Handed = func(ctx context.Context, id int64) error {
-			_, err := s.pool.Exec(ctx, `UPDATE events SET sealed = NULL WHERE id = $1 AND resource_id = $2`, id, resourceID)
-			return wrap("record connection details handed over", err)
+		d.HandOver = func(ctx context.Context, id int64, send func(ctx context.Context) (bool, error)) (bool, error) {
+			return s.HandOver(ctx, platformName, resourceID, id, func(ctx context.Context, _ *platform.Resource, _ platform.Event) (bool, error) {
+				return send(ctx)
+			})
 		}
 		n, ferr := fn(ctx, r, d)
 		fnErr = ferr
@@ -274,4 +275,79 @@ func abs(id int64) int64 {
 		return -id
 	}
 	return id
+}
+
+// HandOver hands over the connection details of secret event eventID of
+// a resource, on a chat platform, with send, unless that was done: the
+// event's details were erased, once handed over or once the platform's
+// cursor passed the event (its thread told what became of them). It runs in a
+// transaction of its own holding the event's row locked, so that the
+// hand-over job and the delivery of the resource's thread, which both
+// call it, never both send them. Before send it records the attempt, as
+// Start does for -eventID, and marks send's context WithRedelivery when an
+// earlier attempt may have sent them; send reports whether the details
+// were handed over (false: they could not be, the thread tells why), and
+// they are erased once it did. HandOver reports whether send ran. When
+// send fails with an error that says nothing was sent (platform.NotSent),
+// the attempt's record is removed.
+func (s *Store) HandOver(ctx context.Context, platformName string, resourceID, eventID int64,
+	send func(ctx context.Context, r *platform.Resource, ev platform.Event) (bool, error)) (ran bool, err error) {
+	var (
+		sendErr error
+		started bool
+	)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		reads := &pgx.Batch{}
+		reads.Queue(`SELECT `+eventColumns+` FROM events WHERE id = $1 AND resource_id = $2 FOR UPDATE`, eventID, resourceID)
+		reads.Queue(`SELECT `+resourceColumns+` FROM resources WHERE id = $1`, resourceID)
+		br := tx.SendBatch(ctx, reads)
+		ev, err := scanEvent(br.QueryRow())
+		var r *platform.Resource
+		if err == nil {
+			r, err = scanResource(br.QueryRow())
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return platform.Errorf(platform.NotFound, "There is no event %d of resource #%d.", eventID, resourceID)
+		case err != nil:
+			return err
+		case ev.Kind != platform.EventSecret || ev.Sealed == nil:
+			return nil
+		}
+		existed, err := s.attempt(ctx, resourceID, platformName, -eventID)
+		if err != nil {
+			return err
+		}
+		started = !existed
+		sctx := ctx
+		if existed {
+			sctx = platform.WithRedelivery(ctx)
+		}
+		ran = true
+		handed, err := send(sctx, r, ev)
+		if err != nil {
+			sendErr = err
+			return err
+		}
+		if !handed {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE events SET sealed = NULL WHERE id = $1`, eventID)
+		return err
+	})
+	if sendErr != nil {
+		if platform.NotSent(sendErr) && started {
+			// As in deliverRun: the next try is no redelivery.
+			_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`,
+				resourceID, platformName, -eventID)
+		}
+		return ran, fmt.Errorf("hand over the connection details of resource %d on %s: %w", resourceID, platformName, sendErr)
+	}
+	if err != nil && platform.ErrorCode(err) != platform.NotFound {
+		err = wrap(fmt.Sprintf("hand over the connection details of resource %d on %s", resourceID, platformName), err)
+	}
+	return ran, err
 }

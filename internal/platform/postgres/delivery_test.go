@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -237,11 +239,8 @@ func TestDeliverBatch(t *testing.T) {
 				t.Fatalf("Start(%d) = redelivery %v, %v", ev.ID, platform.Redelivery(sctx), err)
 			}
 		}
-		if _, err := d.Start(ctx, -secret); err != nil { // the hand-over's own attempt
-			t.Fatal(err)
-		}
-		if err := d.Handed(ctx, secret); err != nil {
-			t.Fatal(err)
+		if ran, err := d.HandOver(ctx, secret, func(context.Context) (bool, error) { return true, nil }); err != nil || !ran {
+			t.Fatalf("HandOver = %v, %v; want the details sent", ran, err)
 		}
 		if _, err := d.Start(ctx, d.Events[3].ID); err != nil {
 			t.Fatal(err)
@@ -312,5 +311,96 @@ func TestDeliverBatch(t *testing.T) {
 		return 0, nil
 	}); err == nil {
 		t.Error("a notifier that delivered none of the events: no error")
+	}
+}
+
+// HandOver sends a secret event's details once, whoever calls it and
+// however many at once: the hand-over job and the thread's delivery take
+// the event's lock in turn, and the second finds them handed over. A try
+// that sent nothing leaves no attempt behind; one cut off after it may
+// have sent makes the next a redelivery.
+func TestHandOverOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	r, ids := history(t, s)
+	secret := ids[3]
+
+	// Not a secret event, or no such event: nothing to send.
+	send := func(context.Context, *platform.Resource, platform.Event) (bool, error) {
+		t.Error("send called for an event that is no secret to hand over")
+		return true, nil
+	}
+	if ran, err := s.HandOver(ctx, "slack", r.ID, ids[2], send); ran || err != nil {
+		t.Errorf("HandOver of a step = %v, %v; want nothing done", ran, err)
+	}
+	if _, err := s.HandOver(ctx, "slack", r.ID, secret+1000, send); platform.ErrorCode(err) != platform.NotFound {
+		t.Errorf("HandOver of no event = %v, want NotFound", err)
+	}
+
+	// Refused before sending (a rate limit): no attempt is left, the next
+	// try is a first delivery.
+	var redelivered []bool
+	try := func(err error) func(context.Context, *platform.Resource, platform.Event) (bool, error) {
+		return func(ctx context.Context, got *platform.Resource, ev platform.Event) (bool, error) {
+			if got.ID != r.ID || ev.ID != secret || ev.Sealed == nil {
+				t.Errorf("send got resource %d event %d (sealed %v), want %d, %d, sealed", got.ID, ev.ID, ev.Sealed != nil, r.ID, secret)
+			}
+			redelivered = append(redelivered, platform.Redelivery(ctx))
+			return err == nil, err
+		}
+	}
+	if ran, err := s.HandOver(ctx, "slack", r.ID, secret, try(notSent{})); !ran || !platform.NotSent(err) {
+		t.Fatalf("HandOver refused = %v, %v; want it ran, NotSent", ran, err)
+	}
+	// Cut off after it may have sent: the next try is a redelivery.
+	if _, err := s.HandOver(ctx, "slack", r.ID, secret, try(errors.New("the response was lost"))); err == nil {
+		t.Fatal("HandOver with a lost response succeeded")
+	}
+
+	// Then many at once: one sends, the others find it done.
+	var (
+		mu    sync.Mutex
+		sends int
+		wg    sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			_, err := s.HandOver(ctx, "slack", r.ID, secret, func(ctx context.Context, _ *platform.Resource, _ platform.Event) (bool, error) {
+				mu.Lock()
+				sends++
+				redelivered = append(redelivered, platform.Redelivery(ctx))
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond) // the others queue on the lock meanwhile
+				return true, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if sends != 1 {
+		t.Errorf("%d hand-overs sent, want 1", sends)
+	}
+	if want := []bool{false, false, true}; !slices.Equal(redelivered, want) {
+		t.Errorf("redelivery marks %v, want %v", redelivered, want)
+	}
+	evs, _ := s.Events(ctx, r.ID)
+	if evs[3].Sealed != nil {
+		t.Error("the details handed over are still sealed")
+	}
+
+	// The thread told them already (its delivery passed the event):
+	// nothing is sent.
+	s = postgres.NewStore(postgrestest.Pool(t), postgres.StoreOptions{})
+	r2, ids2 := history(t, s)
+	if err := s.DeliverBatch(ctx, "discord", r2.ID, ids2[len(ids2)-1], 10, func(_ context.Context, _ *platform.Resource, d platform.Delivery) (int, error) {
+		return len(d.Events), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := s.HandOver(ctx, "discord", r2.ID, ids2[3], send); ran || err != nil {
+		t.Errorf("HandOver after the thread passed the event = %v, %v; want nothing done", ran, err)
 	}
 }
