@@ -209,13 +209,17 @@ func TestNotifyIsIdempotentAfterAPartialFirstAttempt(t *testing.T) {
 		t.Errorf("Notify with the root's edit rate limited = %v, want a RetryAfter of 1s", err)
 	}
 	h.clock.Advance(time.Second)
+	// alice's direct messages were opened as her story began; mallory's
+	// are opened for the hand-over.
+	other := *r
+	other.Requester = platform.Actor{ID: Platform + ":" + mallory.ID, Name: mallory.Username}
 	h.fake.RateLimit("POST /users/@me/channels", 1, 2*time.Second)
-	err = h.notifier.Private(context.Background(), r, map[string]string{"password": "x"})
+	err = h.notifier.Private(context.Background(), &other, map[string]string{"password": "x"})
 	if !errors.As(err, &rl) || rl.RetryAfter() != 2*time.Second {
 		t.Errorf("Private rate limited = %v, want a RetryAfter of 2s", err)
 	}
 	h.clock.Advance(2 * time.Second)
-	if dm, ok := h.fake.DM(alice.ID); ok && len(h.fake.Messages(dm)) != 0 {
+	if dm, ok := h.fake.DM(mallory.ID); ok && len(h.fake.Messages(dm)) != 0 {
 		t.Errorf("a rate-limited Private sent %d messages", len(h.fake.Messages(dm)))
 	}
 }

@@ -94,7 +94,9 @@ func TestBatchHandsSecretsOverBeforeTheThread(t *testing.T) {
 	if got, err := n.NotifyBatch(ctx, r, delivery([]platform.Event{transition(1, platform.Pending)}, nil, &handed)); got != 1 || err != nil {
 		t.Fatalf("delivered %d, %v; want the first event", got, err)
 	}
-	f.take()
+	if calls := f.take(); len(calls) == 0 || calls[0] != "dm alice" {
+		t.Errorf("calls %q, want the requester's direct messages opened first, as the story began", calls)
+	}
 	// The channel is busy (its token spent); the request becomes ready
 	// and its connection details wait in the same run.
 	r.State = platform.Ready
@@ -105,9 +107,10 @@ func TestBatchHandsSecretsOverBeforeTheThread(t *testing.T) {
 		t.Fatalf("delivered %d events while the channel was busy", got)
 	}
 	paced(t, err)
-	// The details go first, then the root shows the new state (the edits
-	// have turns of their own) while the reply waits.
-	check(t, f.fakeTransport, "dm alice", "post dm-alice secret:7:4ea940c0f3d0", "edit REQ m1")
+	// The details go first, to the direct messages opened as the story
+	// began, then the root shows the new state (the edits have turns of
+	// their own) while the reply waits.
+	check(t, f.fakeTransport, "post dm-alice secret:7:4ea940c0f3d0", "edit REQ m1")
 	if len(handed) != 1 || handed[0] != 3 {
 		t.Errorf("handed over = %v, want event 3", handed)
 	}

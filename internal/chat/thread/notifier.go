@@ -206,6 +206,9 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 		if err != nil {
 			return done, fmt.Errorf("notify %s: %w", r.Ref(), err)
 		}
+		if !found && done == 0 && len(d.Secrets) == 0 {
+			n.warmDM(ctx, r)
+		}
 		end := done + 1
 		switch {
 		case d.Attempted >= d.Events[done].ID:
@@ -585,6 +588,27 @@ func (n *Notifier) directChannel(ctx context.Context, who platform.Actor) (strin
 		n.dms.Store(who.ID, dm)
 	}
 	return dm, err
+}
+
+// warmDM opens the direct messages of r's requester as its story begins,
+// when the platform lets that happen at once: the connection details then
+// go without waiting for it. First-time requesters of a burst would
+// otherwise queue for it when their resources are ready (Slack's
+// conversations.open is Tier 3, 50 a minute). A failure is left to the
+// hand-over, which tries again.
+func (n *Notifier) warmDM(ctx context.Context, r *platform.Resource) {
+	if n.pacer == nil {
+		return
+	}
+	if _, ok := n.dms.Load(r.Requester.ID); ok {
+		return
+	}
+	if n.pacer.Peek(n.limits([]call{{OpOpen, "", ""}}), "warm:"+r.Requester.ID, Routine) > 0 {
+		return // busy: hand-overs and earlier stories go first
+	}
+	if _, err := n.directChannel(ctx, r.Requester); err != nil {
+		n.log.DebugContext(ctx, "open the requester's direct messages ahead of the hand-over", "request_id", r.ID, "err", err)
+	}
 }
 
 func (n *Notifier) find(ctx context.Context, channel, threadRef, key string) (string, error) {
