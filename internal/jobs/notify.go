@@ -206,6 +206,12 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no notifier for platform %q", a.Platform))
 	}
+	// A resource's events each insert a job, and a busy channel snoozes
+	// them all: only the latest need come back, it delivers what the
+	// others would.
+	if later, err := w.store.Superseded(ctx, NotifyArgs{}.Kind(), a.Platform, a.ResourceID, job.ID); err == nil && later {
+		return nil
+	}
 	var err error
 	if bn, ok := n.(BatchNotifier); ok {
 		// Every event recorded by now, not only up to this job's: a

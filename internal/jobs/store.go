@@ -27,6 +27,10 @@ type Store interface {
 	// postgres.Store.HandOver).
 	HandOver(ctx context.Context, platformName string, resourceID, eventID int64,
 		send func(ctx context.Context, r *platform.Resource, ev platform.Event) (bool, error)) (bool, error)
+	// Superseded reports whether a later job of notifyKind than jobID
+	// delivers the same resource's events to the same platform (see
+	// postgres.Store.Superseded).
+	Superseded(ctx context.Context, notifyKind, platformName string, resourceID, jobID int64) (bool, error)
 	// Orphans returns up to limit requests, oldest first, in pending,
 	// provisioning, updating or deleting, unchanged for longer than stale and with
 	// no live job of one of kinds.

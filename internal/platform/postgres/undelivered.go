@@ -73,3 +73,18 @@ type rowWith struct {
 }
 
 func (r rowWith) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra)...) }
+
+// Superseded reports whether a later delivery job of notifyKind than
+// jobID, for the same resource and platform, is still to run or running:
+// it delivers every event recorded before it was inserted, those of jobID
+// included, so jobID has nothing to do that the later one will not.
+func (s *Store) Superseded(ctx context.Context, notifyKind, platformName string, resourceID, jobID int64) (bool, error) {
+	var later bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (
+		SELECT 1 FROM `+s.riverJobs+` j
+		WHERE j.kind = $1 AND j.id > $4
+		  AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
+		  AND j.args @> jsonb_build_object('platform', $2::text, 'resource_id', $3::bigint))`,
+		notifyKind, platformName, resourceID, jobID).Scan(&later)
+	return later, wrap("look for a later delivery job", err)
+}

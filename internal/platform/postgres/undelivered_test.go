@@ -102,3 +102,49 @@ func TestUndelivered(t *testing.T) {
 		t.Errorf("Undelivered with every thread delivered or queued = %v, want none", got)
 	}
 }
+
+// A delivery job is superseded by a later live job of the same resource
+// and platform only.
+func TestSuperseded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := postgrestest.Pool(t)
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := func(j notifyJob) int64 {
+		t.Helper()
+		res, err := client.Insert(ctx, j, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Job.ID
+	}
+	superseded := func(id int64) bool {
+		t.Helper()
+		later, err := s.Superseded(ctx, "notify", "slack", 7, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return later
+	}
+	first := insert(notifyJob{"slack", 7, 10})
+	insert(notifyJob{"slack", 8, 11})   // another resource
+	insert(notifyJob{"discord", 7, 11}) // another platform
+	if superseded(first) {
+		t.Error("superseded by jobs of another resource or platform")
+	}
+	second := insert(notifyJob{"slack", 7, 12})
+	if !superseded(first) || superseded(second) {
+		t.Errorf("superseded: first %v, second %v; want the first only", superseded(first), superseded(second))
+	}
+	// A finished later job delivers nothing more.
+	if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = now() WHERE id = $1`, second); err != nil {
+		t.Fatal(err)
+	}
+	if superseded(first) {
+		t.Error("superseded by a completed job")
+	}
+}
