@@ -208,8 +208,9 @@ func New(cfg Config) (*Runner, error) {
 	// A failed last attempt fails the resource ("updating failed after …").
 	river.AddWorker(workers, newResourceWorker[UpdateArgs](cfg, log, "updating", cfg.Engine.ApplyUpdate))
 	limits, _ := cfg.Metrics.(RateLimitObserver)
-	river.AddWorker(workers, &notifyWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
-	river.AddWorker(workers, &handOverWorker{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log})
+	delivery := deliverer{engine: cfg.Engine, store: cfg.Store, notifiers: cfg.Notifiers, limits: limits, log: log}
+	river.AddWorker(workers, &notifyWorker{deliverer: delivery})
+	river.AddWorker(workers, &handOverWorker{deliverer: delivery})
 	river.AddWorker(workers, &reconcileWorker{store: cfg.Store, enqueuer: cfg.Enqueuer, stale: cfg.RescueAfter + time.Minute, log: log})
 	if cfg.Register != nil {
 		cfg.Register(workers)

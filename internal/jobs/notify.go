@@ -140,14 +140,29 @@ type HandingOver interface {
 	HandOver(ctx context.Context, r *platform.Resource, evID int64, secrets map[string]string) (bool, error)
 }
 
-// handOverWorker hands connection details over (HandOverArgs).
-type handOverWorker struct {
-	river.WorkerDefaults[HandOverArgs]
+// deliverer is what the delivery workers (notify, hand-over) share.
+type deliverer struct {
 	engine    *platform.Engine
 	store     Store
 	notifiers map[string]Notifier
 	limits    RateLimitObserver
 	log       *slog.Logger
+}
+
+// notifier returns the notifier of platformName; a job for a platform
+// without one is cancelled.
+func (d *deliverer) notifier(platformName string) (Notifier, error) {
+	n, ok := d.notifiers[platformName]
+	if !ok {
+		return nil, river.JobCancel(fmt.Errorf("no notifier for platform %q", platformName))
+	}
+	return n, nil
+}
+
+// handOverWorker hands connection details over (HandOverArgs).
+type handOverWorker struct {
+	river.WorkerDefaults[HandOverArgs]
+	deliverer
 }
 
 // Timeout bounds one hand-over.
@@ -159,15 +174,15 @@ func (w *handOverWorker) Timeout(*river.Job[HandOverArgs]) time.Duration { retur
 // thread's delivery does it all.
 func (w *handOverWorker) Work(ctx context.Context, job *river.Job[HandOverArgs]) error {
 	a := job.Args
-	n, ok := w.notifiers[a.Platform]
-	if !ok {
-		return river.JobCancel(fmt.Errorf("no notifier for platform %q", a.Platform))
+	n, err := w.notifier(a.Platform)
+	if err != nil {
+		return err
 	}
 	ho, ok := n.(HandingOver)
 	if !ok {
 		return nil
 	}
-	_, err := w.store.HandOver(ctx, a.Platform, a.ResourceID, a.EventID, func(ctx context.Context, r *platform.Resource, ev platform.Event) (bool, error) {
+	_, err = w.store.HandOver(ctx, a.Platform, a.ResourceID, a.EventID, func(ctx context.Context, r *platform.Resource, ev platform.Event) (bool, error) {
 		secrets, err := w.engine.Secrets(ev)
 		if err != nil {
 			// The thread's delivery tells that they cannot be delivered.
@@ -187,11 +202,7 @@ const undeliverableSecret = "The connection details could not be delivered: they
 // notifyWorker delivers events through the outbox.
 type notifyWorker struct {
 	river.WorkerDefaults[NotifyArgs]
-	engine    *platform.Engine
-	store     Store
-	notifiers map[string]Notifier
-	limits    RateLimitObserver
-	log       *slog.Logger
+	deliverer
 }
 
 // Timeout bounds one delivery job.
@@ -202,9 +213,9 @@ func (w *notifyWorker) Timeout(*river.Job[NotifyArgs]) time.Duration { return No
 // snoozes this job alone, for as long as its bucket asks.
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	a := job.Args
-	n, ok := w.notifiers[a.Platform]
-	if !ok {
-		return river.JobCancel(fmt.Errorf("no notifier for platform %q", a.Platform))
+	n, err := w.notifier(a.Platform)
+	if err != nil {
+		return err
 	}
 	// A resource's events each insert a job, and a busy channel snoozes
 	// them all: only the latest need come back, it delivers what the
@@ -212,7 +223,6 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if later, err := w.store.Superseded(ctx, NotifyArgs{}.Kind(), a.Platform, a.ResourceID, job.ID); err == nil && later {
 		return nil
 	}
-	var err error
 	if bn, ok := n.(BatchNotifier); ok {
 		// Every event recorded by now, not only up to this job's: a
 		// story that waited for its turn tells what piled up at once.
