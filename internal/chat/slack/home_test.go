@@ -333,7 +333,12 @@ func TestHomeUpdateButtonOpensTheForm(t *testing.T) {
 	t.Parallel()
 	f := fixture(t)
 	h := newHarness(t, harnessConfig{engine: f.Engine})
-	h.create(alice, "create postgresql-database name=orders-db team=payments size=medium")
+	r := h.create(alice, "create postgresql-database name=orders-db team=payments size=medium")
+	// Only a ready resource can be updated: provisioning runs apart.
+	slackfake.Eventually(t, 10*time.Second, "orders-db ready", func() bool {
+		got, err := f.Store.Resource(context.Background(), r.ID)
+		return err == nil && got.State == platform.Ready
+	})
 	h.postEvent(h.fake.AppHomeOpened(alice), testSecret, time.Now())
 	home := h.home(alice, 1)
 	var update string
