@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
 	"regexp"
@@ -61,13 +62,21 @@ func runBot(t *testing.T, getenv func(string) string, stdin string, args ...stri
 	return out.String(), errb.String(), err
 }
 
+// resourceName is a resource name of the test's own: the roles and
+// databases the postgres driver makes live in the server all the tests
+// share, so two tests with one name would drop each other's.
+func resourceName(t *testing.T) string {
+	sum := sha256.Sum256([]byte(t.Name()))
+	return "e2e-" + hex.EncodeToString(sum[:4])
+}
+
 // TestConsoleScript is the README's scripted use: a piped create runs to
 // ready with its thread printed, the private URL connects, and a delete
 // removes what was made.
 func TestConsoleScript(t *testing.T) {
 	t.Parallel()
 	getenv, _ := testEnv(t, nil)
-	name := "e2e-" + strings.ToLower(hex.EncodeToString([]byte(t.Name()))[:6])
+	name := resourceName(t)
 	out, stderr, err := runBot(t, getenv,
 		"/idp create postgresql-database name="+name+" team=payments size=medium\n",
 		"console", "--user", "alice", "--wait", "60s")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,7 +17,7 @@ import (
 func TestConsoleUpdate(t *testing.T) {
 	t.Parallel()
 	getenv, dsn := testEnv(t, nil)
-	name := "e2e-" + strings.ToLower(hex.EncodeToString([]byte(t.Name()))[:6])
+	name := resourceName(t)
 	role := "payments_development_" + strings.ReplaceAll(name, "-", "_")
 	out, stderr, err := runBot(t, getenv, "/idp create postgresql-database name="+name+" team=payments\n", "console", "--user", "alice", "--wait", "60s")
 	if err != nil {
