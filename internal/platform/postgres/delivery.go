@@ -163,13 +163,10 @@ func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID,
 		}
 		var begun int64 // the last event a Start of a message covered
 		d.Start = func(ctx context.Context, through int64) (context.Context, error) {
-			// A hand-over of connection details (StartSecret) is recorded
-			// under the event's negated ID, apart from the messages.
-			earlier := slices.Contains(attempted, through)
-			if through > 0 {
-				earlier = slices.ContainsFunc(attempted, func(id int64) bool { return id > begun && id <= through })
-				begun = max(begun, through)
-			}
+			// (A hand-over of connection details is an attempt of its
+			// own, under the event's negated ID: HandOver.)
+			earlier := slices.ContainsFunc(attempted, func(id int64) bool { return id > begun && id <= through })
+			begun = max(begun, through)
 			existed, err := s.attempt(ctx, resourceID, platformName, through)
 			if err != nil {
 				return ctx, err
@@ -209,16 +206,13 @@ func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID,
 		if len(secrets) > 0 {
 			writes.Queue(`UPDATE events SET sealed = NULL WHERE id = ANY($1)`, secrets)
 		}
-		started = slices.DeleteFunc(started, func(id int64) bool { return abs(id) <= last })
+		started = slices.DeleteFunc(started, func(id int64) bool { return id <= last })
 		// Commit what was delivered, even when the rest failed.
 		return tx.SendBatch(ctx, writes).Close()
 	})
 	if fnErr != nil {
-		if platform.NotSent(fnErr) && len(started) > 0 {
-			// The platform did not act: the next try is no redelivery.
-			// Should this fail, that try only looks for a message in vain.
-			_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = ANY($3)`,
-				resourceID, platformName, started)
+		if platform.NotSent(fnErr) {
+			s.forgetAttempts(ctx, resourceID, platformName, started)
 		}
 		return false, fmt.Errorf("deliver events of resource %d to %s: %w", resourceID, platformName, fnErr)
 	}
@@ -226,6 +220,17 @@ func (s *Store) deliverRun(ctx context.Context, platformName string, resourceID,
 		return false, wrap(fmt.Sprintf("deliver events of resource %d to %s", resourceID, platformName), err)
 	}
 	return done, nil
+}
+
+// forgetAttempts removes the attempts a delivery recorded (ids) when the
+// platform did not act on them: the next try is no redelivery. Should this
+// fail, that try only looks for a message in vain.
+func (s *Store) forgetAttempts(ctx context.Context, resourceID int64, platformName string, ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = ANY($3)`,
+		resourceID, platformName, ids)
 }
 
 // attemptWait bounds the wait for a connection to record an attempt: the
@@ -268,13 +273,6 @@ func (s *Store) attempt(ctx context.Context, resourceID int64, platformName stri
 	default:
 		return false, err
 	}
-}
-
-func abs(id int64) int64 {
-	if id < 0 {
-		return -id
-	}
-	return id
 }
 
 // HandOver hands over the connection details of secret event eventID of
@@ -340,9 +338,7 @@ func (s *Store) HandOver(ctx context.Context, platformName string, resourceID, e
 	})
 	if sendErr != nil {
 		if platform.NotSent(sendErr) && started {
-			// As in deliverRun: the next try is no redelivery.
-			_, _ = s.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE resource_id = $1 AND platform = $2 AND event_id = $3`,
-				resourceID, platformName, -eventID)
+			s.forgetAttempts(ctx, resourceID, platformName, []int64{-eventID})
 		}
 		return ran, fmt.Errorf("hand over the connection details of resource %d on %s: %w", resourceID, platformName, sendErr)
 	}
