@@ -24,15 +24,16 @@ type Delivery struct {
 	Attempted int64
 	// Start records, before a message telling the events up to through is
 	// sent, that its delivery began, and returns ctx marked with
-	// WithRedelivery when an earlier attempt had begun the same. Before
+	// WithRedelivery when an earlier attempt had begun the same.
 	Start func(ctx context.Context, through int64) (context.Context, error)
-	// HandOver hands the connection details of secret event id over with
-	// send unless they were already, under a lock on the event, so that two
-	// deliveries (a hand-over job and the thread's) never both send them.
-	// send reports whether they were handed over (false: they could not
-	// be, and the thread tells why); its ctx is marked WithRedelivery when
-	// an earlier attempt may have sent them. HandOver reports whether send
-	// ran. A hand-over is an attempt of its own, apart from Start's.
+	// HandOver (required with Secrets) hands the connection details of
+	// secret event id over with send unless they were already, under a
+	// lock on the event, so that two deliveries (a hand-over job and the
+	// thread's) never both send them. send reports whether they were
+	// handed over (false: they could not be, and the thread tells why); its
+	// ctx is marked WithRedelivery when an earlier attempt may have sent
+	// them. HandOver reports whether send ran. A hand-over is an attempt of
+	// its own, apart from Start's.
 	HandOver func(ctx context.Context, id int64, send func(ctx context.Context) (bool, error)) (bool, error)
 }
 

@@ -182,17 +182,11 @@ func (n *Notifier) NotifyBatch(ctx context.Context, r *platform.Resource, d plat
 			continue
 		}
 		var note NoteKind
-		send := func(ctx context.Context) (bool, error) {
+		ran, err := d.HandOver(ctx, ev.ID, func(ctx context.Context) (bool, error) {
 			var err error
 			note, err = n.handOverStory(ctx, r, ev.ID, secrets)
 			return note != CannotDM, err
-		}
-		ran, err := true, error(nil)
-		if d.HandOver != nil {
-			ran, err = d.HandOver(ctx, ev.ID, send)
-		} else {
-			_, err = send(ctx)
-		}
+		})
 		if err != nil {
 			return 0, err
 		}
