@@ -40,7 +40,7 @@ var verbs = map[string]bool{"help": true, "catalog": true, "create": true, "list
 func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 	ctx, span := tracing.Start(ctx, "slack.ack command")
 	defer span.End()
-	if ack, ok := a.keptAck(cmd); ok {
+	if ack, ok := a.keptAck(ctx, cmd); ok {
 		return ack
 	}
 	res, inTime, later := chat.Within(ctx, chat.Ack{Budget: a.ackBudget, Limit: slowWork, BG: &a.bg}, func(ctx context.Context) slashResult {
@@ -77,7 +77,7 @@ func (a *Adapter) slash(ctx context.Context, cmd slackapi.SlashCommand) any {
 // already (a help: commands.Router.Kept), for a person known from the
 // cache: it needs no I/O, so it is answered at once, without the goroutine
 // and timer that bound a command's work (chat.Within).
-func (a *Adapter) keptAck(cmd slackapi.SlashCommand) (json.RawMessage, bool) {
+func (a *Adapter) keptAck(ctx context.Context, cmd slackapi.SlashCommand) (json.RawMessage, bool) {
 	start := time.Now()
 	if cmd.TriggerID == "" {
 		return nil, false // refused by command, as any command without one
@@ -90,12 +90,12 @@ func (a *Adapter) keptAck(cmd slackapi.SlashCommand) (json.RawMessage, bool) {
 	if !ok {
 		return nil, false
 	}
-	s, ok := a.acks.Load(rep.Same)
-	if !ok {
+	s := a.same(ctx, rep)
+	if s == nil {
 		return nil, false
 	}
 	a.metrics.Command(Platform, "help", "ok", time.Since(start))
-	return s.(*sameReply).ack, true
+	return s.ack, true
 }
 
 // slashResult is what runCommand returns: the reply to show, or the
