@@ -22,6 +22,17 @@ func newClock() *platformtest.Clock {
 	return platformtest.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), 0)
 }
 
+// limited returns a fake enforcing l on a clock of its own, with channel
+// 10.
+func limited(t *testing.T, l Limits) (*Server, *platformtest.Clock) {
+	s := New(t)
+	clk := newClock()
+	l.Now = clk.Now
+	s.SetLimits(l)
+	s.AddChannel("10")
+	return s, clk
+}
+
 // answer is a response of the fake.
 type answer struct {
 	status int
@@ -100,12 +111,7 @@ func TestLimitsAreOffByDefault(t *testing.T) {
 
 func TestRouteBucketPerChannel(t *testing.T) {
 	t.Parallel()
-	s := New(t)
-	clk := newClock()
-	l := DocumentedLimits()
-	l.Now = clk.Now
-	s.SetLimits(l)
-	s.AddChannel("10")
+	s, clk := limited(t, DocumentedLimits())
 	s.AddChannel("11")
 	var first string
 	for i := range 5 {
@@ -236,12 +242,7 @@ func TestDiscordgoPacesItselfByTheHeaders(t *testing.T) {
 
 func TestA429ReachesTheBotWithoutRetries(t *testing.T) {
 	t.Parallel()
-	s := New(t)
-	clk := newClock()
-	l := DocumentedLimits()
-	l.Now = clk.Now
-	s.SetLimits(l)
-	s.AddChannel("10")
+	s, _ := limited(t, DocumentedLimits())
 	dg := session(t, s)
 	dg.ShouldRetryOnRateLimit = false
 	// Each call has its own bucket id, so discordgo's limiter does not
@@ -267,11 +268,7 @@ func TestScaled(t *testing.T) {
 	if DocumentedLimits().Routes[RouteCreateMessage].Per != 5*time.Second {
 		t.Error("Scaled changed the documented limits")
 	}
-	s := New(t)
-	clk := newClock()
-	l.Now = clk.Now
-	s.SetLimits(l)
-	s.AddChannel("10")
+	s, clk := limited(t, l)
 	for i := range 5 {
 		postIn(t, s, "10", fmt.Sprint(i))
 	}

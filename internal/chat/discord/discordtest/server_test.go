@@ -2,7 +2,6 @@ package discordtest
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,24 +33,11 @@ func TestSpecMatchesTheMostLiteralRoute(t *testing.T) {
 	}
 }
 
-// client calls the fake with the bot token.
+// call calls the fake with the bot token (send's status and body).
 func call(t *testing.T, s *Server, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL()+"/v10"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bot "+BotToken)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
+	a := send(t, s, method, path, body)
+	return a.status, a.body
 }
 
 func TestViolationsGetDiscordsErrors(t *testing.T) {
