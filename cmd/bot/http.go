@@ -91,21 +91,31 @@ func (s *opsServer) serve(ctx context.Context, ln net.Listener, grace time.Durat
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("listening", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-	defer cancel()
-	err := srv.Shutdown(sctx)
+	err := serveUntil(ctx, srv, ln, grace, func() { s.draining.Store(true) })
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("in-flight requests did not finish in time", "grace", grace)
 		return nil
 	}
 	return err
+}
+
+// serveUntil serves srv on ln until ctx ends, then calls stopping (when
+// set) and shuts srv down, giving the requests in flight up to grace
+// (context.DeadlineExceeded when they did not finish). An error of Serve
+// itself returns at once.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, stopping func()) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if stopping != nil {
+		stopping()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	return srv.Shutdown(sctx)
 }
