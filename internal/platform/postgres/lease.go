@@ -54,8 +54,13 @@ func (l *Lease) Ping(ctx context.Context) error {
 	return wrap("check lease of "+l.client, l.conn.Ping(ctx))
 }
 
-// Close ends the session, releasing the lease.
+// Close releases the lease and ends its session. The lock is released
+// first, in the session: PostgreSQL releases a closed session's locks only
+// once its server process has exited, a moment later, and whoever takes
+// the lease right after (a restarted process, a takeover) would find it
+// still held.
 func (l *Lease) Close(ctx context.Context) error {
+	_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock(`+leaseKey+`)`, l.client) // a lost session released it already
 	return l.conn.Close(ctx)
 }
 
