@@ -221,3 +221,53 @@ func TestBatchRedeliveryKeepsTheAttemptedMessage(t *testing.T) {
 	}
 	check(t, f.fakeTransport, "find REQ event:3", "reply REQ/t-m1 event:4")
 }
+
+// roomyFake is a transport whose buckets rarely fill, and whose client
+// holds back the next holds replies (their bucket spent, nothing sent).
+type roomyFake struct {
+	*fakeTransport
+	holds int
+}
+
+func (*roomyFake) Limits(op thread.Op, channel, _ string) []thread.Limit {
+	return []thread.Limit{{Key: fmt.Sprint(op, channel), Every: time.Millisecond, Burst: 10}}
+}
+
+func (f *roomyFake) Reply(ctx context.Context, th platform.Thread, m thread.Message, key string) (string, error) {
+	f.mu.Lock()
+	held := f.holds > 0
+	if held {
+		f.holds--
+		f.calls = append(f.calls, "held "+key)
+	}
+	f.mu.Unlock()
+	if held {
+		return "", &thread.RateLimitError{Bucket: "client", After: 5 * time.Millisecond, Paced: true}
+	}
+	return f.fakeTransport.Reply(ctx, th, m, key)
+}
+
+// A call the platform's own client held back waits for its bucket in the
+// process and is made then, once: the delivery does not end for a wait it
+// can make. Held back again and again, it ends the delivery, to wait as a
+// job.
+func TestHeldCallWaitsInProcess(t *testing.T) {
+	t.Parallel()
+	f := &roomyFake{fakeTransport: newFake(), holds: 1}
+	n := thread.New(thread.Config{Transport: f, Threads: &threadtest.Threads{}, RequestsChannel: "REQ", MaxWait: time.Minute})
+	ctx := context.Background()
+	r := resource()
+	if err := n.Notify(ctx, r, transition(1, platform.Pending)); err != nil {
+		t.Fatalf("Notify = %v, want the held reply made after its wait", err)
+	}
+	check(t, f.fakeTransport, "dm alice", "post REQ root:7", "start REQ m1 dm=false", "held event:1", "reply REQ/t-m1 event:1")
+
+	f.mu.Lock()
+	f.holds = 100
+	f.mu.Unlock()
+	err := n.Notify(ctx, r, platform.Event{ID: 2, ResourceID: 7, Kind: platform.EventStep, Message: "x"})
+	if w := paced(t, err); w <= 0 {
+		t.Errorf("held back each time: wait %v, want the client's", w)
+	}
+	check(t, f.fakeTransport, "held event:2", "held event:2", "held event:2")
+}

@@ -137,6 +137,9 @@ func New(cfg Config) *Notifier {
 		if n.pacer == nil {
 			n.pacer = NewPacer(nil)
 		}
+		if r, ok := l.(Reporting); ok {
+			r.ReportTo(n.pacer)
+		}
 	}
 	n.maxWait = cmp.Or(cfg.MaxWait, DefaultMaxWait)
 	return n
@@ -645,22 +648,29 @@ func (n *Notifier) limits(calls []call) []Limit {
 
 // do makes one call to the platform in its turn (see pace), unless the
 // caller took the turn already, and closes the call's bucket when the
-// platform answers 429 all the same.
+// platform answers 429 all the same. A call the platform's own client
+// held back, its bucket spent (nothing sent), waits for its next turn, in
+// the process when that is within MaxWait.
 func (n *Notifier) do(ctx context.Context, who string, prio Priority, c call, fn func(context.Context) error) error {
 	if n.limited == nil {
 		return fn(ctx)
 	}
-	if !paced(ctx) {
-		var err error
-		if ctx, err = n.pace(withStoryOr(ctx, who), prio, c); err != nil {
+	ctx = withStoryOr(ctx, who)
+	for try := 1; ; try++ {
+		if !paced(ctx) {
+			var err error
+			if ctx, err = n.pace(ctx, prio, c); err != nil {
+				return err
+			}
+		}
+		ctx = unpaced(ctx)
+		err := fn(ctx)
+		// A 429, or the platform's own client holding the call back:
+		// the bucket waits that long.
+		var limited *RateLimitError
+		if !errors.As(err, &limited) {
 			return err
 		}
-	}
-	err := fn(unpaced(ctx))
-	// A 429, or the platform's own client holding the call back (its
-	// bucket spent): the bucket waits that long.
-	var limited *RateLimitError
-	if errors.As(err, &limited) {
 		if limits := n.limits([]call{c}); len(limits) > 0 {
 			l := limits[0]
 			if limited.Global {
@@ -668,9 +678,16 @@ func (n *Notifier) do(ctx context.Context, who string, prio Priority, c call, fn
 			}
 			n.pacer.Close(l, limited.After)
 		}
+		if !limited.Paced || try == maxHeld {
+			return err
+		}
 	}
-	return err
 }
+
+// maxHeld is how many times in a row do lets the platform's client hold
+// a call back before the delivery job waits instead: the client's
+// buckets and the Pacer's disagree.
+const maxHeld = 3
 
 // pace waits for the turn of calls in their rate-limit buckets, in the
 // process for up to MaxWait, and returns ctx marked as having taken it;

@@ -1,6 +1,7 @@
 package thread
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -33,6 +34,13 @@ type Limit struct {
 	Key   string
 	Every time.Duration
 	Burst int
+	// Window makes the bucket count calls in fixed windows, as Discord's
+	// do: Burst calls per window of Burst×Every, a window opening with
+	// the first call after the last one closed and giving the whole Burst
+	// back as it closes. Paced one every Every instead, a bucket Discord
+	// closed for the rest of its window would reopen empty and refill
+	// one call at a time, a sixth slower than the platform allows.
+	Window bool
 }
 
 // Limited is implemented by a Transport whose platform limits how fast
@@ -44,6 +52,13 @@ type Limit struct {
 // that bucket wait.
 type Limited interface {
 	Limits(op Op, channel, threadRef string) []Limit
+}
+
+// Reporting is implemented by a Limited Transport whose platform tells
+// the state of its buckets in its answers: the Notifier gives it its
+// Pacer, to Report them to.
+type Reporting interface {
+	ReportTo(p *Pacer)
 }
 
 // Priority orders the calls waiting for a bucket: lower goes first.
@@ -89,9 +104,11 @@ const staleAfter = time.Second
 type bucket struct {
 	every   time.Duration
 	burst   float64
+	window  bool // Limit.Window
 	tokens  float64
 	at      time.Time // when tokens was counted
 	closed  time.Time // until when the platform asked to wait
+	end     time.Time // when the open window closes (Window; zero: none open)
 	waiting []*waiter
 }
 
@@ -148,7 +165,7 @@ func (p *Pacer) Take(limits []Limit, who string, prio Priority) time.Duration {
 		return wait
 	}
 	for _, b := range bs {
-		b.tokens--
+		b.take(now)
 	}
 	// A caller makes one call at a time (the Notifier names a story's
 	// thread and its hand-overs apart): the places it kept for others (an
@@ -213,6 +230,33 @@ func (p *Pacer) Close(l Limit, after time.Duration) {
 	if until := now.Add(after); until.After(b.closed) {
 		b.closed = until
 	}
+	if b.window {
+		// The platform knows when its window closes: the whole Burst
+		// comes back then, not at the end of the window the Pacer
+		// counted.
+		b.end = b.closed
+	}
+}
+
+// Report tells the Pacer what the platform said of a Window bucket in an
+// answer: remaining calls are left in its window, which closes after
+// resetAfter (Discord's X-RateLimit-Remaining and -Reset-After). The
+// platform opens its window when the first call arrives, a little after
+// the Pacer counted it, and closes it as much later: the Pacer keeps its
+// window open until the platform's closes, and counts no more calls than
+// the platform has left. An answer about an earlier window (it closes
+// before the Pacer's) changes nothing.
+func (p *Pacer) Report(l Limit, remaining int, resetAfter time.Duration) {
+	if !l.Window || resetAfter <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	b := p.bucket(l, now)
+	if end := now.Add(resetAfter); b.end.IsZero() || end.After(b.end) {
+		b.end, b.tokens = end, min(b.tokens, float64(max(remaining, 0)))
+	}
 }
 
 // prune drops the buckets idle for idleAfter: nobody waits, and they
@@ -233,7 +277,14 @@ func (p *Pacer) bucket(l Limit, now time.Time) *bucket {
 		p.buckets[l.Key] = b
 		b.tokens = float64(max(l.Burst, 1))
 	}
-	b.every, b.burst = max(l.Every, time.Millisecond), float64(max(l.Burst, 1))
+	b.every, b.burst, b.window = max(l.Every, time.Millisecond), float64(max(l.Burst, 1)), l.Window
+	if b.window {
+		if !b.end.IsZero() && !now.Before(b.end) {
+			b.tokens, b.end = b.burst, time.Time{}
+		}
+		b.at = now
+		return b
+	}
 	if now.After(b.at) {
 		from := b.at
 		if b.closed.After(from) {
@@ -271,10 +322,32 @@ func (b *bucket) waitFor(who string, prio Priority, now time.Time) time.Duration
 	if b.closed.After(now) {
 		wait = b.closed.Sub(now)
 	}
-	if short := float64(ahead+1) - b.tokens; short > 0 {
+	short := float64(ahead+1) - b.tokens
+	switch {
+	case short <= 0:
+	case b.window:
+		// The rest of this window (or a whole one, opened by the calls
+		// ahead), then a window per Burst of the callers still ahead.
+		end := b.end
+		if end.IsZero() {
+			end = now.Add(b.length())
+		}
+		wait = max(wait, end.Sub(now)) + time.Duration(math.Ceil(short/b.burst)-1)*b.length()
+	default:
 		wait += time.Duration(short * float64(b.every))
 	}
 	return wait
+}
+
+// length is the length of one of a Window bucket's windows.
+func (b *bucket) length() time.Duration { return time.Duration(b.burst) * b.every }
+
+// take spends one call of b at now, opening a window if none is open.
+func (b *bucket) take(now time.Time) {
+	b.tokens--
+	if b.window && b.end.IsZero() {
+		b.end = now.Add(b.length())
+	}
 }
 
 // queue keeps who's place in b, to come back at due; seq is its order

@@ -110,6 +110,50 @@ func TestPacerCloseAndStale(t *testing.T) {
 	}
 }
 
+// A Window bucket paces as Discord counts: Burst calls per window, the
+// window opening with its first call and coming back whole as it closes,
+// also after the platform closed it.
+func TestPacerWindow(t *testing.T) {
+	c := newClock()
+	p := thread.NewPacer(c.Now)
+	l := []thread.Limit{{Key: "post C", Every: 100 * time.Millisecond, Burst: 5, Window: true}}
+	for i := range 5 {
+		if w := take(p, fmt.Sprint("a", i), thread.Routine, l); w != 0 {
+			t.Fatalf("call %d of the window waits %v", i+1, w)
+		}
+	}
+	c.Advance(100 * time.Millisecond)
+	// A token bucket would have a call for the next one by now; the
+	// window has none until it closes, 400ms on. Ten callers fill it and
+	// the next.
+	for i := range 10 {
+		want := 400 * time.Millisecond
+		if i >= 5 {
+			want += 500 * time.Millisecond
+		}
+		if w := take(p, fmt.Sprint("b", i), thread.Routine, l); w != want {
+			t.Fatalf("caller %d waits %v, want %v", i, w, want)
+		}
+	}
+	c.Advance(400 * time.Millisecond)
+	for i := range 5 {
+		if w := take(p, fmt.Sprint("b", i), thread.Routine, l); w != 0 {
+			t.Fatalf("caller %d in the new window waits %v", i, w)
+		}
+	}
+	if w := take(p, "b5", thread.Routine, l); w != 500*time.Millisecond {
+		t.Errorf("caller 5 waits %v, want the new window's 500ms", w)
+	}
+	// Closed by the platform for 300ms, it then gives a whole window.
+	p.Close(l[0], 300*time.Millisecond)
+	c.Advance(300 * time.Millisecond)
+	for i := range 5 {
+		if w := take(p, fmt.Sprint("b", 5+i), thread.Routine, l); w != 0 {
+			t.Fatalf("caller %d after the close waits %v", 5+i, w)
+		}
+	}
+}
+
 func TestPacerTakesEveryBucketOfACall(t *testing.T) {
 	c := newClock()
 	p := thread.NewPacer(c.Now)
