@@ -110,7 +110,8 @@ type Adapter struct {
 	ackBudget time.Duration
 	layout    *layout
 	rateScale float64
-	dms       sync.Map // Discord user ID → direct message channel ID
+	pacer     atomic.Pointer[thread.Pacer] // the Notifier's, told of the buckets' headers
+	dms       sync.Map                     // Discord user ID → direct message channel ID
 
 	bg sync.WaitGroup
 
@@ -196,6 +197,9 @@ func New(cfg Config) (*Adapter, error) {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
 	s.Client = chat.CountCalls(hc, Platform, func(r *http.Request) string { return routeLabel(r.Method, r.URL.Path) }, a.metrics)
+	reported := *s.Client
+	reported.Transport = &reportLimits{a: a, next: s.Client.Transport}
+	s.Client = &reported
 	// A 429 must reach the delivery job, which waits and keeps the thread
 	// in order, instead of sleeping inside the client.
 	s.ShouldRetryOnRateLimit = false

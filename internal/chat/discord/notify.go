@@ -224,6 +224,9 @@ func (a *Adapter) DirectChannel(ctx context.Context, actor platform.Actor) (stri
 	if dm, ok := a.dms.Load(user); ok {
 		return dm.(string), nil // a person's direct message channel never changes
 	}
+	if wait := a.spent(discordgo.EndpointUserChannels("")); wait > 0 { // UserChannelCreate's bucket
+		return "", &thread.RateLimitError{Bucket: "discord open direct message", After: wait, Paced: true}
+	}
 	ch, err := a.s.UserChannelCreate(user, discordgo.WithContext(ctx))
 	if err != nil {
 		return "", a.apiErr("open direct message", err)
