@@ -577,7 +577,10 @@ func (n *Notifier) directChannel(ctx context.Context, who platform.Actor) (strin
 		return dm.(string), nil
 	}
 	var dm string
-	err := n.do(ctx, "open:"+who.ID, Urgent, call{OpOpen, "", ""}, func(ctx context.Context) (err error) {
+	// The person's place in the queue, not the story's: the hand-overs
+	// and stories of one requester all wait for the same call, and
+	// queued apart they would hold up other people's behind theirs.
+	err := n.do(withStory(ctx, "open:"+who.ID), "", Urgent, call{OpOpen, "", ""}, func(ctx context.Context) (err error) {
 		dm, err = n.t.DirectChannel(ctx, who)
 		return err
 	})
