@@ -45,6 +45,13 @@ const (
 	// pool. One waiting for its rate-limit bucket does so for at most
 	// thread.DefaultMaxWait before it snoozes.
 	NotifyWorkers = 3
+	// HandOverWorkers is how many hand-over jobs of one platform run at
+	// once, in a queue of their own (HandOverQueue): connection details
+	// reach people while every delivery worker is busy with a channel's
+	// backlog, and the roots of new stories keep their pace while a burst
+	// of resources turns ready. A hand-over holds its event's row (and a
+	// pooled connection) while it sends.
+	HandOverWorkers = 2
 	// NotifyPollInterval is how often a delivery queue looks for jobs
 	// whose snooze is over: a delivery waiting for its bucket comes back
 	// about when its turn comes, not up to River's default second later
@@ -225,6 +232,7 @@ func New(cfg Config) (*Runner, error) {
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	for name := range cfg.Notifiers {
 		queues[NotifyQueue(name, cfg.Audiences[name])] = river.QueueConfig{MaxWorkers: NotifyWorkers, FetchPollInterval: NotifyPollInterval}
+		queues[HandOverQueue(name, cfg.Audiences[name])] = river.QueueConfig{MaxWorkers: HandOverWorkers, FetchPollInterval: NotifyPollInterval}
 	}
 	maps.Copy(queues, cfg.Queues)
 
@@ -296,6 +304,12 @@ func NotifyQueue(platformName, audience string) string {
 	}
 	sum := sha256.Sum256([]byte(audience))
 	return q + "_" + hex.EncodeToString(sum[:4])
+}
+
+// HandOverQueue is the queue of the hand-over jobs that go with
+// NotifyQueue's deliveries: "handover_slack", "handover_console_alice_1f2e3d4c".
+func HandOverQueue(platformName, audience string) string {
+	return "handover_" + strings.TrimPrefix(NotifyQueue(platformName, audience), "notify_")
 }
 
 // Client returns the River client, for inserting jobs of registered

@@ -312,13 +312,13 @@ func TestEnqueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("step", []job{notify(r.ID, lastEvent(r.ID))})
-	// Connection details are handed over by a job of their own, which
-	// goes before the deliveries waiting their turn; the thread's
-	// delivery tells them.
+	// Connection details are handed over by a job of their own, in a
+	// queue of its own beside the deliveries waiting their turn; the
+	// thread's delivery tells them.
 	if _, err := s.AddEvent(ctx, platform.Event{ResourceID: r.ID, Actor: platform.System, Kind: platform.EventSecret, Sealed: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	expect("secret", []job{{"handover", "notify_console", fmt.Sprintf(`{"event_id": %d, "platform": "console", "resource_id": %d}`, lastEvent(r.ID), r.ID)},
+	expect("secret", []job{{"handover", "handover_console", fmt.Sprintf(`{"event_id": %d, "platform": "console", "resource_id": %d}`, lastEvent(r.ID), r.ID)},
 		notify(r.ID, lastEvent(r.ID))})
 
 	for _, to := range []platform.State{platform.Provisioning, platform.Ready} {
@@ -463,6 +463,9 @@ func TestPerPersonQueues(t *testing.T) {
 	}
 	if NotifyQueue("console", "alice") == NotifyQueue("console", "Alice") {
 		t.Error("two people share a queue")
+	}
+	if got, want := HandOverQueue("console", "alice"), "handover_console_alice_2bd806c9"; got != want {
+		t.Errorf("HandOverQueue(console, alice) = %q, want %q", got, want)
 	}
 
 	ctx := context.Background()

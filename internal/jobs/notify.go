@@ -111,16 +111,16 @@ func (NotifyArgs) Kind() string { return "notify" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (a NotifyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts, Priority: 2}
+	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts}
 }
 
 // HandOverArgs asks for the connection details of secret event EventID of
 // a resource to be handed over to its requester, apart from the delivery
 // of the resource's thread: the requester waits for them, not for a busy
-// channel's turns. The job goes before the deliveries waiting in the
-// queue, and ends with the hand-over; the thread's delivery (a NotifyArgs
-// job inserted with it) tells it, and hands the details over itself if it
-// gets there first.
+// channel's turns. The job runs in a queue of its own (HandOverQueue),
+// beside the deliveries, and ends with the hand-over; the thread's
+// delivery (a NotifyArgs job inserted with it) tells it, and hands the
+// details over itself if it gets there first.
 type HandOverArgs NotifyArgs
 
 // Kind implements river.JobArgs.
@@ -128,7 +128,7 @@ func (HandOverArgs) Kind() string { return "handover" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (a HandOverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: NotifyQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts, Priority: 1}
+	return river.InsertOpts{Queue: HandOverQueue(a.Platform, a.Audience), MaxAttempts: NotifyMaxAttempts}
 }
 
 // HandingOver is a Notifier that hands connection details over apart from
