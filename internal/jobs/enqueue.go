@@ -49,6 +49,7 @@ type Enqueuer struct {
 	catalog   *platform.Catalog
 	approvals map[string]string
 	perPerson []string
+	riverJobs string // River's job table, schema-qualified when Schema is set
 }
 
 // NewEnqueuer returns an Enqueuer. It does no I/O.
@@ -68,7 +69,11 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: enqueuer: %w", err)
 	}
-	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels, perPerson: cfg.PerPerson}, nil
+	jobsTable := "river_job"
+	if cfg.Schema != "" {
+		jobsTable = pgx.Identifier{cfg.Schema, "river_job"}.Sanitize()
+	}
+	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels, perPerson: cfg.PerPerson, riverJobs: jobsTable}, nil
 }
 
 // OnEvent inserts, in tx, the jobs event ev of resource r calls for:
@@ -98,6 +103,9 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{ResourceID: r.ID}})
 	}
 	if args, ok := e.notify(r, ev.ID); ok {
+		if err := e.supersede(ctx, tx, args); err != nil {
+			return fmt.Errorf("enqueue jobs for event %d of %s: %w", ev.ID, r.Ref(), err)
+		}
 		if ev.Kind == platform.EventSecret {
 			// Connection details go apart from the thread, before the
 			// deliveries that wait for their turn in a busy channel.
@@ -138,6 +146,23 @@ func (e *Enqueuer) notify(r *platform.Resource, eventID int64) (args NotifyArgs,
 		args.Audience = strings.TrimPrefix(r.Requester.ID, p+":")
 	}
 	return args, true
+}
+
+// supersede deletes, in tx, the delivery jobs of args' resource and
+// platform that wait to run (available, or snoozed until their channel's
+// turn): the job args inserts next delivers every event they would have.
+// Left, each would still take a worker to find out (Superseded), and in a
+// burst they queue ahead of the deliveries that post new stories' roots.
+// A job already running or retrying stays, and finds itself superseded.
+func (e *Enqueuer) supersede(ctx context.Context, tx pgx.Tx, args NotifyArgs) error {
+	_, err := tx.Exec(ctx, `DELETE FROM `+e.riverJobs+`
+		WHERE kind = $1 AND state IN ('available', 'scheduled')
+		  AND args @> jsonb_build_object('platform', $2::text, 'resource_id', $3::bigint)`,
+		args.Kind(), args.Platform, args.ResourceID)
+	if err != nil {
+		return fmt.Errorf("delete the delivery jobs superseded: %w", err)
+	}
+	return nil
 }
 
 // Post inserts, in tx, a post of reply to each of channels (by platform);

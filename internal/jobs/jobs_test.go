@@ -331,6 +331,19 @@ func TestEnqueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("deleting", []job{{"deprovision", "default", fmt.Sprintf(`{"resource_id": %d}`, r.ID)}, notify(r.ID, lastEvent(r.ID))})
+	// Each delivery job replaced those of the request still waiting to
+	// run: one is left, for the last event.
+	rows, err := h.pool.Query(ctx, `SELECT args::text FROM river_job WHERE kind = 'notify' AND (args->>'resource_id')::bigint = $1`, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{notify(r.ID, lastEvent(r.ID)).Args}; !cmp.Equal(waiting, want) {
+		t.Errorf("delivery jobs left = %q, want only %q", waiting, want)
+	}
 
 	// A request needing approval is provisioned once approved.
 	a := &platform.Resource{Service: "test-db", Name: "b", Team: "payments", Environment: "staging", State: platform.AwaitingApproval,

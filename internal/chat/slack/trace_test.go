@@ -18,8 +18,9 @@ import (
 
 // TestOneTracePerCreate: a create typed as a slash command is one trace,
 // rooted at the acknowledgement of the command, through the submission,
-// the provisioning job, the driver (its progress steps as events) and the
-// notification jobs that tell the thread.
+// the provisioning job, the driver (its progress steps as events), the
+// notification jobs that tell the thread and the hand-over of the
+// connection details.
 //
 // Not parallel: it installs the process's tracer provider before the
 // parallel tests start, so they run traced too (their spans are in other
@@ -53,7 +54,7 @@ func TestOneTracePerCreate(t *testing.T) {
 		}
 		return out
 	}
-	slackfake.Eventually(t, 20*time.Second, "the request's spans, up to the notification of ready", func() bool {
+	slackfake.Eventually(t, 20*time.Second, "the request's spans, up to the hand-over of its connection details", func() bool {
 		ended := rec.Ended()
 		for _, sp := range ended {
 			if sp.Name() == "driver.provision" && slices.Contains(sp.Attributes(), attribute.Int64("idpbot.request_id", r.ID)) {
@@ -66,17 +67,13 @@ func TestOneTracePerCreate(t *testing.T) {
 				inTrace = append(inTrace, sp)
 			}
 		}
-		notified := 0
-		for _, n := range names() {
-			if n == "river.work/notify" {
-				notified++
-			}
-		}
-		// pending, provisioning, two steps, ready, the connection details
-		return notified >= 6
+		// A delivery job tells the thread every event recorded before it
+		// (a later one replaces those still waiting), and the hand-over
+		// job, inserted with the last delivery, sends the details.
+		return slices.Contains(names(), "river.work/notify") && slices.Contains(names(), "river.work/handover")
 	})
 	got := names()
-	for _, want := range []string{"slack.ack command", "commands.submit", "river.work/provision", "driver.provision", "river.work/notify"} {
+	for _, want := range []string{"slack.ack command", "commands.submit", "river.work/provision", "driver.provision", "river.work/notify", "river.work/handover"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("the request's trace has no %q span; it has %q", want, got)
 		}
