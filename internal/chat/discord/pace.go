@@ -91,9 +91,10 @@ func (a *Adapter) routeOf(method, path string) (thread.Limit, bool) {
 func (a *Adapter) ReportTo(p *thread.Pacer) { a.pacer.Store(p) }
 
 // reportLimits tells the Notifier's Pacer the X-RateLimit-Remaining and
-// -Reset-After of each answer about a bucket it paces (discordgo reads
-// them for its own limiter, which knows a bucket by its route and not by
-// its channel for edits and threads).
+// -Reset-After of each answer about a bucket it paces. discordgo reads
+// them too, for its own limiter, but keys edits and thread starts by
+// message, so it never holds them back: only the Pacer knows their
+// channel's window.
 type reportLimits struct {
 	a    *Adapter
 	next http.RoundTripper
