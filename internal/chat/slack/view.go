@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +108,7 @@ func (a *Adapter) formView(f *commands.Form, channel string) (json.RawMessage, e
 
 // okPrefix starts the answer of a Web API call that succeeded, as Slack
 // writes it.
-var okPrefix = []byte(`{"ok":true`)
+const okPrefix = `{"ok":true`
 
 // maxViewReply bounds the answer of views.open read: the view sent back
 // (at most 100 blocks of a few KB).
@@ -149,18 +150,16 @@ func (a *Adapter) openEncoded(ctx context.Context, triggerID string, view json.R
 	if err != nil {
 		return fmt.Errorf("encode views.open: %w", err)
 	}
-	// The view is spliced in as it is: json.Marshal would check and
-	// compact it again.
-	body := make([]byte, 0, len(view)+len(trigger)+32)
-	body = append(body, `{"trigger_id":`...)
-	body = append(body, trigger...)
-	body = append(body, `,"view":`...)
-	body = append(body, view...)
-	body = append(body, '}')
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.apiURL+"views.open", bytes.NewReader(body))
+	// The view is spliced in as it is, not copied: json.Marshal would
+	// check and compact it again, and a copy per form would be most of
+	// what a burst of /idp create allocates.
+	head := append(append([]byte(`{"trigger_id":`), trigger...), `,"view":`...)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.apiURL+"views.open",
+		io.MultiReader(bytes.NewReader(head), bytes.NewReader(view), strings.NewReader("}")))
 	if err != nil {
 		return err
 	}
+	req.ContentLength = int64(len(head) + len(view) + 1)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := a.http.Do(req)
@@ -178,13 +177,21 @@ func (a *Adapter) openEncoded(ctx context.Context, triggerID string, view json.R
 	if resp.StatusCode != http.StatusOK {
 		return slackapi.StatusCodeError{Code: resp.StatusCode, Status: resp.Status}
 	}
-	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxViewReply))
+	// Slack answers {"ok":true,"view":{…}}: the view sent back is read
+	// through (so that the connection serves the next call), not kept.
+	var start [len(okPrefix)]byte
+	n, err := io.ReadFull(resp.Body, start[:])
+	if err == nil && string(start[:]) == okPrefix {
+		if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxViewReply)); err != nil {
+			return fmt.Errorf("read views.open: %w", err)
+		}
+		return nil
+	}
+	rest, err := io.ReadAll(io.LimitReader(resp.Body, maxViewReply))
 	if err != nil {
 		return fmt.Errorf("read views.open: %w", err)
 	}
-	if bytes.HasPrefix(reply, okPrefix) {
-		return nil // Slack answers {"ok":true,"view":{…}}: nothing to decode
-	}
+	reply := append(start[:n:n], rest...)
 	var res slackapi.SlackResponse // "view" is skipped, not decoded
 	if err := json.Unmarshal(reply, &res); err != nil {
 		return fmt.Errorf("decode views.open: %w", err)
