@@ -83,7 +83,10 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 //   - the delivery of every event to the thread on the platform the
 //     request came from, in that platform's queue (NotifyQueue; the
 //     requester's own on a PerPerson platform), whichever process recorded
-//     it: the processes that serve the platform work it;
+//     it: the processes that serve the platform work it. It replaces the
+//     resource's delivery jobs still waiting to run (supersede), and a
+//     secret event's connection details also get a hand-over job, in the
+//     platform's HandOverQueue;
 //   - an approval card in every approvals channel when r starts waiting
 //     for approval, a reminder card when its approvers are reminded, and,
 //     once it is decided, the edit of those cards to show the decision;
@@ -107,7 +110,7 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 			return fmt.Errorf("enqueue jobs for event %d of %s: %w", ev.ID, r.Ref(), err)
 		}
 		if ev.Kind == platform.EventSecret {
-			// Connection details go apart from the thread, before the
+			// Connection details go apart from the thread, beside the
 			// deliveries that wait for their turn in a busy channel.
 			params = append(params, river.InsertManyParams{Args: HandOverArgs(args)})
 		}
