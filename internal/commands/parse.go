@@ -13,15 +13,15 @@ import (
 // MaxCommandLength is the longest command text accepted, in bytes.
 const MaxCommandLength = 64 << 10
 
+// quotesAndEscapes are the characters that make split more than a split at
+// spaces.
+const quotesAndEscapes = `'"\‘’“”`
+
 // split breaks a command into words the way a shell would: whitespace
 // separates words; single quotes keep everything literally; double quotes
 // allow \" and \\; outside quotes a backslash escapes the next character.
 // Typographic quotes (“…”, ‘…’), which chat clients substitute, count as
 // quotes. Every problem is an Invalid error saying what is wrong.
-// quotesAndEscapes are the characters that make split more than a split at
-// spaces.
-const quotesAndEscapes = `'"\‘’“”`
-
 func split(s string) ([]string, error) {
 	if len(s) > MaxCommandLength {
 		return nil, platform.Errorf(platform.Invalid, "The command is too long (%d bytes; the limit is %d).", len(s), MaxCommandLength)
