@@ -271,6 +271,28 @@ func (r *Router) may(actor platform.Actor, role Role) bool {
 	return true
 }
 
+// commandWords splits a command's text into words, without a leading
+// "/idp", and names its verb: the first word in lower case, "help" for
+// help's aliases ("" when there are no words).
+func commandWords(text string) (words []string, name string, err error) {
+	words, err = split(text)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(words) > 0 && strings.EqualFold(words[0], "/idp") {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return words, "", nil
+	}
+	name = strings.ToLower(words[0])
+	switch name {
+	case "-h", "--help", "?":
+		name = "help"
+	}
+	return words, name, nil
+}
+
 // Handle runs one command and returns the reply. It never panics and never
 // returns an error: every problem is a Reply that says what is wrong.
 func (r *Router) Handle(ctx context.Context, req Request) (reply Reply) {
@@ -279,20 +301,12 @@ func (r *Router) Handle(ctx context.Context, req Request) (reply Reply) {
 			reply = r.fail(ctx, fmt.Errorf("panic handling %q: %v\n%s", truncate(req.Text, 200), p, debug.Stack()))
 		}
 	}()
-	words, err := split(req.Text)
+	words, name, err := commandWords(req.Text)
 	if err != nil {
 		return r.fail(ctx, err)
 	}
-	if len(words) > 0 && strings.EqualFold(words[0], "/idp") {
-		words = words[1:]
-	}
 	if len(words) == 0 {
 		return r.shortHelp(req)
-	}
-	name := strings.ToLower(words[0])
-	switch name {
-	case "-h", "--help", "?":
-		name = "help"
 	}
 	v, ok := r.lookup(name)
 	if !ok {
@@ -418,19 +432,8 @@ func (r *Router) helpKey(actor platform.Actor, topic string) string {
 // an adapter can acknowledge it at once. It returns false for any other
 // command; Handle answers those.
 func (r *Router) Kept(req Request) (Reply, bool) {
-	words, err := split(req.Text)
-	if err != nil {
-		return Reply{}, false
-	}
-	if len(words) > 0 && strings.EqualFold(words[0], "/idp") {
-		words = words[1:]
-	}
-	if len(words) == 0 || len(words) > 2 {
-		return Reply{}, false
-	}
-	switch strings.ToLower(words[0]) {
-	case "help", "-h", "--help", "?":
-	default:
+	words, name, err := commandWords(req.Text)
+	if err != nil || name != "help" || len(words) > 2 {
 		return Reply{}, false
 	}
 	topic := ""
