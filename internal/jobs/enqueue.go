@@ -17,6 +17,7 @@ import (
 
 	"github.com/idpbot/idpbot/internal/commands"
 	"github.com/idpbot/idpbot/internal/platform"
+	"github.com/idpbot/idpbot/internal/platform/postgres"
 )
 
 // EnqueuerConfig is what an Enqueuer is built from.
@@ -49,7 +50,7 @@ type Enqueuer struct {
 	catalog   *platform.Catalog
 	approvals map[string]string
 	perPerson []string
-	riverJobs string // River's job table, schema-qualified when Schema is set
+	schema    string // River's, as in EnqueuerConfig
 }
 
 // NewEnqueuer returns an Enqueuer. It does no I/O.
@@ -69,11 +70,7 @@ func NewEnqueuer(cfg EnqueuerConfig) (*Enqueuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: enqueuer: %w", err)
 	}
-	jobsTable := "river_job"
-	if cfg.Schema != "" {
-		jobsTable = pgx.Identifier{cfg.Schema, "river_job"}.Sanitize()
-	}
-	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels, perPerson: cfg.PerPerson, riverJobs: jobsTable}, nil
+	return &Enqueuer{client: client, org: cfg.Org, catalog: cfg.Catalog, approvals: cfg.ApprovalChannels, perPerson: cfg.PerPerson, schema: cfg.Schema}, nil
 }
 
 // OnEvent inserts, in tx, the jobs event ev of resource r calls for:
@@ -106,7 +103,11 @@ func (e *Enqueuer) OnEvent(ctx context.Context, tx pgx.Tx, r *platform.Resource,
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{ResourceID: r.ID}})
 	}
 	if args, ok := e.notify(r, ev.ID); ok {
-		if err := e.supersede(ctx, tx, args); err != nil {
+		// This job replaces the resource's delivery jobs still waiting
+		// to run: left, each would take a worker only to find it has
+		// nothing to do, and in a burst they queue ahead of the
+		// deliveries that post new stories' roots.
+		if err := postgres.Supersede(ctx, tx, e.schema, args.Kind(), args.Platform, args.ResourceID); err != nil {
 			return fmt.Errorf("enqueue jobs for event %d of %s: %w", ev.ID, r.Ref(), err)
 		}
 		if ev.Kind == platform.EventSecret {
@@ -149,23 +150,6 @@ func (e *Enqueuer) notify(r *platform.Resource, eventID int64) (args NotifyArgs,
 		args.Audience = strings.TrimPrefix(r.Requester.ID, p+":")
 	}
 	return args, true
-}
-
-// supersede deletes, in tx, the delivery jobs of args' resource and
-// platform that wait to run (available, or snoozed until their channel's
-// turn): the job args inserts next delivers every event they would have.
-// Left, each would still take a worker to find out (Superseded), and in a
-// burst they queue ahead of the deliveries that post new stories' roots.
-// A job already running or retrying stays, and finds itself superseded.
-func (e *Enqueuer) supersede(ctx context.Context, tx pgx.Tx, args NotifyArgs) error {
-	_, err := tx.Exec(ctx, `DELETE FROM `+e.riverJobs+`
-		WHERE kind = $1 AND state IN ('available', 'scheduled')
-		  AND args @> jsonb_build_object('platform', $2::text, 'resource_id', $3::bigint)`,
-		args.Kind(), args.Platform, args.ResourceID)
-	if err != nil {
-		return fmt.Errorf("delete the delivery jobs superseded: %w", err)
-	}
-	return nil
 }
 
 // Post inserts, in tx, a post of reply to each of channels (by platform);

@@ -217,9 +217,9 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if err != nil {
 		return err
 	}
-	// A resource's events each insert a job, and a busy channel snoozes
-	// them all: only the latest need come back, it delivers what the
-	// others would.
+	// A resource's events each insert a job, which replaces those still
+	// waiting (postgres.Supersede); one that was running or retrying
+	// then need not come back: the latest delivers what it would.
 	if later, err := w.store.Superseded(ctx, NotifyArgs{}.Kind(), a.Platform, a.ResourceID, job.ID); err == nil && later {
 		return nil
 	}

@@ -47,14 +47,20 @@ var _ platform.Store = (*Store)(nil)
 
 // NewStore returns a Store on pool. It does no I/O.
 func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
-	s := &Store{pool: pool, onEvent: opts.OnEvent, now: opts.Now, riverJobs: "river_job"}
-	if opts.RiverSchema != "" {
-		s.riverJobs = pgx.Identifier{opts.RiverSchema, "river_job"}.Sanitize()
-	}
+	s := &Store{pool: pool, onEvent: opts.OnEvent, now: opts.Now, riverJobs: riverJobsTable(opts.RiverSchema)}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	return s
+}
+
+// riverJobsTable is the qualified name of River's job table in schema
+// ("": the connection's search path).
+func riverJobsTable(schema string) string {
+	if schema == "" {
+		return "river_job"
+	}
+	return pgx.Identifier{schema, "river_job"}.Sanitize()
 }
 
 // timestamp returns the current time at the precision PostgreSQL keeps.

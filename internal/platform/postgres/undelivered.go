@@ -74,6 +74,10 @@ type rowWith struct {
 
 func (r rowWith) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra)...) }
 
+// deliveryJobOf is the condition on River's jobs that they are delivery
+// jobs of kind $1 for resource $3 on platform $2.
+const deliveryJobOf = `kind = $1 AND args @> jsonb_build_object('platform', $2::text, 'resource_id', $3::bigint)`
+
 // Superseded reports whether a later delivery job of notifyKind than
 // jobID, for the same resource and platform, is still to run or running:
 // it delivers every event recorded before it was inserted, those of jobID
@@ -81,10 +85,21 @@ func (r rowWith) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extr
 func (s *Store) Superseded(ctx context.Context, notifyKind, platformName string, resourceID, jobID int64) (bool, error) {
 	var later bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (
-		SELECT 1 FROM `+s.riverJobs+` j
-		WHERE j.kind = $1 AND j.id > $4
-		  AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
-		  AND j.args @> jsonb_build_object('platform', $2::text, 'resource_id', $3::bigint))`,
+		SELECT 1 FROM `+s.riverJobs+`
+		WHERE `+deliveryJobOf+` AND id > $4
+		  AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled'))`,
 		notifyKind, platformName, resourceID, jobID).Scan(&later)
 	return later, wrap("look for a later delivery job", err)
+}
+
+// Supersede deletes, in tx, the delivery jobs of notifyKind for a
+// resource on a platform that wait to run (available, or snoozed until
+// their channel's turn), River's tables being in riverSchema: the caller
+// inserts the job that delivers every event they would have. A job
+// already running or retrying stays, and finds itself Superseded.
+func Supersede(ctx context.Context, tx pgx.Tx, riverSchema, notifyKind, platformName string, resourceID int64) error {
+	_, err := tx.Exec(ctx, `DELETE FROM `+riverJobsTable(riverSchema)+`
+		WHERE `+deliveryJobOf+` AND state IN ('available', 'scheduled')`,
+		notifyKind, platformName, resourceID)
+	return wrap("delete the delivery jobs superseded", err)
 }
