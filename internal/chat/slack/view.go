@@ -187,13 +187,8 @@ func (a *Adapter) openEncoded(ctx context.Context, triggerID string, view json.R
 		}
 		return nil
 	}
-	rest, err := io.ReadAll(io.LimitReader(resp.Body, maxViewReply))
-	if err != nil {
-		return fmt.Errorf("read views.open: %w", err)
-	}
-	reply := append(start[:n:n], rest...)
 	var res slackapi.SlackResponse // "view" is skipped, not decoded
-	if err := json.Unmarshal(reply, &res); err != nil {
+	if err := json.NewDecoder(io.MultiReader(bytes.NewReader(start[:n]), io.LimitReader(resp.Body, maxViewReply))).Decode(&res); err != nil {
 		return fmt.Errorf("decode views.open: %w", err)
 	}
 	return res.Err()
